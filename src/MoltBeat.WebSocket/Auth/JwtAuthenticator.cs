@@ -1,0 +1,100 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace MoltBeat.WebSocket.Auth;
+
+/// <summary>
+/// A ready <see cref="Server.WSServerOptions.AuthenticateClient"/> for JWTs, on
+/// Microsoft.IdentityModel.JsonWebTokens: checks the signature (HS256 or RS256 only, so <c>alg: none</c>
+/// and algorithm confusion are refused), <c>exp</c>, <c>nbf</c>, and the issuer and audience when configured.
+/// </summary>
+public sealed class JwtAuthenticator
+{
+    private static readonly string[] AllowedAlgorithms = [SecurityAlgorithms.HmacSha256, SecurityAlgorithms.RsaSha256];
+
+    private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
+    private readonly TokenValidationParameters _parameters;
+    private readonly string _userIdClaim;
+
+    /// <summary>Creates the authenticator.</summary>
+    /// <exception cref="ArgumentException">No key, more than one key source, or a key that cannot be read.</exception>
+    public JwtAuthenticator(JwtAuthOptions options, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var keys = ReadKeys(options);
+        var time = timeProvider ?? TimeProvider.System;
+        _userIdClaim = options.UserIdClaim;
+        _parameters = new TokenValidationParameters
+        {
+            IssuerSigningKeys = keys,
+            ValidAlgorithms = AllowedAlgorithms,
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ValidateLifetime = true,
+            ClockSkew = options.ClockSkew,
+            ValidateIssuer = options.Issuer is not null,
+            ValidIssuer = options.Issuer,
+            ValidateAudience = options.Audience is not null,
+            ValidAudience = options.Audience,
+            // Validate against the injected clock so tests can move time.
+            LifetimeValidator = (notBefore, expires, _, p) =>
+            {
+                var now = time.GetUtcNow().UtcDateTime;
+                return (notBefore is not { } nbf || nbf - p.ClockSkew <= now) && expires is { } exp && now < exp + p.ClockSkew;
+            },
+        };
+    }
+
+    /// <summary>Turns a token into its user, or null when it is not valid.</summary>
+    public async ValueTask<WSUser?> AuthenticateAsync(string token, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(token) || token.Length > 16 * 1024)
+            return null;
+        var result = await _handler.ValidateTokenAsync(token, _parameters).ConfigureAwait(false);
+        if (!result.IsValid || result.SecurityToken is not JsonWebToken jwt)
+            return null;
+        if (!jwt.TryGetPayloadValue<object>(_userIdClaim, out var userId) || userId?.ToString() is not { Length: > 0 } id)
+            return null;
+        var claims = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var claim in jwt.Claims)
+            claims.TryAdd(claim.Type, claim.Value);
+        return new WSUser(id) { ExpiresAt = new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero), Claims = claims };
+    }
+
+    /// <summary>This authenticator as the delegate <see cref="Server.WSServerOptions.AuthenticateClient"/> takes.</summary>
+    public Func<string, CancellationToken, ValueTask<WSUser?>> AsDelegate() => AuthenticateAsync;
+
+    private static List<SecurityKey> ReadKeys(JwtAuthOptions options)
+    {
+        var sources = (options.Secret is null ? 0 : 1) + (options.PublicKeyPem is null ? 0 : 1) + (options.JwksJson is null ? 0 : 1);
+        if (sources != 1)
+            throw new ArgumentException("Give exactly one of Secret (HS256), PublicKeyPem (RS256) or JwksJson.", nameof(options));
+        if (options.Secret is { } secret)
+        {
+            var bytes = Encoding.UTF8.GetBytes(secret);
+            if (bytes.Length < 32)
+                throw new ArgumentException("The HS256 secret must be at least 32 bytes.", nameof(options));
+            return [new SymmetricSecurityKey(bytes)];
+        }
+        if (options.PublicKeyPem is { } pem)
+        {
+            var rsa = RSA.Create();
+            try
+            {
+                rsa.ImportFromPem(pem);
+            }
+            catch (ArgumentException ex)
+            {
+                rsa.Dispose();
+                throw new ArgumentException("PublicKeyPem is not a PEM RSA public key.", nameof(options), ex);
+            }
+            return [new RsaSecurityKey(rsa)];
+        }
+        var keys = new JsonWebKeySet(options.JwksJson).GetSigningKeys();
+        if (keys.Count == 0)
+            throw new ArgumentException("JwksJson holds no signing key.", nameof(options));
+        return [.. keys];
+    }
+}

@@ -1,0 +1,14 @@
+namespace MoltBeat.WebSocket.Auth;
+
+/// <summary>
+/// Who a connection belongs to, as the authenticator found it (the seed's <c>{ userId }</c>).
+/// </summary>
+/// <param name="UserId">The user's id, sent to the client in <c>connected.user.userId</c>.</param>
+public sealed record WSUser(string UserId)
+{
+    /// <summary>When the token stops being valid; the server closes the connection with 4001 then unless it is refreshed. Null: never.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>Further claims the authorization hook may use (roles, tenants…). Not sent to the client.</summary>
+    public IReadOnlyDictionary<string, string> Claims { get; init; } = new Dictionary<string, string>();
+}

@@ -1,0 +1,64 @@
+using MoltBeat.WebSocket.Protocol;
+
+namespace MoltBeat.WebSocket.Engine;
+
+/// <summary>
+/// The seam between the server and where events travel and are kept: in memory for one node
+/// (<see cref="InMemoryEngine"/>), Redis for several. The server never asks which one it has.
+/// </summary>
+/// <remarks>
+/// Delivery contract, which every engine keeps:
+/// <list type="bullet">
+/// <item>Per room, events are delivered to every node's sink in offset order, each once.</item>
+/// <item>Assigning an event's offsets, appending it to each room's history and handing it to the
+/// nodes' sinks are one atomic step per room: no subscriber can see offset n+1 before n.</item>
+/// <item><see cref="SubscribeAsync"/> calls its attach callback atomically with respect to the delivery of
+/// that room's events on this node, so the replayed events and the live ones meet with no gap and no
+/// duplicate.</item>
+/// <item>An event published while a node is cut off from the others is not delivered to it later;
+/// its clients recover it from history when they resubscribe.</item>
+/// </list>
+/// </remarks>
+public interface IMoltBeatEngine : IAsyncDisposable
+{
+    /// <summary>Starts delivering events to <paramref name="sink"/>; called once by the server before any publish.</summary>
+    Task StartAsync(IEventSink sink, CancellationToken cancellationToken);
+
+    /// <summary>Records and delivers one event to every node. Completes when it is recorded.</summary>
+    /// <exception cref="EngineUnavailableException">The engine cannot publish now (e.g. Redis is unreachable).</exception>
+    ValueTask<PublishedEvent> PublishAsync(PublishRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Delivers a broadcast to every client of every node; it is not recorded in any history.</summary>
+    ValueTask BroadcastToAllAsync(PublishedEvent published, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Subscribes a local connection to <paramref name="room"/>: computes the room's position and, when
+    /// <paramref name="since"/> is given, the events missed after it, then calls <paramref name="attach"/>
+    /// with them, atomically with the delivery of the room's live events on this node.
+    /// </summary>
+    ValueTask SubscribeAsync(string room, StreamPosition? since, Action<RecoveryResult> attach, CancellationToken cancellationToken);
+
+    /// <summary>Counters for stats and health.</summary>
+    EngineStats GetStats();
+}
+
+/// <summary>What an engine reports about itself.</summary>
+/// <param name="Name">The engine's kind, e.g. <c>memory</c> or <c>redis</c>.</param>
+/// <param name="Healthy">Whether it can publish now.</param>
+/// <param name="HistoryRooms">Rooms that currently keep history.</param>
+/// <param name="HistoryEvents">Entries over all room histories.</param>
+/// <param name="HistoryBytes">Bytes of the distinct events those entries hold (local engines; 0 when kept elsewhere).</param>
+public sealed record EngineStats(string Name, bool Healthy, int HistoryRooms, long HistoryEvents, long HistoryBytes);
+
+/// <summary>The engine cannot publish now; nothing was published.</summary>
+public sealed class EngineUnavailableException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public EngineUnavailableException() { }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public EngineUnavailableException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with a message and its cause.</summary>
+    public EngineUnavailableException(string message, Exception inner) : base(message, inner) { }
+}

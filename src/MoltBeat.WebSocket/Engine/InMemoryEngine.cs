@@ -1,0 +1,159 @@
+using System.Security.Cryptography;
+using MoltBeat.WebSocket.Protocol;
+
+namespace MoltBeat.WebSocket.Engine;
+
+/// <summary>
+/// The default engine for one node: offsets, history and delivery in this process. One lock makes
+/// "assign offsets, append to history, deliver" atomic, which is what lets recovery meet live events
+/// without gap or duplicate. A restart loses history, so every room gets a new epoch.
+/// </summary>
+public sealed class InMemoryEngine : IMoltBeatEngine
+{
+    private readonly Lock _sync = new();
+    private readonly Dictionary<string, RoomStream> _streams = new(StringComparer.Ordinal);
+    private readonly HistoryOptions _history;
+    private readonly TimeProvider _time;
+    private readonly ITimer _trimTimer;
+    private IEventSink? _sink;
+    private long _historyEntries;
+    private long _historyBytes;
+
+    /// <summary>Creates the engine.</summary>
+    /// <param name="history">History bounds per room; defaults when null.</param>
+    /// <param name="timeProvider">The clock for history age; the system clock when null.</param>
+    public InMemoryEngine(HistoryOptions? history = null, TimeProvider? timeProvider = null)
+    {
+        _history = history ?? new HistoryOptions();
+        _history.Validate();
+        _time = timeProvider ?? TimeProvider.System;
+        // One timer for the whole engine ages out rooms that nobody publishes to any more.
+        var period = _history.MaxAge / 4 < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : _history.MaxAge / 4;
+        _trimTimer = _time.CreateTimer(static s => ((InMemoryEngine)s!).TrimExpired(), this, period, period);
+    }
+
+    /// <inheritdoc />
+    public Task StartAsync(IEventSink sink, CancellationToken cancellationToken)
+    {
+        _sink = sink ?? throw new ArgumentNullException(nameof(sink));
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<PublishedEvent> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var sink = _sink ?? throw new InvalidOperationException("The engine has not been started.");
+        var rooms = request.DeliveryRooms;
+        var offsets = new long[rooms.Length];
+        PublishedEvent published;
+        lock (_sync)
+        {
+            var now = _time.GetTimestamp();
+            var streams = new RoomStream[rooms.Length];
+            var pairs = new KeyValuePair<string, long>[rooms.Length];
+            for (var i = 0; i < rooms.Length; i++)
+            {
+                streams[i] = GetOrCreateStream(rooms[i]);
+                offsets[i] = streams[i].NextOffset();
+                pairs[i] = new(rooms[i], offsets[i]);
+            }
+            var frame = EventFrame.Build(request.Rooms, request.EventName, request.Data.Span, request.TimestampMs, pairs);
+            published = new PublishedEvent(frame, rooms, offsets);
+            for (var i = 0; i < rooms.Length; i++)
+            {
+                published.HistoryReferences++;
+                _historyEntries++;
+                streams[i].Append(published, offsets[i], now, _history.MaxEventsPerRoom, Evicted);
+            }
+            if (published.HistoryReferences > 0)
+                _historyBytes += frame.Length;
+            if (_history.MaxEventsPerRoom == 0)
+                Evicted(published, rooms.Length);
+            sink.Deliver(published);
+        }
+        return ValueTask.FromResult(published);
+    }
+
+    /// <inheritdoc />
+    public ValueTask BroadcastToAllAsync(PublishedEvent published, CancellationToken cancellationToken)
+    {
+        var sink = _sink ?? throw new InvalidOperationException("The engine has not been started.");
+        lock (_sync)
+            sink.Deliver(published);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask SubscribeAsync(string room, StreamPosition? since, Action<RecoveryResult> attach, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(attach);
+        lock (_sync)
+        {
+            var stream = GetOrCreateStream(room);
+            stream.TrimOlderThan(AgeCutoff(), Evicted);
+            RecoveryResult result;
+            if (since is not { } position)
+                result = new(stream.Position, null, []);
+            else if (position.Epoch == stream.Epoch && stream.EventsAfter(position.Offset) is { } missed)
+                result = new(stream.Position, true, missed);
+            else
+                result = new(stream.Position, false, []);
+            attach(result);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public EngineStats GetStats()
+    {
+        lock (_sync)
+            return new EngineStats("memory", true, _streams.Count(s => s.Value.Count > 0), _historyEntries, _historyBytes);
+    }
+
+    /// <summary>Drops events older than the history's age bound from every room.</summary>
+    public void TrimExpired()
+    {
+        lock (_sync)
+        {
+            var cutoff = AgeCutoff();
+            foreach (var stream in _streams.Values)
+                stream.TrimOlderThan(cutoff, Evicted);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        _trimTimer.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private long AgeCutoff() => _time.GetTimestamp() - (long)(_history.MaxAge.TotalSeconds * _time.TimestampFrequency);
+
+    private RoomStream GetOrCreateStream(string room)
+    {
+        // Streams are kept for the life of the process even when their history has aged out: dropping
+        // one would change its epoch under subscribers that hold a position in it.
+        if (!_streams.TryGetValue(room, out var stream))
+            _streams[room] = stream = new RoomStream(NewEpoch());
+        return stream;
+    }
+
+    private void Evicted(PublishedEvent published) => Evicted(published, 1);
+
+    private void Evicted(PublishedEvent published, int references)
+    {
+        _historyEntries -= references;
+        published.HistoryReferences -= references;
+        if (published.HistoryReferences == 0)
+            _historyBytes -= published.Frame.Length;
+    }
+
+    private static string NewEpoch()
+    {
+        Span<byte> bytes = stackalloc byte[6];
+        RandomNumberGenerator.Fill(bytes);
+        return Convert.ToHexStringLower(bytes);
+    }
+}

@@ -1,0 +1,52 @@
+namespace MoltBeat.WebSocket.Engine;
+
+/// <summary>
+/// One published event as the engine recorded it: the <c>event</c> message serialized once, and where
+/// it belongs. The same instance (and the same bytes) reaches every recipient and every room history.
+/// </summary>
+public sealed class PublishedEvent
+{
+    /// <summary>Creates an event that was recorded in <paramref name="deliveryRooms"/> at <paramref name="offsets"/>.</summary>
+    /// <param name="frame">The complete <c>event</c> message, compact UTF-8 JSON.</param>
+    /// <param name="deliveryRooms">Every room it reaches (named rooms, their parents, <c>all</c>); null for a broadcast to every client.</param>
+    /// <param name="offsets">Its offset in each of <paramref name="deliveryRooms"/>, in the same order; null when not recorded.</param>
+    public PublishedEvent(byte[] frame, string[]? deliveryRooms, long[]? offsets)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        if (deliveryRooms is not null && (offsets is null || offsets.Length != deliveryRooms.Length))
+            throw new ArgumentException("Every delivery room needs an offset.", nameof(offsets));
+        Frame = frame;
+        DeliveryRooms = deliveryRooms;
+        Offsets = offsets;
+    }
+
+    /// <summary>The complete <c>event</c> message.</summary>
+    public byte[] Frame { get; }
+
+    /// <summary>Every room the event reaches; null for a broadcast to every client (not recorded).</summary>
+    public string[]? DeliveryRooms { get; }
+
+    /// <summary>The offset in each room of <see cref="DeliveryRooms"/>, same order.</summary>
+    public long[]? Offsets { get; }
+
+    /// <summary>Whether this is a broadcast to every connected client rather than to rooms.</summary>
+    public bool IsBroadcastToAll => DeliveryRooms is null;
+
+    /// <summary>
+    /// The event's identity: its offset in <c>all</c>, which records every room event, so two events
+    /// of one epoch never share it. 0 for a broadcast to every client.
+    /// </summary>
+    public long Sequence => DeliveryRooms is null ? 0 : Offsets![^1];
+
+    /// <summary>How many room histories of the in-memory engine hold this event (guarded by the engine's lock).</summary>
+    internal int HistoryReferences { get; set; }
+
+    /// <summary>The event's offset in <paramref name="room"/>, or 0 when it was not recorded there.</summary>
+    public long OffsetIn(string room)
+    {
+        if (DeliveryRooms is null)
+            return 0;
+        var i = Array.IndexOf(DeliveryRooms, room);
+        return i < 0 ? 0 : Offsets![i];
+    }
+}

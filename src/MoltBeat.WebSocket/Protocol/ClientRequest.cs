@@ -1,0 +1,9 @@
+namespace MoltBeat.WebSocket.Protocol;
+
+/// <summary>One message from a client, as parsed from its JSON text frame.</summary>
+/// <param name="Type">The <c>type</c> field.</param>
+/// <param name="Id">The correlation <c>id</c>, echoed on the reply; null when absent.</param>
+/// <param name="Room">The <c>room</c> field of <c>subscribe</c>/<c>unsubscribe</c>.</param>
+/// <param name="Since">The <c>since</c> position of a recovering <c>subscribe</c>.</param>
+/// <param name="Token">The <c>token</c> of an <c>auth</c> message.</param>
+public sealed record ClientRequest(string Type, long? Id, string? Room, StreamPosition? Since, string? Token);

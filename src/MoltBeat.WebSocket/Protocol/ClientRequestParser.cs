@@ -1,0 +1,119 @@
+using System.Text.Json;
+
+namespace MoltBeat.WebSocket.Protocol;
+
+/// <summary>
+/// Parses client messages with <see cref="Utf8JsonReader"/>, field by field, so that every
+/// malformed or ill-typed input gets a precise <c>bad_request</c> message (and the request's
+/// <c>id</c> when it could be read) instead of an exception.
+/// </summary>
+public static class ClientRequestParser
+{
+    /// <summary>The largest <c>id</c> a client may use: 2^53-1, the largest integer JavaScript keeps exact.</summary>
+    public const long MaxId = (1L << 53) - 1;
+
+    /// <summary>The outcome of parsing one client message.</summary>
+    /// <param name="Request">The request, when the message was valid.</param>
+    /// <param name="Error">What was wrong, when it was not.</param>
+    /// <param name="Id">The <c>id</c>, when it could be read even though the message was invalid.</param>
+    public readonly record struct Result(ClientRequest? Request, string? Error, long? Id);
+
+    private const int MaxDepth = 16;
+
+    /// <summary>Parses one message (the UTF-8 payload of one text frame).</summary>
+    public static Result Parse(ReadOnlySpan<byte> json)
+    {
+        long? id = null;
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MaxDepth });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                return new(null, "a message must be a JSON object", null);
+
+            string? type = null, room = null, token = null;
+            StreamPosition? since = null;
+            string? fieldError = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.ValueSpan;
+                reader.Read();
+                if (name.SequenceEqual("type"u8))
+                    type = ReadString(ref reader, "type", ref fieldError);
+                else if (name.SequenceEqual("id"u8))
+                    id = ReadId(ref reader, ref fieldError);
+                else if (name.SequenceEqual("room"u8))
+                    room = ReadString(ref reader, "room", ref fieldError);
+                else if (name.SequenceEqual("token"u8))
+                    token = ReadString(ref reader, "token", ref fieldError);
+                else if (name.SequenceEqual("since"u8))
+                    since = ReadSince(ref reader, ref fieldError);
+                else
+                    reader.Skip(); // unknown fields are ignored (forward compatibility)
+            }
+            if (reader.TokenType != JsonTokenType.EndObject)
+                return new(null, "malformed JSON", id);
+            // Trailing content after the object (e.g. two objects in one frame) is not one message.
+            if (reader.Read())
+                return new(null, "one JSON object per message", id);
+            if (fieldError is not null)
+                return new(null, fieldError, id);
+            if (type is null)
+                return new(null, "missing field 'type'", id);
+            return new(new ClientRequest(type, id, room, since, token), null, id);
+        }
+        catch (JsonException)
+        {
+            return new(null, "malformed JSON", id);
+        }
+    }
+
+    private static string? ReadString(ref Utf8JsonReader reader, string field, ref string? error)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+            return reader.GetString();
+        error ??= $"field '{field}' must be a string";
+        reader.Skip();
+        return null;
+    }
+
+    private static long? ReadId(ref Utf8JsonReader reader, ref string? error)
+    {
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value is >= 1 and <= MaxId)
+            return value;
+        error ??= "field 'id' must be an integer from 1 to 2^53-1";
+        reader.Skip();
+        return null;
+    }
+
+    private static StreamPosition? ReadSince(ref Utf8JsonReader reader, ref string? error)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+            return null;
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            error ??= "field 'since' must be an object {\"epoch\":string,\"offset\":integer}";
+            reader.Skip();
+            return null;
+        }
+        string? epoch = null;
+        long? offset = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.ValueSpan;
+            reader.Read();
+            if (name.SequenceEqual("epoch"u8) && reader.TokenType == JsonTokenType.String)
+                epoch = reader.GetString();
+            else if (name.SequenceEqual("offset"u8) && reader.TokenType == JsonTokenType.Number
+                && reader.TryGetInt64(out var o) && o >= 0)
+                offset = o;
+            else
+                reader.Skip();
+        }
+        if (epoch is null || offset is null)
+        {
+            error ??= "field 'since' must be an object {\"epoch\":string,\"offset\":integer >= 0}";
+            return null;
+        }
+        return new StreamPosition(epoch, offset.Value);
+    }
+}

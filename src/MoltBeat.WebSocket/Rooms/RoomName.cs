@@ -1,0 +1,67 @@
+namespace MoltBeat.WebSocket.Rooms;
+
+/// <summary>Validation and hierarchy of room names (protocol.md, "Rooms").</summary>
+public static class RoomName
+{
+    /// <summary>The longest room name the protocol allows.</summary>
+    public const int MaxLength = 128;
+
+    /// <summary>The separator between levels of a hierarchical room name.</summary>
+    public const char Separator = ':';
+
+    /// <summary>The rule, in words, for error messages.</summary>
+    public const string Rule = "a room name is 1-128 characters of A-Z a-z 0-9 _ - . :";
+
+    /// <summary>Whether <paramref name="room"/> is a valid room name.</summary>
+    public static bool IsValid(string? room)
+    {
+        if (string.IsNullOrEmpty(room) || room.Length > MaxLength)
+            return false;
+        foreach (var c in room)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ':'))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>Throws a clear exception when <paramref name="room"/> is not valid.</summary>
+    /// <exception cref="ArgumentException">The room name is invalid.</exception>
+    public static void EnsureValid(string? room, string paramName = "room")
+    {
+        if (!IsValid(room))
+            throw new ArgumentException($"Invalid room '{room}': {Rule}.", paramName);
+    }
+
+    /// <summary>
+    /// The rooms an event published to <paramref name="room"/> is delivered to and recorded in:
+    /// the room itself, each parent (<c>a:b:c</c> → <c>a:b</c>, <c>a</c>), and <c>all</c>.
+    /// </summary>
+    public static IEnumerable<string> WithAncestors(string room)
+    {
+        yield return room;
+        for (var i = room.LastIndexOf(Separator); i > 0; i = room.LastIndexOf(Separator, i - 1))
+            yield return room[..i];
+        if (room != WSRoom.AllEvents)
+            yield return WSRoom.AllEvents;
+    }
+
+    /// <summary>
+    /// The distinct rooms that a publish to <paramref name="rooms"/> reaches, in a stable order:
+    /// each named room, then its ancestors, <c>all</c> last.
+    /// </summary>
+    public static string[] ExpandForDelivery(IReadOnlyList<string> rooms)
+    {
+        var seen = new List<string>(rooms.Count * 3);
+        foreach (var room in rooms)
+        {
+            foreach (var r in WithAncestors(room))
+            {
+                if (r != WSRoom.AllEvents && !seen.Contains(r))
+                    seen.Add(r);
+            }
+        }
+        seen.Add(WSRoom.AllEvents);
+        return [.. seen];
+    }
+}

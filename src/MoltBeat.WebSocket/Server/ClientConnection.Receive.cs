@@ -1,0 +1,84 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using MoltBeat.WebSocket.Protocol;
+
+namespace MoltBeat.WebSocket.Server;
+
+internal sealed partial class ClientConnection
+{
+    // Most client messages are a short subscribe or ping; bigger ones borrow a pooled buffer.
+    private const int SmallMessageBuffer = 512;
+
+    /// <summary>Reads client messages until the client closes, the socket dies, or the close handshake ends.</summary>
+    private async Task RunReceiveLoopAsync()
+    {
+        var token = _aborted.Token;
+        var small = new byte[SmallMessageBuffer];
+        byte[] buffer = small;
+        var length = 0;
+        var limit = _server.Options.MaxMessageSize;
+        var discarding = false;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    // Grow up to one byte past the limit, which is how a too-big message is detected.
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 4, limit + 1));
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    if (!ReferenceEquals(buffer, small))
+                        ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                var target = discarding ? buffer.AsMemory() : buffer.AsMemory(length, Math.Min(buffer.Length, limit + 1) - length);
+                var result = await _socket.ReceiveAsync(target, token).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    _clientCloseStatus = _socket.CloseStatus is WebSocketCloseStatus.Empty or null ? WebSocketCloseStatus.NormalClosure : _socket.CloseStatus;
+                    _clientCloseDescription = _socket.CloseStatusDescription;
+                    return;
+                }
+                if (discarding || IsClosing)
+                {
+                    // Closing: read and drop until the client's close frame arrives.
+                    discarding = true;
+                    continue;
+                }
+                if (result.MessageType == WebSocketMessageType.Binary)
+                {
+                    RequestClose(CloseCodes.BinaryNotSupported, flushQueued: false);
+                    discarding = true;
+                    continue;
+                }
+                length += result.Count;
+                if (length > limit)
+                {
+                    RequestClose(CloseCodes.MessageTooBig, flushQueued: false);
+                    discarding = true;
+                    continue;
+                }
+                if (!result.EndOfMessage)
+                    continue;
+                await HandleMessageAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
+                length = 0;
+                if (!ReferenceEquals(buffer, small))
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = small;
+                }
+            }
+        }
+        catch (WebSocketException ex) when (_socket.State == WebSocketState.Aborted || ex.WebSocketErrorCode is WebSocketError.Faulted or WebSocketError.InvalidMessageType or WebSocketError.HeaderError)
+        {
+            // The framework closed the socket for a protocol violation (1002) or invalid UTF-8 (1007).
+            _closeCode ??= _socket.CloseStatus is { } status ? new CloseCode((int)status, _socket.CloseStatusDescription ?? "", ReconnectAdvice.DoNotReconnect) : null;
+            throw;
+        }
+        finally
+        {
+            if (!ReferenceEquals(buffer, small))
+                ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

@@ -1,0 +1,191 @@
+using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Protocol;
+using MoltBeat.WebSocket.Rooms;
+
+namespace MoltBeat.WebSocket.Server;
+
+internal sealed partial class ClientConnection
+{
+    // Room → the Sequence after which every event of that room has been sent to this client (see Replay).
+    private readonly Dictionary<string, long> _subscriptions = new(StringComparer.Ordinal);
+    private int _consecutiveBadRequests;
+    private int _rateStrikes;
+
+    private async ValueTask HandleMessageAsync(ReadOnlyMemory<byte> message)
+    {
+        if (!_rateLimiter.AttemptAcquire().IsAcquired)
+        {
+            // Answer the first refusals so the client knows why; past the strikes, stop talking and close.
+            if (++_rateStrikes >= _server.Options.RateLimitStrikes)
+                RequestClose(CloseCodes.RateLimited, flushQueued: true);
+            else
+                SendError(null, ErrorCodes.RateLimited, "too many messages: slow down");
+            return;
+        }
+        _rateStrikes = 0;
+
+        var parsed = ClientRequestParser.Parse(message.Span);
+        if (parsed.Request is not { } request)
+        {
+            SendError(parsed.Id, ErrorCodes.BadRequest, parsed.Error!);
+            if (++_consecutiveBadRequests >= _server.Options.MaxConsecutiveBadRequests)
+                RequestClose(CloseCodes.PolicyViolation, flushQueued: true);
+            return;
+        }
+        _consecutiveBadRequests = 0;
+
+        try
+        {
+            if (!IsReady && request.Type != MessageTypes.Auth)
+            {
+                SendError(request.Id, ErrorCodes.Unauthorized, "authenticate first: send {\"type\":\"auth\",\"token\":\"...\"}");
+                return;
+            }
+            switch (request.Type)
+            {
+                case MessageTypes.Subscribe:
+                    await SubscribeAsync(request).ConfigureAwait(false);
+                    break;
+                case MessageTypes.Unsubscribe:
+                    Unsubscribe(request);
+                    break;
+                case MessageTypes.Ping:
+                    Send(ServerMessages.Pong(request.Id));
+                    break;
+                case MessageTypes.Auth:
+                    if (string.IsNullOrEmpty(request.Token))
+                        SendError(request.Id, ErrorCodes.BadRequest, "missing field 'token'");
+                    else
+                        await AuthenticateAsync(request.Token, request.Id, isRefresh: IsReady).ConfigureAwait(false);
+                    break;
+                default:
+                    SendError(request.Id, ErrorCodes.UnknownType, $"unknown message type '{request.Type}'");
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _server.Logger.HandlerFailed(ex, Id, request.Type);
+            SendError(request.Id, ErrorCodes.Internal, "the server failed to handle the request");
+        }
+    }
+
+    private async ValueTask SubscribeAsync(ClientRequest request)
+    {
+        if (!TryGetRoom(request, out var room))
+            return;
+        if (!_subscriptions.ContainsKey(room) && _subscriptions.Count >= _server.Options.MaxSubscriptionsPerConnection)
+        {
+            SendError(request.Id, ErrorCodes.TooManySubscriptions, $"at most {_server.Options.MaxSubscriptionsPerConnection} subscriptions per connection");
+            return;
+        }
+        if (_server.Options.AuthorizeSubscription is { } authorize && !await authorize(Info, room, _aborted.Token).ConfigureAwait(false))
+        {
+            SendError(request.Id, ErrorCodes.Forbidden, $"not allowed to subscribe to {room}");
+            return;
+        }
+        await _server.Engine.SubscribeAsync(room, request.Since, result => Attach(room, request.Id, result), _aborted.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Called by the engine atomically with the room's live deliveries: replies, replays what was missed,
+    /// then joins the room, so that the first live event follows the last replayed one.
+    /// </summary>
+    private void Attach(string room, long? id, RecoveryResult result)
+    {
+        if (result.Recovered is { } recovered)
+            _server.Metrics.Recoveries.Add(1, new KeyValuePair<string, object?>("recovered", recovered));
+        Send(ServerMessages.Subscribed(room, id, result.Position, result.Recovered));
+        var deliveredAfter = _server.Hub.LastDeliveredSequence;
+        foreach (var missed in result.Missed)
+        {
+            deliveredAfter = Math.Min(deliveredAfter, missed.Sequence - 1);
+            if (!AlreadySent(missed, room))
+                EnqueueEvent(missed.Frame);
+        }
+        if (_server.Hub.Rooms.Add(room, this))
+            _server.Metrics.Subscriptions.Add(1);
+        // A second subscribe to a room keeps the older, lower mark: those events were sent as well.
+        _subscriptions[room] = _subscriptions.TryGetValue(room, out var previous) ? Math.Min(previous, deliveredAfter) : deliveredAfter;
+    }
+
+    /// <summary>
+    /// Whether a replayed event already reached this connection through another of its rooms: each room
+    /// remembers the sequence after which all its events were sent, which keeps "each event at most once
+    /// per connection" across overlapping replays (e.g. <c>all</c> and <c>analytics</c> after a reconnect).
+    /// </summary>
+    private bool AlreadySent(PublishedEvent published, string replayedRoom)
+    {
+        foreach (var (room, deliveredAfter) in _subscriptions)
+        {
+            if (room != replayedRoom && published.Sequence > deliveredAfter && Array.IndexOf(published.DeliveryRooms!, room) >= 0)
+                return true;
+        }
+        return false;
+    }
+
+    private void Unsubscribe(ClientRequest request)
+    {
+        if (!TryGetRoom(request, out var room))
+            return;
+        if (_subscriptions.Remove(room) && _server.Hub.Rooms.Remove(room, this))
+            _server.Metrics.Subscriptions.Add(-1);
+        Send(ServerMessages.Unsubscribed(room, request.Id));
+    }
+
+    private bool TryGetRoom(ClientRequest request, out string room)
+    {
+        room = request.Room!;
+        if (request.Room is null)
+        {
+            SendError(request.Id, ErrorCodes.BadRequest, "missing field 'room'");
+            return false;
+        }
+        if (!RoomName.IsValid(request.Room))
+        {
+            SendError(request.Id, ErrorCodes.InvalidRoom, $"invalid room: {RoomName.Rule}");
+            return false;
+        }
+        return true;
+    }
+
+    private async ValueTask AuthenticateAsync(string token, long? id, bool isRefresh)
+    {
+        var authenticate = _server.Options.AuthenticateClient;
+        if (authenticate is null)
+        {
+            // Without authentication there is nothing to refresh; say so rather than pretend.
+            Send(ServerMessages.Authenticated(id, null));
+            return;
+        }
+        var user = await authenticate(token, _aborted.Token).ConfigureAwait(false);
+        var now = _server.Time.GetUtcNow();
+        var valid = user is not null && (user.ExpiresAt is not { } exp || exp > now);
+        if (valid && isRefresh && user!.UserId != Info.User?.UserId)
+            valid = false; // a refresh may extend a session, never switch it to another user
+        if (!valid)
+        {
+            _server.Logger.AuthenticationFailed(Id, user is null ? "token refused" : "token expired or for another user");
+            if (isRefresh)
+                SendError(id, ErrorCodes.Unauthorized, "token refused");
+            RequestClose(CloseCodes.Unauthorized, flushQueued: isRefresh);
+            return;
+        }
+        if (isRefresh)
+        {
+            Info = Info with { User = user };
+            ExpiresAt = user!.ExpiresAt;
+            Send(ServerMessages.Authenticated(id, user.ExpiresAt));
+        }
+        else
+        {
+            BecomeReady(user);
+        }
+    }
+
+    private void SendError(long? id, string code, string message)
+    {
+        _server.Metrics.Errors.Add(1, new KeyValuePair<string, object?>("code", code));
+        Send(ServerMessages.Error(id, code, message));
+    }
+}

@@ -1,0 +1,232 @@
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
+using MoltBeat.WebSocket.Auth;
+using MoltBeat.WebSocket.Protocol;
+
+namespace MoltBeat.WebSocket.Server;
+
+/// <summary>
+/// One client's connection: a receive loop that handles its requests, and one writer that drains its
+/// bounded outgoing queue. Everything sent to the client goes through the queue, so the writer is the
+/// only code that writes messages to the socket.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Disposed in Cleanup, when the connection ends; nothing else owns it.")]
+internal sealed partial class ClientConnection
+{
+    private readonly MoltBeatWSServer _server;
+    private readonly HttpContext _http;
+    private readonly System.Net.WebSockets.WebSocket _socket;
+    private readonly CorkableStream _stream;
+    private readonly Channel<Outgoing> _queue = Channel.CreateUnbounded<Outgoing>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+    private readonly TokenBucketRateLimiter _rateLimiter;
+    private readonly CancellationTokenSource _aborted = new();
+    private long _queuedBytes;
+    private int _queuedMessages;
+    private int _closeState; // 0 open, 1 closing after flushing the queue, 2 closing now (queue discarded)
+    private CloseCode? _closeCode;
+    private WebSocketCloseStatus? _clientCloseStatus;
+    private string? _clientCloseDescription;
+
+    public ClientConnection(MoltBeatWSServer server, HttpContext http, Stream upgraded, bool batch)
+    {
+        _server = server;
+        _http = http;
+        Batch = batch;
+        Id = NewClientId();
+        _stream = new CorkableStream(upgraded, server.Time);
+        _socket = System.Net.WebSockets.WebSocket.CreateFromStream(_stream, new WebSocketCreationOptions
+        {
+            IsServer = true,
+            // Heartbeats are driven by the server's single sweep timer, not a timer per socket.
+            KeepAliveInterval = Timeout.InfiniteTimeSpan,
+        });
+        var options = server.Options;
+        _rateLimiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = options.RateLimitBurst,
+            TokensPerPeriod = options.RateLimitPerSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            // Replenished by the sweep timer: a limiter with its own timer per connection would not scale.
+            AutoReplenishment = false,
+            QueueLimit = 0,
+        });
+        ConnectedAt = server.Time.GetTimestamp();
+        LastPingSent = ConnectedAt;
+        Info = new WSClientInfo(Id, null, http.Connection.RemoteIpAddress?.ToString());
+    }
+
+    /// <summary>The id sent in <c>connected.clientId</c>.</summary>
+    public string Id { get; }
+
+    /// <summary>Whether the client opted in to batched frames (<c>batch=1</c>).</summary>
+    public bool Batch { get; }
+
+    /// <summary>The public view of this connection; replaced when the user changes.</summary>
+    public WSClientInfo Info { get; private set; }
+
+    /// <summary>Whether the client has authenticated (always true once <c>connected</c> was sent).</summary>
+    public bool IsReady { get; private set; }
+
+    /// <summary>When the token stops being valid; null: never.</summary>
+    public DateTimeOffset? ExpiresAt { get; private set; }
+
+    /// <summary>Set by the hub during fan-out so that one publish reaches a connection once.</summary>
+    public long DeliveryStamp { get; set; }
+
+    public long ConnectedAt { get; }
+
+    public long LastPingSent { get; set; }
+
+    /// <summary>When the client last sent anything, a ping reply included.</summary>
+    public long LastReceived => _stream.LastReadTimestamp;
+
+    public bool IsClosing => Volatile.Read(ref _closeState) != 0;
+
+    public int SubscriptionCount => _subscriptions.Count;
+
+    /// <summary>Serves the connection until it closes.</summary>
+    public async Task RunAsync(string? handshakeToken)
+    {
+        _server.Hub.All.TryAdd(this, 0);
+        _server.Metrics.Connections.Add(1);
+        var writer = Task.Run(RunWriterAsync);
+        try
+        {
+            if (_server.Options.AuthenticateClient is null)
+                BecomeReady(null);
+            else if (handshakeToken is not null)
+                await AuthenticateAsync(handshakeToken, id: null, isRefresh: false).ConfigureAwait(false);
+            await RunReceiveLoopAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ConnectionAbortedException)
+        {
+            _server.Logger.ConnectionFault(ex, Id);
+        }
+        finally
+        {
+            // The client closed, or the socket died: answer a close handshake if one is pending, then stop.
+            RequestClose(_clientCloseStatus is { } status ? new CloseCode((int)status, _clientCloseDescription ?? "", ReconnectAdvice.DoNotReconnect) : CloseCodes.Normal, flushQueued: false, initiatedByClient: true);
+            await WaitOrAbortAsync(writer).ConfigureAwait(false);
+            Cleanup();
+        }
+    }
+
+    /// <summary>Queues an event frame; false when the connection is closing or was just closed as a slow consumer.</summary>
+    public bool EnqueueEvent(byte[] frame) => Enqueue(new Outgoing(frame, OutgoingKind.Message));
+
+    /// <summary>Queues a reply or error message to this client.</summary>
+    public bool Send(byte[] message) => Enqueue(new Outgoing(message, OutgoingKind.Message));
+
+    /// <summary>Queues a WebSocket ping, sent by the writer between messages.</summary>
+    public void SendPing() => Enqueue(new Outgoing(null, OutgoingKind.Ping));
+
+    private bool Enqueue(Outgoing item)
+    {
+        if (Volatile.Read(ref _closeState) != 0)
+            return false;
+        var length = item.Message?.Length ?? 2;
+        var bytes = Interlocked.Add(ref _queuedBytes, length);
+        var count = Interlocked.Increment(ref _queuedMessages);
+        var options = _server.Options;
+        if (bytes > options.MaxQueuedBytes || count > options.MaxQueuedMessages)
+        {
+            // One slow client must never grow the server's memory: drop its queue and let it recover.
+            _server.Logger.SlowConsumer(Id, bytes, count);
+            _server.Metrics.SlowConsumers.Add(1);
+            RequestClose(CloseCodes.SlowConsumer, flushQueued: false);
+            return false;
+        }
+        _queue.Writer.TryWrite(item);
+        return true;
+    }
+
+    /// <summary>
+    /// Starts closing the connection with <paramref name="code"/>: after the queued messages when
+    /// <paramref name="flushQueued"/>, else at once. The close frame is the writer's last message.
+    /// </summary>
+    public void RequestClose(CloseCode code, bool flushQueued, bool initiatedByClient = false)
+    {
+        if (Interlocked.CompareExchange(ref _closeState, flushQueued ? 1 : 2, 0) != 0)
+        {
+            if (!flushQueued)
+                Volatile.Write(ref _closeState, 2);
+            return;
+        }
+        _closeCode = code;
+        if (!initiatedByClient)
+        {
+            _server.Logger.ClosingClient(Id, code.Code, code.Reason);
+            _server.Metrics.Closes.Add(1, new KeyValuePair<string, object?>("code", code.Code));
+        }
+        _queue.Writer.TryComplete();
+        // A client that never reads or never answers the close must not hold the connection forever.
+        _aborted.CancelAfter(_server.Options.CloseTimeout);
+        _aborted.Token.UnsafeRegister(static s => ((ClientConnection)s!)._http.Abort(), this);
+    }
+
+    private async Task WaitOrAbortAsync(Task task)
+    {
+        try
+        {
+            await task.WaitAsync(_server.Options.CloseTimeout, _server.Time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _http.Abort();
+        }
+    }
+
+    private void Cleanup()
+    {
+        foreach (var room in _subscriptions.Keys)
+            _server.Hub.Rooms.Remove(room, this);
+        _server.Metrics.Subscriptions.Add(-_subscriptions.Count);
+        _subscriptions.Clear();
+        _server.Hub.RemoveReady(this);
+        _server.Hub.All.TryRemove(this, out _);
+        _server.Metrics.Connections.Add(-1);
+        _rateLimiter.Dispose();
+        _aborted.Dispose();
+        var code = _clientCloseStatus is { } s ? (int)s : _closeCode?.Code;
+        var reason = _clientCloseStatus is not null ? _clientCloseDescription : _closeCode?.Reason;
+        _server.Logger.ClientDisconnected(Id, code, reason);
+        if (IsReady)
+            _server.RaiseDisconnected(new WSClientDisconnectedEventArgs(Info, code, reason));
+        _socket.Dispose();
+    }
+
+    /// <summary>Adds tokens to the rate limiter; called by the sweep timer once a second.</summary>
+    public void ReplenishRateLimit() => _rateLimiter.TryReplenish();
+
+    private void BecomeReady(WSUser? user)
+    {
+        Info = Info with { User = user };
+        ExpiresAt = user?.ExpiresAt;
+        IsReady = true;
+        var userJson = user is null ? null : new Dictionary<string, string> { ["userId"] = user.UserId };
+        Send(ServerMessages.Connected(Id, userJson, (int)_server.Options.HeartbeatInterval.TotalMilliseconds));
+        _server.Hub.AddReady(this);
+        _server.Logger.ClientConnected(Id, Info.RemoteAddress, user?.UserId);
+        _server.RaiseConnected(new WSClientConnectedEventArgs(Info));
+    }
+
+    private static string NewClientId()
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        RandomNumberGenerator.Fill(bytes);
+        return "c_" + Convert.ToHexStringLower(bytes);
+    }
+
+    private enum OutgoingKind : byte
+    {
+        Message,
+        Ping,
+    }
+
+    private readonly record struct Outgoing(byte[]? Message, OutgoingKind Kind);
+}

@@ -1,0 +1,135 @@
+using System.Buffers;
+
+namespace MoltBeat.WebSocket.Server;
+
+/// <summary>
+/// The stream under each server-side <see cref="System.Net.WebSockets.WebSocket"/>. Kestrel's upgraded
+/// stream sends one packet per write; while the connection's writer is draining its queue it "corks"
+/// this stream, every frame the WebSocket writes is appended to one buffer, and uncorking sends the
+/// whole batch in one write. Frames written while uncorked (pongs, close frames from the receive side)
+/// pass straight through. Reads pass through and record when the peer last sent anything.
+/// </summary>
+internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
+{
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private ArrayBufferWriter<byte>? _corked;
+    private bool _isCorked;
+
+    /// <summary>When the peer last sent bytes, as a <see cref="TimeProvider"/> timestamp.</summary>
+    public long LastReadTimestamp { get; private set; } = time.GetTimestamp();
+
+    /// <summary>Bytes written to the network so far.</summary>
+    public long BytesWritten { get; private set; }
+
+    /// <summary>Network writes so far (one per uncork or pass-through frame).</summary>
+    public long Writes { get; private set; }
+
+    /// <summary>Bytes waiting in the cork buffer.</summary>
+    public int CorkedBytes => _corked?.WrittenCount ?? 0;
+
+    /// <summary>From now on, writes are collected until <see cref="UncorkAsync"/>.</summary>
+    public void Cork() => Volatile.Write(ref _isCorked, true);
+
+    /// <summary>Sends everything collected since <see cref="Cork"/> in one write, and stops collecting.</summary>
+    public async ValueTask UncorkAsync(CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _isCorked = false;
+            if (_corked is { WrittenCount: > 0 } buffer)
+            {
+                await WriteThroughAsync(buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                // Idle connections should not keep a large buffer alive.
+                if (buffer.Capacity > 64 * 1024)
+                    _corked = null;
+                else
+                    buffer.ResetWrittenCount();
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Appends raw, pre-framed bytes (e.g. a ping frame) as one unit.</summary>
+    public ValueTask WriteFrameAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken) =>
+        WriteAsync(frame, cancellationToken);
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_isCorked)
+            {
+                _corked ??= new ArrayBufferWriter<byte>(4096);
+                _corked.Write(buffer.Span);
+            }
+            else
+            {
+                await WriteThroughAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async ValueTask WriteThroughAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+        BytesWritten += buffer.Length;
+        Writes++;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (read > 0)
+            LastReadTimestamp = time.GetTimestamp();
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    // The WebSocket flushes after frames it wants out now; while corked the uncork sends them.
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override void Flush() { }
+
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Use ReadAsync.");
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Use WriteAsync.");
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _writeLock.Dispose();
+            inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}

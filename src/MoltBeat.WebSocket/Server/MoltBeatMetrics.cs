@@ -1,0 +1,64 @@
+using System.Diagnostics.Metrics;
+
+namespace MoltBeat.WebSocket.Server;
+
+/// <summary>
+/// The server's instruments on <see cref="System.Diagnostics.Metrics"/>, meter <c>MoltBeat.WebSocket</c>.
+/// Export them with OpenTelemetry or watch them with <c>dotnet-counters monitor --counters MoltBeat.WebSocket</c>.
+/// </summary>
+public sealed class MoltBeatMetrics : IDisposable
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "MoltBeat.WebSocket";
+
+    private readonly Meter _meter;
+
+    /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>, or on a meter of its own.</summary>
+    public MoltBeatMetrics(IMeterFactory? meterFactory = null)
+    {
+        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        Connections = _meter.CreateUpDownCounter<long>("moltbeat.connections", "{connection}", "Open WebSocket connections.");
+        Subscriptions = _meter.CreateUpDownCounter<long>("moltbeat.subscriptions", "{subscription}", "Room subscriptions held by connections.");
+        EventsPublished = _meter.CreateCounter<long>("moltbeat.events.published", "{event}", "Events published (rooms and broadcasts to all).");
+        MessagesSent = _meter.CreateCounter<long>("moltbeat.messages.sent", "{message}", "Messages queued to connections (deliveries).");
+        FramesSent = _meter.CreateCounter<long>("moltbeat.frames.sent", "{frame}", "WebSocket frames sent.");
+        BytesSent = _meter.CreateCounter<long>("moltbeat.bytes.sent", "By", "Bytes written to sockets.");
+        Errors = _meter.CreateCounter<long>("moltbeat.errors", "{error}", "Error replies sent, by code.");
+        Closes = _meter.CreateCounter<long>("moltbeat.closes", "{close}", "Connections closed by the server, by close code.");
+        Recoveries = _meter.CreateCounter<long>("moltbeat.recoveries", "{recovery}", "Subscribes with 'since', by outcome.");
+        SlowConsumers = _meter.CreateCounter<long>("moltbeat.slow_consumers", "{connection}", "Connections closed with 4009.");
+    }
+
+    /// <summary>Open connections.</summary>
+    public UpDownCounter<long> Connections { get; }
+
+    /// <summary>Subscriptions held.</summary>
+    public UpDownCounter<long> Subscriptions { get; }
+
+    /// <summary>Events published.</summary>
+    public Counter<long> EventsPublished { get; }
+
+    /// <summary>Messages queued to connections.</summary>
+    public Counter<long> MessagesSent { get; }
+
+    /// <summary>Frames sent.</summary>
+    public Counter<long> FramesSent { get; }
+
+    /// <summary>Bytes written.</summary>
+    public Counter<long> BytesSent { get; }
+
+    /// <summary>Error replies, tagged <c>code</c>.</summary>
+    public Counter<long> Errors { get; }
+
+    /// <summary>Server-side closes, tagged <c>code</c>.</summary>
+    public Counter<long> Closes { get; }
+
+    /// <summary>Recoveries, tagged <c>recovered</c> (true/false).</summary>
+    public Counter<long> Recoveries { get; }
+
+    /// <summary>Slow-consumer disconnects.</summary>
+    public Counter<long> SlowConsumers { get; }
+
+    /// <inheritdoc />
+    public void Dispose() => _meter.Dispose();
+}

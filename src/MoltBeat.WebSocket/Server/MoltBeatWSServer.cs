@@ -1,0 +1,243 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Protocol;
+
+namespace MoltBeat.WebSocket.Server;
+
+/// <summary>
+/// The MoltBeat WebSocket server (the seed's <c>MoltBeatWSServer</c>): accepts clients on a path,
+/// keeps their room subscriptions, and fans published events out to them. Runs standalone on a port
+/// (<see cref="StartAsync"/>) or inside an ASP.NET Core app (<c>AddMoltBeatWebSocket</c> +
+/// <c>MapMoltBeatWebSocket</c>).
+/// </summary>
+public sealed partial class MoltBeatWSServer : IAsyncDisposable
+{
+    private readonly Lazy<Task> _engineStarted;
+    private readonly ITimer _sweepTimer;
+    private readonly bool _ownsEngine;
+    private readonly bool _ownsMetrics;
+    private int _connectionCount;
+    private volatile bool _closing;
+    private long _lastReplenish;
+
+    /// <summary>Creates a server.</summary>
+    /// <param name="options">Its options; validated here.</param>
+    /// <param name="engine">Where events travel and are kept; an <see cref="InMemoryEngine"/> when null.</param>
+    /// <param name="loggerFactory">Logging; none when null.</param>
+    /// <param name="metrics">Instruments; a meter of its own when null.</param>
+    /// <param name="timeProvider">The clock for heartbeats, auth timeouts and token expiry; the system clock when null.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public MoltBeatWSServer(
+        WSServerOptions? options = null,
+        IMoltBeatEngine? engine = null,
+        ILoggerFactory? loggerFactory = null,
+        MoltBeatMetrics? metrics = null,
+        TimeProvider? timeProvider = null)
+    {
+        Options = options ?? new WSServerOptions();
+        Options.Validate();
+        Time = timeProvider ?? TimeProvider.System;
+        _ownsEngine = engine is null;
+        Engine = engine ?? new InMemoryEngine(Options.History, Time);
+        _ownsMetrics = metrics is null;
+        Metrics = metrics ?? new MoltBeatMetrics();
+        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        Logger = LoggerFactory.CreateLogger<MoltBeatWSServer>();
+        Hub = new ConnectionHub(Metrics);
+        _engineStarted = new Lazy<Task>(() => Engine.StartAsync(Hub, CancellationToken.None));
+        _lastReplenish = Time.GetTimestamp();
+        // One timer drives every connection's heartbeat, auth timeout, token expiry and rate-limit refill.
+        var period = TimeSpan.FromTicks(Math.Clamp(Options.HeartbeatInterval.Ticks / 4, TimeSpan.FromMilliseconds(20).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        _sweepTimer = Time.CreateTimer(static s => ((MoltBeatWSServer)s!).Sweep(), this, period, period);
+    }
+
+    /// <summary>Raised when a client has connected and authenticated (before it subscribes).</summary>
+    public event EventHandler<WSClientConnectedEventArgs>? Connected;
+
+    /// <summary>Raised when an authenticated client's connection has ended (the seed's <c>on('disconnect')</c>).</summary>
+    public event EventHandler<WSClientDisconnectedEventArgs>? Disconnected;
+
+    /// <summary>The options in force.</summary>
+    public WSServerOptions Options { get; }
+
+    /// <summary>The engine in use.</summary>
+    public IMoltBeatEngine Engine { get; }
+
+    /// <summary>The server's instruments.</summary>
+    public MoltBeatMetrics Metrics { get; }
+
+    internal TimeProvider Time { get; }
+
+    internal ILoggerFactory LoggerFactory { get; }
+
+    internal ILogger Logger { get; }
+
+    internal ConnectionHub Hub { get; }
+
+    /// <summary>
+    /// Serves one HTTP request on the WebSocket path: refuses what must be refused at the handshake
+    /// (400 not a WebSocket request, 403 origin not allowed, 503 full or shutting down), then runs the
+    /// connection until it closes.
+    /// </summary>
+    public async Task HandleAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (!WebSocketHandshake.IsWebSocketRequest(context))
+        {
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, "This endpoint accepts WebSocket connections only (see protocol.md).").ConfigureAwait(false);
+            return;
+        }
+        if (_closing)
+        {
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "The server is shutting down.").ConfigureAwait(false);
+            return;
+        }
+        var origin = context.Request.Headers.Origin.ToString();
+        if (origin.Length > 0 && Options.AllowedOrigins.Count > 0 && !Options.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
+        {
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, "Origin not allowed.").ConfigureAwait(false);
+            return;
+        }
+        if (WebSocketHandshake.Validate(context) is { } invalid)
+        {
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, invalid).ConfigureAwait(false);
+            return;
+        }
+        if (Interlocked.Increment(ref _connectionCount) > Options.MaxConnections)
+        {
+            Interlocked.Decrement(ref _connectionCount);
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "Too many connections.").ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            await _engineStarted.Value.ConfigureAwait(false);
+            var token = TokenFrom(context.Request);
+            var batch = context.Request.Query["batch"] == "1";
+            var stream = await WebSocketHandshake.AcceptAsync(context).ConfigureAwait(false);
+            var connection = new ClientConnection(this, context, stream, batch);
+            await connection.RunAsync(token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _connectionCount);
+        }
+    }
+
+    /// <summary>
+    /// Statistics of this node (the seed's <c>getStats()</c>): authenticated clients, rooms with their
+    /// subscriber counts, and the engine's history figures.
+    /// </summary>
+    public WSServerStats GetStats()
+    {
+        var rooms = Hub.Rooms.Counts();
+        var ready = Hub.ReadyCount;
+        return new WSServerStats(
+            ready,
+            rooms.Count,
+            [.. rooms.Select(r => new WSRoomStats(r.Room, r.Members))],
+            Math.Max(0, Hub.All.Count - ready),
+            Engine.GetStats());
+    }
+
+    /// <summary>
+    /// Closes the server gracefully: refuses new clients, closes every client with 1001 after what was
+    /// queued for it has been sent, and waits (at most <see cref="WSServerOptions.CloseTimeout"/>) for them to go.
+    /// </summary>
+    public async Task CloseAsync()
+    {
+        if (!_closing)
+        {
+            _closing = true;
+            Logger.ShuttingDown(Hub.All.Count);
+            foreach (var connection in Hub.All.Keys)
+                connection.RequestClose(CloseCodes.GoingAway, flushQueued: true);
+            var deadline = Time.GetTimestamp() + (long)(Options.CloseTimeout.TotalSeconds * Time.TimestampFrequency) + Time.TimestampFrequency;
+            while (!Hub.All.IsEmpty && Time.GetTimestamp() < deadline)
+                await Task.Delay(TimeSpan.FromMilliseconds(20), Time).ConfigureAwait(false);
+        }
+        await StopStandaloneAsync().ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAsync().ConfigureAwait(false);
+        await _sweepTimer.DisposeAsync().ConfigureAwait(false);
+        if (_ownsEngine)
+            await Engine.DisposeAsync().ConfigureAwait(false);
+        if (_ownsMetrics)
+            Metrics.Dispose();
+    }
+
+    internal void RaiseConnected(WSClientConnectedEventArgs args) => Raise(Connected, args);
+
+    internal void RaiseDisconnected(WSClientDisconnectedEventArgs args) => Raise(Disconnected, args);
+
+    private void Raise<T>(EventHandler<T>? handler, T args)
+    {
+        try
+        {
+            handler?.Invoke(this, args);
+        }
+        catch (Exception ex)
+        {
+            // A user's handler must not break a connection or the server.
+            Logger.EventHandlerFailed(ex);
+        }
+    }
+
+    private void Sweep()
+    {
+        var now = Time.GetTimestamp();
+        var utcNow = Time.GetUtcNow();
+        var replenish = Time.GetElapsedTime(_lastReplenish, now) >= TimeSpan.FromSeconds(1);
+        if (replenish)
+            _lastReplenish = now;
+        var heartbeat = Options.HeartbeatInterval;
+        foreach (var connection in Hub.All.Keys)
+        {
+            if (connection.IsClosing)
+                continue;
+            if (replenish)
+                connection.ReplenishRateLimit();
+            if (!connection.IsReady)
+            {
+                if (Time.GetElapsedTime(connection.ConnectedAt, now) >= Options.AuthTimeout)
+                    connection.RequestClose(CloseCodes.Unauthorized, flushQueued: false);
+            }
+            else if (Time.GetElapsedTime(connection.LastReceived, now) >= heartbeat * 2)
+            {
+                connection.RequestClose(CloseCodes.HeartbeatTimeout, flushQueued: false);
+            }
+            else if (connection.ExpiresAt is { } expires && expires <= utcNow)
+            {
+                connection.RequestClose(CloseCodes.TokenExpired, flushQueued: true);
+            }
+            else if (Time.GetElapsedTime(connection.LastPingSent, now) >= heartbeat)
+            {
+                connection.LastPingSent = now;
+                connection.SendPing();
+            }
+        }
+    }
+
+    private static string? TokenFrom(HttpRequest request)
+    {
+        var query = request.Query["token"].ToString();
+        if (query.Length > 0)
+            return query;
+        var header = request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header[7..].Trim() : null;
+    }
+
+    private async Task RefuseAsync(HttpContext context, int status, string reason)
+    {
+        Logger.HandshakeRefused(context.Connection.RemoteIpAddress?.ToString(), status, reason);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(reason, context.RequestAborted).ConfigureAwait(false);
+    }
+}

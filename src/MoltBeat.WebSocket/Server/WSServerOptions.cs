@@ -1,0 +1,113 @@
+using System.Text.Json;
+using MoltBeat.WebSocket.Auth;
+using MoltBeat.WebSocket.Engine;
+
+namespace MoltBeat.WebSocket.Server;
+
+/// <summary>
+/// Options of <see cref="MoltBeatWSServer"/> (the seed's <c>WSServerConfig</c> plus our limits).
+/// Every limit has a default that is safe on the public internet; each says what happens past it.
+/// </summary>
+public sealed class WSServerOptions
+{
+    /// <summary>Port of the standalone server (<see cref="MoltBeatWSServer.StartAsync"/>). Default 3000; 0 picks a free port.</summary>
+    public int Port { get; set; } = 3000;
+
+    /// <summary>Address the standalone server binds to. Default <c>127.0.0.1</c>; use <c>0.0.0.0</c> to accept remote clients.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>WebSocket path of the standalone server. Default <c>/ws</c>.</summary>
+    public string Path { get; set; } = "/ws";
+
+    /// <summary>How often the server pings each client. A client silent for two intervals is closed with 4010. Default 30 s.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Turns a token into a user, or null to refuse it (close 4001). Null here means no authentication:
+    /// every client is accepted without a user. See <see cref="JwtAuthenticator"/> for a ready one.
+    /// </summary>
+    public Func<string, CancellationToken, ValueTask<WSUser?>>? AuthenticateClient { get; set; }
+
+    /// <summary>Decides whether a client may subscribe to a room; false answers <c>forbidden</c>. Null allows every room.</summary>
+    /// <remarks>A subscription to a parent room (<c>agent</c>, <c>all</c>) receives the events of its children, so refuse those when a user may only see some children.</remarks>
+    public Func<WSClientInfo, string, CancellationToken, ValueTask<bool>>? AuthorizeSubscription { get; set; }
+
+    /// <summary>How long a client may take to send its <c>auth</c> message when it gave no token at the handshake; then 4001. Default 10 s.</summary>
+    public TimeSpan AuthTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Browser origins allowed to connect (exact match, e.g. <c>https://app.example.com</c>). Empty allows all; a refused handshake gets HTTP 403. Requests without an Origin header (non-browser clients) are always allowed.</summary>
+    public IList<string> AllowedOrigins { get; } = [];
+
+    /// <summary>Largest client message. A bigger one closes the connection with 1009. Default 16 KiB.</summary>
+    public int MaxMessageSize { get; set; } = 16 * 1024;
+
+    /// <summary>Subscriptions one connection may hold; more are answered <c>too_many_subscriptions</c>. Default 100.</summary>
+    public int MaxSubscriptionsPerConnection { get; set; } = 100;
+
+    /// <summary>Open connections the server accepts; further handshakes get HTTP 503. Default 50 000.</summary>
+    public int MaxConnections { get; set; } = 50_000;
+
+    /// <summary>Largest serialized payload <see cref="MoltBeatWSServer.Broadcast(string, string, object?)"/> accepts; a bigger one throws and nothing is sent. Default 64 KiB.</summary>
+    public int MaxPayloadSize { get; set; } = 64 * 1024;
+
+    /// <summary>Bytes that may wait in one connection's outgoing queue. A client that falls further behind is closed with 4009 (slow consumer) and recovers on reconnect. Default 1 MiB.</summary>
+    public int MaxQueuedBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Messages that may wait in one connection's outgoing queue; past it, as for <see cref="MaxQueuedBytes"/>. Default 10 000.</summary>
+    public int MaxQueuedMessages { get; set; } = 10_000;
+
+    /// <summary>Largest frame when a client opted in to batching (<c>batch=1</c>): queued messages are packed up to this size. Default 64 KiB.</summary>
+    public int MaxBatchSize { get; set; } = 64 * 1024;
+
+    /// <summary>Messages per second one connection may send on average. Default 50.</summary>
+    public int RateLimitPerSecond { get; set; } = 50;
+
+    /// <summary>Messages one connection may send in a burst above the average. Default 100.</summary>
+    public int RateLimitBurst { get; set; } = 100;
+
+    /// <summary>Messages refused for rate in a row before the connection is closed with 4008. Default 20.</summary>
+    public int RateLimitStrikes { get; set; } = 20;
+
+    /// <summary>Malformed messages in a row before the connection is closed with 1008. Default 10.</summary>
+    public int MaxConsecutiveBadRequests { get; set; } = 10;
+
+    /// <summary>How long a close waits for the queued messages to go out and the client's close reply before the connection is cut. Default 5 s.</summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>History bounds for the default in-memory engine.</summary>
+    public HistoryOptions History { get; set; } = new();
+
+    /// <summary>How payloads are serialized. Default: web defaults (camelCase).</summary>
+    public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.Web);
+
+    /// <summary>Throws a clear exception for a setting that makes no sense.</summary>
+    /// <exception cref="ArgumentException">A setting is out of range.</exception>
+    public void Validate()
+    {
+        if (string.IsNullOrEmpty(Path) || Path[0] != '/')
+            throw new ArgumentException($"Path must start with '/': '{Path}'.", nameof(Path));
+        ArgumentOutOfRangeException.ThrowIfNegative(Port);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Port, 65535);
+        Positive(HeartbeatInterval, nameof(HeartbeatInterval));
+        Positive(AuthTimeout, nameof(AuthTimeout));
+        Positive(CloseTimeout, nameof(CloseTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageSize, 128);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxSubscriptionsPerConnection, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxPayloadSize, 16);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueuedBytes, MaxPayloadSize);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueuedMessages, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1024);
+        ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitPerSecond, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitBurst, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitStrikes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConsecutiveBadRequests, 1);
+        History.Validate();
+    }
+
+    private static void Positive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive.");
+    }
+}

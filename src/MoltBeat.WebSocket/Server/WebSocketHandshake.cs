@@ -1,0 +1,47 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace MoltBeat.WebSocket.Server;
+
+/// <summary>
+/// The RFC 6455 opening handshake over Kestrel's HTTP/1.1 upgrade. We do it ourselves (rather than
+/// <c>UseWebSockets</c>) so that the WebSocket runs over our <see cref="CorkableStream"/>, whose writes
+/// the connection's writer batches.
+/// </summary>
+internal static class WebSocketHandshake
+{
+    private const string Rfc6455Guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+    /// <summary>Whether the request asks for a WebSocket upgrade at all.</summary>
+    public static bool IsWebSocketRequest(HttpContext context) =>
+        HttpMethods.IsGet(context.Request.Method)
+        && context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
+        && context.Request.Headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Checks the version and key; returns an error text when the handshake is malformed.</summary>
+    public static string? Validate(HttpContext context)
+    {
+        if (context.Request.Headers.SecWebSocketVersion.ToString() != "13")
+            return "Sec-WebSocket-Version must be 13";
+        var key = context.Request.Headers.SecWebSocketKey.ToString();
+        Span<byte> decoded = stackalloc byte[32];
+        if (!Convert.TryFromBase64String(key, decoded, out var length) || length != 16)
+            return "Sec-WebSocket-Key must be 16 bytes in base64";
+        return null;
+    }
+
+    /// <summary>Answers 101 Switching Protocols and returns the raw duplex stream.</summary>
+    public static Task<Stream> AcceptAsync(HttpContext context)
+    {
+        var key = context.Request.Headers.SecWebSocketKey.ToString();
+#pragma warning disable CA5350 // RFC 6455 defines the accept key with SHA-1; it is not used for security.
+        var accept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + Rfc6455Guid)));
+#pragma warning restore CA5350
+        context.Response.Headers.Connection = "Upgrade";
+        context.Response.Headers.Upgrade = "websocket";
+        context.Response.Headers.SecWebSocketAccept = accept;
+        return context.Features.Get<IHttpUpgradeFeature>()!.UpgradeAsync();
+    }
+}
