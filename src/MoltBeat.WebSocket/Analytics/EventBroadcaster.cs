@@ -1,0 +1,92 @@
+using MoltBeat.WebSocket.Rooms;
+using MoltBeat.WebSocket.Server;
+
+namespace MoltBeat.WebSocket.Analytics;
+
+/// <summary>
+/// One typed method per analytics event (the seed's <c>EventBroadcaster</c>). Each picks the rooms an
+/// event belongs in, entity room included, and publishes it to all of them at once, so a dashboard on
+/// <c>analytics:agents</c> and a page on <c>agent:123</c> each get it once.
+/// </summary>
+public sealed class EventBroadcaster
+{
+    /// <summary>Room for trending topics.</summary>
+    public const string TrendingRoom = "analytics:trending";
+
+    private readonly Action<IReadOnlyList<string>, string, object?> _publish;
+
+    /// <summary>Publishes through <paramref name="publish"/> (rooms, event name, payload).</summary>
+    public EventBroadcaster(Action<IReadOnlyList<string>, string, object?> publish) =>
+        _publish = publish ?? throw new ArgumentNullException(nameof(publish));
+
+    /// <summary>Publishes through <paramref name="server"/>'s <c>Broadcast</c>.</summary>
+    public EventBroadcaster(MoltBeatWSServer server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        _publish = server.Broadcast;
+    }
+
+    /// <summary><c>agent:created</c> to <c>analytics:agents</c> and <c>agent:&lt;id&gt;</c>.</summary>
+    public void AgentCreated(AgentPayload agent) => Agent(AnalyticsEvent.AgentCreated, agent?.Id, agent);
+
+    /// <summary><c>agent:updated</c> to <c>analytics:agents</c> and <c>agent:&lt;id&gt;</c>.</summary>
+    public void AgentUpdated(AgentPayload agent) => Agent(AnalyticsEvent.AgentUpdated, agent?.Id, agent);
+
+    /// <summary><c>agent:deleted</c> to <c>analytics:agents</c> and <c>agent:&lt;id&gt;</c>.</summary>
+    public void AgentDeleted(AgentPayload agent) => Agent(AnalyticsEvent.AgentDeleted, agent?.Id, agent);
+
+    /// <summary><c>agent:status_changed</c> to <c>analytics:agents</c> and <c>agent:&lt;id&gt;</c>.</summary>
+    public void AgentStatusChanged(AgentStatusChangedPayload change) => Agent(AnalyticsEvent.AgentStatusChanged, change?.Id, change);
+
+    /// <summary><c>post:created</c> to <c>analytics:posts</c> and <c>post:&lt;id&gt;</c>.</summary>
+    public void PostCreated(PostPayload post) => Post(AnalyticsEvent.PostCreated, post?.Id, post);
+
+    /// <summary><c>post:updated</c> to <c>analytics:posts</c> and <c>post:&lt;id&gt;</c>.</summary>
+    public void PostUpdated(PostPayload post) => Post(AnalyticsEvent.PostUpdated, post?.Id, post);
+
+    /// <summary><c>post:liked</c> to <c>analytics:posts</c> and <c>post:&lt;id&gt;</c>.</summary>
+    public void PostLiked(PostLikedPayload like) => Post(AnalyticsEvent.PostLiked, like?.Id, like);
+
+    /// <summary><c>post:commented</c> to <c>analytics:posts</c> and <c>post:&lt;id&gt;</c>.</summary>
+    public void PostCommented(PostCommentedPayload comment) => Post(AnalyticsEvent.PostCommented, comment?.Id, comment);
+
+    /// <summary><c>metrics:updated</c> to <c>analytics:metrics</c>.</summary>
+    public void MetricsUpdated(MetricsPayload metrics) => Publish([WSRoom.MetricsOverview], AnalyticsEvent.MetricsUpdated, metrics);
+
+    /// <summary><c>trending:added</c> to <c>analytics:trending</c>.</summary>
+    public void TrendingTopicAdded(TrendingTopicPayload topic) => Publish([TrendingRoom], AnalyticsEvent.TrendingTopicAdded, topic);
+
+    /// <summary><c>alert:created</c> to <c>alerts</c> (or <c>alerts:critical</c>, which reaches <c>alerts</c> too) and <c>alert:&lt;id&gt;</c>.</summary>
+    public void AlertCreated(AlertPayload alert) => Alert(AnalyticsEvent.AlertCreated, alert);
+
+    /// <summary><c>alert:resolved</c>, routed like <see cref="AlertCreated"/>.</summary>
+    public void AlertResolved(AlertPayload alert) => Alert(AnalyticsEvent.AlertResolved, alert);
+
+    /// <summary><c>system:health</c> to <c>system</c>.</summary>
+    public void SystemHealth(SystemHealthPayload health) => Publish([WSRoom.System], AnalyticsEvent.SystemHealthUpdate, health);
+
+    /// <summary><c>system:maintenance_start</c> to <c>system</c>.</summary>
+    public void SystemMaintenanceStart(SystemMaintenancePayload maintenance) => Publish([WSRoom.System], AnalyticsEvent.SystemMaintenanceStart, maintenance);
+
+    private void Agent(string eventName, string? id, object? payload) =>
+        Publish([WSRoom.AgentsOverview, WSRoom.CreateEntityRoom("agent", Required(id))], eventName, payload);
+
+    private void Post(string eventName, string? id, object? payload) =>
+        Publish([WSRoom.PostsOverview, WSRoom.CreateEntityRoom("post", Required(id))], eventName, payload);
+
+    private void Alert(string eventName, AlertPayload alert)
+    {
+        ArgumentNullException.ThrowIfNull(alert);
+        var room = string.Equals(alert.Severity, "critical", StringComparison.OrdinalIgnoreCase) ? WSRoom.CriticalAlerts : WSRoom.Alerts;
+        Publish([room, WSRoom.CreateEntityRoom("alert", Required(alert.Id))], eventName, alert);
+    }
+
+    private void Publish(string[] rooms, string eventName, object? payload)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        _publish(rooms, eventName, payload);
+    }
+
+    private static string Required(string? id) =>
+        string.IsNullOrEmpty(id) ? throw new ArgumentException("The payload needs an Id.", nameof(id)) : id;
+}

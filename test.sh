@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: installs what is missing, builds, runs the .NET
+# tests (real Kestrel servers on loopback) and the JS client's tests, and ends with one line
+# "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+passed=0
+failed=0
+log() { printf '\n== %s\n' "$*"; }
+
+need_apt=()
+command -v dotnet >/dev/null || { echo "dotnet SDK 10 is required (see README)"; exit 1; }
+if [ -d clients/js ]; then
+  command -v node >/dev/null || need_apt+=(nodejs npm)
+  command -v chromium >/dev/null || need_apt+=(chromium)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]}"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}") >/dev/null || echo "apt-get install failed"
+fi
+
+log "dotnet build"
+dotnet restore MoltBeat.slnx --verbosity quiet || exit 1
+dotnet build MoltBeat.slnx -c Release --no-restore --verbosity quiet -nologo || exit 1
+
+log "dotnet test"
+results=$(mktemp)
+dotnet test MoltBeat.slnx -c Release --no-build --nologo 2>&1 | tee "$results"
+# One summary line per test assembly: "Passed!  - Failed: 0, Passed: 11, Skipped: 0, Total: 11".
+read -r p f < <(grep -E '(Passed|Failed)! +- +Failed: +[0-9]+, Passed: +[0-9]+' "$results" \
+  | sed -E 's/.*Failed: +([0-9]+), Passed: +([0-9]+).*/\2 \1/' | awk '{p+=$1; f+=$2} END {print p+0, f+0}')
+passed=$((passed + p)); failed=$((failed + f))
+if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+  echo "dotnet test ran no test or did not finish"; failed=$((failed + 1))
+fi
+
+if [ -f clients/js/package.json ] && [ -x clients/js/test.sh ]; then
+  log "JS client"
+  js=$(mktemp)
+  clients/js/test.sh 2>&1 | tee "$js"
+  read -r p f < <(grep -E '^# (pass|fail) [0-9]+' "$js" | awk '$2=="pass"{p+=$3} $2=="fail"{f+=$3} END {print p+0, f+0}')
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+    echo "JS tests ran no test or did not finish"; failed=$((failed + 1))
+  fi
+fi
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
