@@ -173,7 +173,7 @@ internal sealed partial class ClientConnection
     {
         try
         {
-            await task.WaitAsync(_server.Options.CloseTimeout, _server.Time).ConfigureAwait(false);
+            await task.WaitAsync(_server.Options.CloseTimeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {

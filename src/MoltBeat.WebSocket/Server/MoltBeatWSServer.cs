@@ -154,9 +154,10 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
             Logger.ShuttingDown(Hub.All.Count);
             foreach (var connection in Hub.All.Keys)
                 connection.RequestClose(CloseCodes.GoingAway, flushQueued: true);
-            var deadline = Time.GetTimestamp() + (long)(Options.CloseTimeout.TotalSeconds * Time.TimestampFrequency) + Time.TimestampFrequency;
-            while (!Hub.All.IsEmpty && Time.GetTimestamp() < deadline)
-                await Task.Delay(TimeSpan.FromMilliseconds(20), Time).ConfigureAwait(false);
+            // Shutdown waits on the real clock: an injected test clock must not be able to stall it.
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (!Hub.All.IsEmpty && waited.Elapsed < Options.CloseTimeout + TimeSpan.FromSeconds(1))
+                await Task.Delay(TimeSpan.FromMilliseconds(20)).ConfigureAwait(false);
         }
         await StopStandaloneAsync().ConfigureAwait(false);
     }
