@@ -49,7 +49,15 @@ public sealed class RawClient : IAsyncDisposable
     {
         var id = NextId();
         await SendAsync($"{{\"type\":\"{type}\",\"id\":{id}{(extraJson.Length > 0 ? "," + extraJson : "")}}}");
-        return await ReceiveUntilAsync(m => m.TryGetProperty("id", out var i) && i.GetInt32() == id);
+        // Messages that arrive before the reply (events, replays) are kept for later receives, in order.
+        var skipped = new List<JsonElement>();
+        var reply = await ReceiveUntilAsync(m => m.TryGetProperty("id", out var i) && i.GetInt32() == id, skipped: skipped);
+        foreach (var m in _pending)
+            skipped.Add(m);
+        _pending.Clear();
+        foreach (var m in skipped)
+            _pending.Enqueue(m);
+        return reply;
     }
 
     public async Task<JsonElement> SubscribeAsync(string room, string? since = null)
@@ -72,7 +80,7 @@ public sealed class RawClient : IAsyncDisposable
     }
 
     /// <summary>Skips messages until one matches (e.g. a reply with an id), within the timeout.</summary>
-    public async Task<JsonElement> ReceiveUntilAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null)
+    public async Task<JsonElement> ReceiveUntilAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null, List<JsonElement>? skipped = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
         while (true)
@@ -83,6 +91,7 @@ public sealed class RawClient : IAsyncDisposable
             var message = await ReceiveAsync(left);
             if (match(message))
                 return message;
+            skipped?.Add(message);
         }
     }
 
