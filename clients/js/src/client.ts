@@ -62,6 +62,8 @@ export interface WSClientConfig {
    * so that events published after the restart but before this client came back are not missed (default: true).
    */
   recoverNewEpoch?: boolean;
+  /** Longest time events are held back while such a catch-up runs, ms (default: 10000). */
+  catchupTimeout?: number;
   /** WebSocket implementation (default: the global one, else the `ws` package). */
   WebSocket?: WebSocketConstructor;
   /** Random source in [0, 1) for the backoff jitter (default: Math.random). */
@@ -129,14 +131,15 @@ interface PendingRequest {
   token?: string;
 }
 
+/** A room whose new epoch is being replayed from its start (after a server restart). */
 interface Catchup {
   phase: 'awaiting' | 'replaying';
   /** The offset the replay ends at (the catch-up reply's `offset`). */
   target: number;
-  /** Live events of the room that came while the catch-up request was in flight, in arrival order. */
-  buffer: EventMessage[];
-  /** The room offset of the first buffered event. */
-  firstBuffered?: number;
+  /** Offsets of this room seen among the held events. */
+  have: Set<number>;
+  /** How many of 1..target are in `have` (kept while replaying). */
+  count: number;
 }
 
 interface Deferred<T> {
@@ -153,6 +156,7 @@ const DEFAULTS = {
   tokenRefreshMargin: 30000,
   dedupWindow: 10000,
   recoverNewEpoch: true,
+  catchupTimeout: 10000,
 };
 
 const MAX_TIMER = 2 ** 31 - 1;
@@ -190,6 +194,9 @@ export class MoltBeatWSClient extends Emitter {
   private readonly rooms = new Map<string, RoomState>();
   private readonly roomWaiters = new Map<string, Deferred<SubscriptionInfo>[]>();
   private readonly catchups = new Map<string, Catchup>();
+  /** Recorded events held while a catch-up runs, released in publication order (`offsets.all`). */
+  private held: EventMessage[] = [];
+  private catchupTimer: unknown = null;
   private readonly seen: RecentIdSet;
   private dedupResetOnThisConnection = false;
   private connectWaiters: Deferred<void>[] = [];
@@ -264,7 +271,7 @@ export class MoltBeatWSClient extends Emitter {
   /** Unsubscribes from a room; resolves on the server's reply (at once when not connected). */
   unsubscribeAsync(room: string): Promise<void> {
     const had = this.rooms.delete(room);
-    this.catchups.delete(room);
+    if (this.catchups.delete(room)) this.checkCatchups();
     this.rejectRoomWaiters(room, new Error(`unsubscribed from ${room}`));
     if (this.state !== 'open') {
       if (had) this.emit('unsubscribed', room);
@@ -509,6 +516,9 @@ export class MoltBeatWSClient extends Emitter {
     this.clearRefreshTimer();
     this.connectedMsg = null;
     this.catchups.clear();
+    this.held = []; // not delivered: their rooms' offsets did not move, so the next resubscribe recovers them
+    if (this.catchupTimer !== null) this.timers.clearTimeout(this.catchupTimer);
+    this.catchupTimer = null;
     for (const [, st] of this.rooms) st.status = 'idle';
     const pending = [...this.pending.values()];
     this.pending.clear();
@@ -632,11 +642,13 @@ export class MoltBeatWSClient extends Emitter {
       if (msg.recovered === true && c) {
         c.phase = 'replaying';
         c.target = typeof msg.offset === 'number' ? msg.offset : 0;
-        this.checkCatchupDone(room);
+        c.count = 0;
+        for (const o of c.have) if (o >= 1 && o <= c.target) c.count++;
       } else {
         if (typeof msg.offset === 'number') st.offset = Math.max(st.offset ?? 0, msg.offset);
-        this.finishCatchup(room);
+        this.catchups.delete(room);
       }
+      this.checkCatchups();
       return;
     }
 
@@ -667,7 +679,14 @@ export class MoltBeatWSClient extends Emitter {
       ) {
         // Everything in the new epoch was published while we were away: ask for it from its start.
         st.offset = 0;
-        this.catchups.set(room, { phase: 'awaiting', target: 0, buffer: [] });
+        this.catchups.set(room, { phase: 'awaiting', target: 0, have: new Set(), count: 0 });
+        if (this.catchupTimer === null) {
+          this.catchupTimer = this.timers.setTimeout(() => {
+            this.catchupTimer = null;
+            this.catchups.clear();
+            this.checkCatchups();
+          }, this.cfg.catchupTimeout);
+        }
         const id = this.nextId++;
         this.pending.set(id, { kind: 'subscribe', room, since: true, catchup: true });
         this.send({ type: 'subscribe', room, id, since: { epoch: st.epoch, offset: 0 } });
@@ -675,23 +694,20 @@ export class MoltBeatWSClient extends Emitter {
     }
   }
 
-  /**
-   * The replay of a caught-up room is done when it reached the reply's offset, or the point where the
-   * buffered live events start (those are delivered from the buffer; their replayed copies are duplicates).
-   */
-  private checkCatchupDone(room: string): void {
-    const c = this.catchups.get(room);
-    const st = this.rooms.get(room);
-    if (!c || !st || c.phase !== 'replaying') return;
-    const stopAt = c.firstBuffered !== undefined ? Math.min(c.target, c.firstBuffered - 1) : c.target;
-    if ((st.offset ?? 0) >= stopAt) this.finishCatchup(room);
-  }
-
-  private finishCatchup(room: string): void {
-    const c = this.catchups.get(room);
-    if (!c) return;
-    this.catchups.delete(room);
-    for (const ev of c.buffer) this.onEvent(ev);
+  /** Ends the catch-ups whose replay is complete; when none is left, releases the held events in order. */
+  private checkCatchups(): void {
+    for (const [room, c] of [...this.catchups]) {
+      if (c.phase === 'replaying' && c.count >= c.target) this.catchups.delete(room);
+    }
+    if (this.catchups.size > 0) return;
+    if (this.catchupTimer !== null) this.timers.clearTimeout(this.catchupTimer);
+    this.catchupTimer = null;
+    if (this.held.length === 0) return;
+    const held = this.held;
+    this.held = [];
+    const key = (m: EventMessage) => (typeof m.offsets?.all === 'number' ? m.offsets.all : Number.MAX_SAFE_INTEGER);
+    held.sort((a, b) => key(a) - key(b)); // stable: events without `all` keep their arrival order, last
+    for (const m of held) this.onEvent(m);
   }
 
   private onUnsubscribed(msg: UnsubscribedMessage): void {
@@ -705,18 +721,17 @@ export class MoltBeatWSClient extends Emitter {
     if (typeof msg.event !== 'string') return;
     const offsets = msg.offsets && typeof msg.offsets === 'object' ? msg.offsets : undefined;
     if (offsets && this.catchups.size > 0) {
-      for (const [room, c] of [...this.catchups]) {
+      // A room's new epoch is being replayed: hold every recorded event until it is complete, then
+      // deliver them in publication order (replayed and live copies collapse in the dedup).
+      this.held.push(msg);
+      for (const [room, c] of this.catchups) {
         const o = offsets[room];
-        if (typeof o !== 'number' || this.catchups.get(room) !== c) continue;
-        if (c.phase === 'awaiting') {
-          // Hold it until the new epoch's history has been replayed, so that order is kept.
-          if (c.firstBuffered === undefined) c.firstBuffered = o;
-          c.buffer.push(msg);
-          return;
-        }
-        // Replaying: a later event means the replay is over (the server sends it before live events).
-        if (o > c.target) this.finishCatchup(room);
+        if (typeof o !== 'number' || c.have.has(o)) continue;
+        c.have.add(o);
+        if (c.phase === 'replaying' && o >= 1 && o <= c.target) c.count++;
       }
+      this.checkCatchups();
+      return;
     }
     // A duplicate (a replay of something already delivered) still tells how far each room got.
     const duplicate = offsets !== undefined && typeof offsets.all === 'number' && !this.seen.add(offsets.all);
@@ -738,9 +753,6 @@ export class MoltBeatWSClient extends Emitter {
       if (!RESERVED_EVENTS.has(msg.event)) this.emit(msg.event, msg.data, meta);
     }
 
-    if (offsets && this.catchups.size > 0) {
-      for (const room of [...this.catchups.keys()]) if (typeof offsets[room] === 'number') this.checkCatchupDone(room);
-    }
   }
 
   private onAuthenticated(msg: AuthenticatedMessage): void {
@@ -756,11 +768,13 @@ export class MoltBeatWSClient extends Emitter {
     const err = new MoltBeatError(String(msg.code ?? 'internal'), msg.message, msg.id, p?.room);
     if (p) {
       if (p.kind === 'subscribe' && p.room !== undefined) {
-        if (p.catchup) this.finishCatchup(p.room);
-        else {
+        if (p.catchup) {
+          this.catchups.delete(p.room);
+          this.checkCatchups();
+        } else {
           // The server refused the room (forbidden, invalid_room, too_many_subscriptions...): forget it.
           this.rooms.delete(p.room);
-          this.catchups.delete(p.room);
+          if (this.catchups.delete(p.room)) this.checkCatchups();
           this.rejectRoomWaiters(p.room, err);
         }
       } else {

@@ -593,3 +593,51 @@ test('connect() while connected resolves at once; a second concurrent connect() 
   await client.connect();
   assert.equal(FakeSocket.instances.length, 1);
 });
+
+test('catch-up of two overlapping rooms after a restart keeps publication order', async () => {
+  const { client, timers, events } = setup();
+  client.subscribe('analytics');
+  client.subscribe('analytics:agents');
+  const s = await connectOpen(client);
+  s.serverSend(
+    { type: 'subscribed', room: 'analytics', id: 1, epoch: 'OLD', offset: 9 },
+    { type: 'subscribed', room: 'analytics:agents', id: 2, epoch: 'OLD', offset: 4 },
+  );
+  s.serverClose(1001);
+  const s2 = await reconnectOpen(timers, 100);
+  const a4 = ev('analytics:agents', 'agent:created', 4, { 'analytics:agents': 1, analytics: 1, all: 1 });
+  const m5 = ev('analytics:metrics', 'metrics:updated', 5, { 'analytics:metrics': 1, analytics: 2, all: 2 });
+  const a6 = ev('analytics:agents', 'agent:updated', 6, { 'analytics:agents': 2, analytics: 3, all: 3 });
+  const m7 = ev('analytics:metrics', 'metrics:updated', 7, { 'analytics:metrics': 2, analytics: 4, all: 4 });
+  const a8 = ev('analytics:agents', 'agent:deleted', 8, { 'analytics:agents': 3, analytics: 5, all: 5 });
+  s2.serverSend(
+    { type: 'subscribed', room: 'analytics', id: 3, epoch: 'NEW', offset: 3, recovered: false },
+    { type: 'subscribed', room: 'analytics:agents', id: 4, epoch: 'NEW', offset: 2, recovered: false },
+    m7,
+  );
+  assert.deepEqual(s2.sentOfType('subscribe').slice(2), [
+    { type: 'subscribe', room: 'analytics', id: 5, since: { epoch: 'NEW', offset: 0 } },
+    { type: 'subscribe', room: 'analytics:agents', id: 6, since: { epoch: 'NEW', offset: 0 } },
+  ]);
+  s2.serverSend({ type: 'subscribed', room: 'analytics', id: 5, epoch: 'NEW', offset: 4, recovered: true }, a4, m5, a6, m7);
+  assert.deepEqual(events(), [], 'held until both rooms are replayed');
+  s2.serverSend({ type: 'subscribed', room: 'analytics:agents', id: 6, epoch: 'NEW', offset: 2, recovered: true }, a4, a6);
+  s2.serverSend(a8, { type: 'event', event: 'system:maintenance_start', data: 0 });
+  assert.deepEqual(events(), ['agent:created#1', 'metrics:updated#2', 'agent:updated#3', 'metrics:updated#4', 'agent:deleted#5', 'system:maintenance_start#-']);
+  assert.deepEqual(client.getRoomPosition('analytics'), { epoch: 'NEW', offset: 5 });
+  assert.deepEqual(client.getRoomPosition('analytics:agents'), { epoch: 'NEW', offset: 3 });
+});
+
+test('a catch-up that never completes is released after catchupTimeout', async () => {
+  const { client, timers, events } = setup({ catchupTimeout: 500 });
+  client.subscribe('r');
+  const s = await connectOpen(client);
+  s.serverSend({ type: 'subscribed', room: 'r', id: 1, epoch: 'OLD', offset: 0 });
+  s.serverClose(1001);
+  const s2 = await reconnectOpen(timers, 100);
+  s2.serverSend({ type: 'subscribed', room: 'r', id: 2, epoch: 'NEW', offset: 5, recovered: false }, ev('r', 'l6', 0, { r: 6, all: 6 }));
+  s2.serverSend({ type: 'subscribed', room: 'r', id: 3, epoch: 'NEW', offset: 6, recovered: true }, ev('r', 'm1', 0, { r: 1, all: 1 }));
+  assert.deepEqual(events(), []);
+  timers.advance(500);
+  assert.deepEqual(events(), ['m1#1', 'l6#6']);
+});
