@@ -103,7 +103,7 @@ after(async () => {
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
 test('browser example: receives events, survives a server restart and gets the missed events once, in order', { skip, timeout: 180_000 }, async (t) => {
-  const page = await openPage('/example.html', { ws: server.wsUrl, reconnectInterval: '1000' });
+  const page = await openPage('/example.html', { ws: server.wsUrl, reconnectInterval: '1000', jitter: '0' });
   await pageWait(page, 'connected and subscribed', 'window.__state && window.__state.connected && window.__state.subscribed.length === 2');
 
   for (const i of range(1, 3)) {
