@@ -53,6 +53,8 @@ export interface WSClientConfig {
   maxReconnectAttempts?: number;
   /** Heartbeat interval in ms: a `ping` is sent this often and a missing `pong` one interval later drops the connection (default: 30000; 0 disables). */
   heartbeatInterval?: number;
+  /** Longest wait for the server's `connected` message after opening a socket, ms (default: 15000). */
+  connectTimeout?: number;
   /** How far ahead of a JWT's `exp` the token is refreshed through `tokenProvider`, ms (default: 30000). */
   tokenRefreshMargin?: number;
   /** How many recent event ids are remembered to drop duplicates (default: 10000). */
@@ -157,6 +159,7 @@ const DEFAULTS = {
   dedupWindow: 10000,
   recoverNewEpoch: true,
   catchupTimeout: 10000,
+  connectTimeout: 15000,
 };
 
 const MAX_TIMER = 2 ** 31 - 1;
@@ -187,6 +190,7 @@ export class MoltBeatWSClient extends Emitter {
   private reconnectTimer: unknown = null;
   private heartbeatTimer: unknown = null;
   private refreshTimer: unknown = null;
+  private connectTimer: unknown = null;
   private awaitingPong = false;
 
   private nextId = 1;
@@ -288,6 +292,7 @@ export class MoltBeatWSClient extends Emitter {
   disconnect(): void {
     this.userClosed = true;
     this.clearReconnectTimer();
+    this.clearConnectTimer();
     const wasOpen = this.state === 'open';
     const ws = this.ws;
     this.gen++;
@@ -416,6 +421,12 @@ export class MoltBeatWSClient extends Emitter {
         return;
       }
       this.ws = ws;
+      if (this.cfg.connectTimeout > 0) {
+        this.connectTimer = this.timers.setTimeout(() => {
+          this.connectTimer = null;
+          if (gen === this.gen && this.state === 'connecting') this.dropSocket(1006, 'connect timeout');
+        }, Math.min(this.cfg.connectTimeout, MAX_TIMER));
+      }
       ws.onmessage = (ev) => {
         if (gen !== this.gen) return;
         this.onFrame(ev.data, gen);
@@ -512,6 +523,7 @@ export class MoltBeatWSClient extends Emitter {
 
   /** Clears everything tied to one connection. */
   private teardownConnection(err: Error): void {
+    this.clearConnectTimer();
     this.stopHeartbeat();
     this.clearRefreshTimer();
     this.connectedMsg = null;
@@ -529,19 +541,24 @@ export class MoltBeatWSClient extends Emitter {
     }
   }
 
-  /** Drops a connection that looks dead (no pong) and reconnects. */
-  private dropDeadConnection(): void {
+  /** Drops a connection that looks dead (no pong, no `connected`) and handles it as closed with `code`. */
+  private dropSocket(code: number, reason: string): void {
     const ws = this.ws;
     if (!ws) return;
     this.gen++;
     this.ws = null;
     detach(ws);
     try {
-      ws.close(4000, 'heartbeat timeout');
+      ws.close(4000, reason);
     } catch {
       /* ignore */
     }
-    this.onClosed(4010, 'heartbeat timeout (no pong)');
+    this.onClosed(code, reason);
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer !== null) this.timers.clearTimeout(this.connectTimer);
+    this.connectTimer = null;
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -602,6 +619,7 @@ export class MoltBeatWSClient extends Emitter {
 
   private onConnected(msg: ConnectedMessage): void {
     if (this.state === 'open') return; // reply to a first-message auth on an open connection
+    this.clearConnectTimer();
     this.state = 'open';
     this.connectedMsg = msg;
     this.attempts = 0;
@@ -799,7 +817,7 @@ export class MoltBeatWSClient extends Emitter {
   private heartbeatTick(): void {
     if (this.state !== 'open') return;
     if (this.awaitingPong) {
-      this.dropDeadConnection();
+      this.dropSocket(4010, 'heartbeat timeout (no pong)');
       return;
     }
     this.awaitingPong = true;

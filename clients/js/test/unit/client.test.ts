@@ -417,7 +417,7 @@ test('heartbeat: ping every interval; a missing pong drops the connection and re
   // no pong this time
   timers.advance(1000);
   assert.equal(client.isConnected(), false);
-  assert.deepEqual(s.closeCalls, [{ code: 4000, reason: 'heartbeat timeout' }]);
+  assert.deepEqual(s.closeCalls, [{ code: 4000, reason: 'heartbeat timeout (no pong)' }]);
   const disc = log.find((l) => l[0] === 'disconnected')!;
   assert.equal(disc[1].code, 4010);
   assert.equal(disc[1].willReconnect, true);
@@ -640,4 +640,23 @@ test('a catch-up that never completes is released after catchupTimeout', async (
   assert.deepEqual(events(), []);
   timers.advance(500);
   assert.deepEqual(events(), ['m1#1', 'l6#6']);
+});
+
+test('no `connected` within connectTimeout: the attempt is dropped and retried', async () => {
+  const { client, timers } = setup({ connectTimeout: 2000 });
+  const p = client.connect();
+  await flush();
+  const s = FakeSocket.last;
+  s.serverOpen(); // TCP + upgrade done, but the server never says `connected`
+  timers.advance(1999);
+  assert.equal(FakeSocket.instances.length, 1);
+  timers.advance(1);
+  await assert.rejects(p, (e: any) => e.code === 1006 && /connect timeout/.test(e.reason));
+  assert.deepEqual(s.closeCalls, [{ code: 4000, reason: 'connect timeout' }]);
+  assert.deepEqual(timers.pendingDelays(), [100]);
+  const s2 = await reconnectOpen(timers, 100);
+  assert.equal(client.isConnected(), true);
+  timers.advance(10_000);
+  assert.equal(client.isConnected(), true, 'the timer does not fire once connected');
+  assert.equal(s2.closeCalls.length, 0);
 });
