@@ -1,0 +1,184 @@
+// ---------------------------------------------------------------------------
+// Wire messages (protocol.md, version 1)
+// ---------------------------------------------------------------------------
+
+/** First message after a successful handshake. */
+export interface ConnectedMessage {
+  type: 'connected';
+  clientId: string;
+  user?: { userId: string; [key: string]: unknown } | null;
+  heartbeatInterval?: number;
+  protocol?: number;
+  [key: string]: unknown;
+}
+
+/** A published event. */
+export interface EventMessage<T = unknown> {
+  type: 'event';
+  room?: string;
+  rooms?: string[];
+  event: string;
+  data: T;
+  ts?: number;
+  offsets?: Record<string, number>;
+}
+
+export interface SubscribedMessage {
+  type: 'subscribed';
+  room: string;
+  id?: number;
+  epoch?: string;
+  offset?: number;
+  recovered?: boolean;
+}
+
+export interface UnsubscribedMessage {
+  type: 'unsubscribed';
+  room: string;
+  id?: number;
+}
+
+export interface PongMessage {
+  type: 'pong';
+  id?: number;
+}
+
+export interface AuthenticatedMessage {
+  type: 'authenticated';
+  id?: number;
+  expiresAt?: number;
+}
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'unknown_type'
+  | 'invalid_room'
+  | 'forbidden'
+  | 'too_many_subscriptions'
+  | 'rate_limited'
+  | 'unauthorized'
+  | 'internal'
+  | (string & {});
+
+export interface ErrorMessage {
+  type: 'error';
+  id?: number;
+  code: ErrorCode;
+  message?: string;
+}
+
+export type ServerMessage =
+  | ConnectedMessage
+  | EventMessage
+  | SubscribedMessage
+  | UnsubscribedMessage
+  | PongMessage
+  | AuthenticatedMessage
+  | ErrorMessage;
+
+// ---------------------------------------------------------------------------
+// What handlers receive
+// ---------------------------------------------------------------------------
+
+/** Context of a delivered event (third argument of `event` handlers, second of custom ones). */
+export interface EventMeta {
+  /** Room the event was published to (the first one for a multi-room publish); absent for a broadcast to all. */
+  room?: string;
+  /** Every room it was published to. */
+  rooms: string[];
+  /** Position of the event in each room it was recorded in (`offsets.all` is its id within an epoch). */
+  offsets?: Record<string, number>;
+  /** Server time of publication, ms since the Unix epoch. */
+  ts?: number;
+}
+
+/** Result of a (re)subscription, as told by the server's `subscribed` reply. */
+export interface SubscriptionInfo {
+  room: string;
+  epoch?: string;
+  offset?: number;
+  /** Only meaningful for a subscribe that carried `since` (a resubscribe after a reconnect). */
+  recovered?: boolean;
+}
+
+/** Argument of the `disconnected` event. */
+export interface DisconnectInfo {
+  code: number;
+  reason: string;
+  /** True when the client will try to reconnect by itself. */
+  willReconnect: boolean;
+}
+
+// ---------------------------------------------------------------------------
+// Analytics payloads (the seed's EventBroadcaster vocabulary)
+// ---------------------------------------------------------------------------
+
+export interface AgentEventPayload {
+  id: string;
+  name?: string;
+  status?: string;
+  timestamp: number;
+  [key: string]: unknown;
+}
+
+export interface PostEventPayload {
+  id: string;
+  agentId?: string;
+  title?: string;
+  likeCount?: number;
+  commentCount?: number;
+  timestamp: number;
+  [key: string]: unknown;
+}
+
+export interface MetricsPayload {
+  timestamp: number;
+  [metric: string]: unknown;
+}
+
+export interface TrendingTopicPayload {
+  topic: string;
+  score?: number;
+  timestamp: number;
+  [key: string]: unknown;
+}
+
+export interface AlertPayload {
+  id: string;
+  severity?: 'info' | 'warning' | 'critical' | (string & {});
+  message?: string;
+  timestamp: number;
+  [key: string]: unknown;
+}
+
+export interface SystemHealthPayload {
+  status: 'healthy' | 'degraded' | 'unhealthy' | (string & {});
+  services?: Array<{ name: string; status: 'up' | 'down' | (string & {}); [key: string]: unknown }>;
+  timestamp: number;
+  [key: string]: unknown;
+}
+
+export interface SystemMaintenancePayload {
+  message: string;
+  startsAt?: number;
+  timestamp: number;
+  [key: string]: unknown;
+}
+
+/** Payload type for each analytics event name (used to type `client.on('agent:created', ...)`). */
+export interface AnalyticsEventPayloads {
+  'agent:created': AgentEventPayload;
+  'agent:updated': AgentEventPayload;
+  'agent:deleted': AgentEventPayload;
+  'agent:status_changed': AgentEventPayload;
+  'post:created': PostEventPayload;
+  'post:updated': PostEventPayload;
+  'post:liked': PostEventPayload;
+  'post:commented': PostEventPayload;
+  'metrics:updated': MetricsPayload;
+  'trending:added': TrendingTopicPayload;
+  'alert:created': AlertPayload;
+  'alert:resolved': AlertPayload;
+  'system:health': SystemHealthPayload;
+  'system:maintenance_start': SystemMaintenancePayload;
+}
