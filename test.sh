@@ -40,7 +40,8 @@ if [ -f clients/js/package.json ] && [ -x clients/js/test.sh ]; then
   log "JS client"
   js=$(mktemp)
   clients/js/test.sh 2>&1 | tee "$js"
-  read -r p f < <(grep -E '^# (pass|fail) [0-9]+' "$js" | awk '$2=="pass"{p+=$3} $2=="fail"{f+=$3} END {print p+0, f+0}')
+  # A skipped JS test counts as failed: nothing here may pass by not running.
+  read -r p f < <(grep -E '^# (pass|fail|skipped) [0-9]+' "$js" | awk '$2=="pass"{p+=$3} $2!="pass"{f+=$3} END {print p+0, f+0}')
   passed=$((passed + p)); failed=$((failed + f))
   if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
     echo "JS tests ran no test or did not finish"; failed=$((failed + 1))
