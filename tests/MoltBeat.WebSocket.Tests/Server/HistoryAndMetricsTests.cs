@@ -1,0 +1,99 @@
+using System.Diagnostics.Metrics;
+using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Server;
+using MoltBeat.WebSocket.Tests.Infrastructure;
+
+namespace MoltBeat.WebSocket.Tests.Server;
+
+public sealed class HistoryAndMetricsTests
+{
+    private sealed class NullSink : IEventSink
+    {
+        public int Delivered;
+
+        public void Deliver(PublishedEvent published) => Delivered++;
+    }
+
+    private static PublishRequest Request(string room, int n) =>
+        new([room], MoltBeat.WebSocket.Rooms.RoomName.ExpandForDelivery([room]), "tick", System.Text.Encoding.UTF8.GetBytes($"{{\"n\":{n}}}"), 0);
+
+    [Fact]
+    public async Task In_memory_history_obeys_its_count_bound_under_a_long_publish_run()
+    {
+        var engine = new InMemoryEngine(new HistoryOptions { MaxEventsPerRoom = 100 });
+        var sink = new NullSink();
+        await engine.StartAsync(sink, CancellationToken.None);
+        for (var n = 1; n <= 20_000; n++)
+            await engine.PublishAsync(Request($"room:{n % 7}", n), CancellationToken.None);
+        var stats = engine.GetStats();
+        Assert.Equal(20_000, sink.Delivered);
+        // 7 rooms + "room" + "all", 100 events each at most.
+        Assert.Equal(9 * 100, stats.HistoryEvents);
+        Assert.InRange(stats.HistoryBytes, 1, 300 * 100 * 7);
+        await engine.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task History_older_than_its_age_bound_is_dropped_and_recovery_then_fails()
+    {
+        var time = TestClock.Create();
+        var engine = new InMemoryEngine(new HistoryOptions { MaxAge = TimeSpan.FromMinutes(5) }, time);
+        await engine.StartAsync(new NullSink(), CancellationToken.None);
+        await engine.PublishAsync(Request("aged", 1), CancellationToken.None);
+        RecoveryResult? result = null;
+        await engine.SubscribeAsync("aged", null, r => result = r, CancellationToken.None);
+        var epoch = result!.Position.Epoch;
+
+        time.Advance(TimeSpan.FromMinutes(4));
+        await engine.SubscribeAsync("aged", new(epoch, 0), r => result = r, CancellationToken.None);
+        Assert.True(result.Recovered);
+        Assert.Single(result.Missed);
+
+        time.Advance(TimeSpan.FromMinutes(2));
+        await engine.SubscribeAsync("aged", new(epoch, 0), r => result = r, CancellationToken.None);
+        Assert.False(result.Recovered);
+        Assert.Equal(0, engine.GetStats().HistoryEvents);
+        await engine.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Metrics_count_connections_subscriptions_events_frames_and_errors()
+    {
+        var measurements = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        var metrics = new MoltBeatMetrics();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == metrics.Connections.Meter)
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => measurements.AddOrUpdate(instrument.Name, value, (_, v) => v + value));
+        listener.Start();
+
+        var server = new MoltBeatWSServer(new WSServerOptions { Port = 0 }, metrics: metrics);
+        await server.StartAsync();
+        try
+        {
+            var uri = new Uri($"ws://{server.Urls[0].Authority}/ws");
+            await using var client = await RawClient.ConnectAsync(uri);
+            await client.ReceiveAsync();
+            await client.SubscribeAsync("metrics:room");
+            server.Broadcast("metrics:room", "x", 1);
+            await client.ReceiveEventAsync();
+            await client.RequestAsync("teleport");
+
+            Assert.Equal(1, measurements["moltbeat.connections"]);
+            Assert.Equal(1, measurements["moltbeat.subscriptions"]);
+            Assert.Equal(1, measurements["moltbeat.events.published"]);
+            Assert.Equal(1, measurements["moltbeat.messages.sent"]);
+            Assert.True(measurements["moltbeat.frames.sent"] >= 4);
+            Assert.True(measurements["moltbeat.bytes.sent"] > 100);
+            Assert.Equal(1, measurements["moltbeat.errors"]);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            metrics.Dispose();
+        }
+    }
+}
