@@ -94,7 +94,7 @@ internal sealed partial class ClientConnection
     private void Attach(string room, long? id, RecoveryResult result)
     {
         if (result.Recovered is { } recovered)
-            _server.Metrics.Recoveries.Add(1, new KeyValuePair<string, object?>("recovered", recovered));
+            _server.Hub.CountRecovery(recovered);
         Send(ServerMessages.Subscribed(room, id, result.Position, result.Recovered));
         var deliveredAfter = _server.Hub.LastDeliveredSequence;
         foreach (var missed in result.Missed)

@@ -137,7 +137,7 @@ internal sealed partial class ClientConnection
         {
             // One slow client must never grow the server's memory: drop its queue and let it recover.
             _server.Logger.SlowConsumer(Id, bytes, count);
-            _server.Metrics.SlowConsumers.Add(1);
+            _server.Hub.CountSlowConsumer();
             RequestClose(CloseCodes.SlowConsumer, flushQueued: false);
             return false;
         }

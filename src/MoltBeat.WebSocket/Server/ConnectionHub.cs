@@ -13,6 +13,9 @@ internal sealed class ConnectionHub(MoltBeatMetrics metrics) : IEventSink
     private readonly MemberSet<ClientConnection> _ready = new();
     private readonly Lock _deliverLock = new();
     private long _deliveryStamp;
+    private long _recovered;
+    private long _notRecovered;
+    private long _slowConsumers;
 
     /// <summary>Room memberships of this node's connections.</summary>
     public RoomRegistry<ClientConnection> Rooms { get; } = new();
@@ -31,6 +34,22 @@ internal sealed class ConnectionHub(MoltBeatMetrics metrics) : IEventSink
             lock (_readyLock)
                 return _ready.Count;
         }
+    }
+
+    /// <summary>Totals of this node's recoveries and slow-consumer disconnects, for stats.</summary>
+    public WSRecoveryStats RecoveryStats =>
+        new(Interlocked.Read(ref _recovered), Interlocked.Read(ref _notRecovered), Interlocked.Read(ref _slowConsumers));
+
+    public void CountRecovery(bool recovered)
+    {
+        Interlocked.Increment(ref recovered ? ref _recovered : ref _notRecovered);
+        metrics.Recoveries.Add(1, new KeyValuePair<string, object?>("recovered", recovered));
+    }
+
+    public void CountSlowConsumer()
+    {
+        Interlocked.Increment(ref _slowConsumers);
+        metrics.SlowConsumers.Add(1);
     }
 
     public void AddReady(ClientConnection connection)

@@ -139,7 +139,25 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
             rooms.Count,
             [.. rooms.Select(r => new WSRoomStats(r.Room, r.Members))],
             Math.Max(0, Hub.All.Count - ready),
-            Engine.GetStats());
+            Engine.GetStats(),
+            Hub.RecoveryStats);
+    }
+
+    /// <summary>
+    /// Closes one client's connection with <paramref name="code"/> (default 1000) after what is queued
+    /// for it has been sent, e.g. to kick a user. Returns false when no such client is connected here.
+    /// </summary>
+    public bool DisconnectClient(string clientId, CloseCode? code = null)
+    {
+        foreach (var connection in Hub.All.Keys)
+        {
+            if (connection.Id == clientId)
+            {
+                connection.RequestClose(code ?? CloseCodes.Normal, flushQueued: true);
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>
