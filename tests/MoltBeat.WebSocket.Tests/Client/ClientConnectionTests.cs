@@ -294,6 +294,7 @@ public sealed class ClientConnectionTests
         var recorder = new ClientRecorder(client);
         await client.ConnectAsync().WaitAsync(Limit);
         client.Subscribe(WSRoom.System);
+        await Eventually(() => recorder.Subscribed.Count == 1, "the subscription");
 
         await client.DisconnectAsync().WaitAsync(Limit);
 
