@@ -180,12 +180,12 @@ public sealed partial class MoltBeatWSClient
         Channel<ReceivedEvent>[] readers;
         lock (_handlersLock)
             readers = _readers;
-        // Readers end after what they hold; the dispatcher ends after raising what is queued
-        // (not awaited from a callback, which runs on the dispatcher itself).
-        if (!_onDispatcher.Value)
-            await _dispatcher.ConfigureAwait(false);
+        // Readers end after what they hold (first, so that a full reader cannot hold up the dispatcher); the
+        // dispatcher ends after raising what is queued (not awaited from a callback, which runs on it).
         foreach (var reader in readers)
             reader.Writer.TryComplete();
+        if (!_onDispatcher.Value)
+            await _dispatcher.ConfigureAwait(false);
     }
 
     private readonly record struct DispatchItem(ReceivedEvent? Event, Action? Raise);

@@ -15,16 +15,17 @@ public sealed partial class MoltBeatWSClient
     /// Opens one connection and waits for its <c>connected</c> message. The connection is attached (becomes the
     /// client's current one) by the receive loop when <c>connected</c> arrives, before any later message is read.
     /// </summary>
-    private async Task<MoltBeatConnectionInfo> OpenAsync(bool isReconnect, CancellationToken sessionToken, CancellationToken cancellationToken)
+    private async Task<MoltBeatConnectionInfo> OpenAsync(bool isReconnect, CancellationTokenSource session, CancellationToken cancellationToken)
     {
+        var sessionToken = session.Token;
         using var timeout = new CancellationTokenSource(Options.ConnectTimeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, sessionToken, cancellationToken);
         var token = await GetTokenAsync(linked.Token).ConfigureAwait(false);
-        CancellationTokenSource session;
         lock (_gate)
         {
+            if (_session != session)
+                throw new OperationCanceledException(sessionToken);
             _lastToken = token;
-            session = _session ?? throw new OperationCanceledException(sessionToken);
         }
         var socket = new ClientWebSocket();
         // Our own ping messages are the heartbeat; the server's WebSocket pings are answered by the framework.
@@ -139,6 +140,12 @@ public sealed partial class MoltBeatWSClient
         {
             error = connection.AbortReason is { } reason ? new MoltBeatConnectionException($"The connection was aborted: {reason}.", ex) : ex;
         }
+        catch (Exception ex)
+        {
+            // Unforeseen: never leave a connection half alive; drop it and let the reconnect logic decide.
+            error = ex;
+            connection.Abort("the client failed reading the connection");
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
@@ -233,7 +240,7 @@ public sealed partial class MoltBeatWSClient
                         break;
                 }
             }
-            catch (Exception ex) when (ex is InvalidOperationException or FormatException or KeyNotFoundException or JsonException)
+            catch (Exception ex) when (ex is InvalidOperationException or InvalidDataException or FormatException or KeyNotFoundException or JsonException)
             {
                 // An ill-typed field: the server and this client disagree; report it and keep the connection.
                 ReportMalformed(ex);
@@ -376,9 +383,9 @@ public sealed partial class MoltBeatWSClient
         lock (_gate)
         {
             pending = TakePendingLocked(GetId(root));
-            if (_connection != connection)
-                return;
-            if (!_rooms.TryGetValue(room, out var state) && pending?.Kind == RequestKind.Awaited)
+            var current = _connection == connection;
+            RoomState? state = null;
+            if (current && !_rooms.TryGetValue(room, out state) && pending?.Kind == RequestKind.Awaited)
                 _rooms[room] = state = new RoomState();
             // A fire-and-forget or resubscribe reply for a room unsubscribed meanwhile is not re-added: the unsubscribe follows it.
             if (state is not null)
@@ -387,8 +394,9 @@ public sealed partial class MoltBeatWSClient
                 if (recovered != true || state.Position is not { } kept || kept.Epoch != epoch)
                     state.Position = new StreamPosition(epoch, offset);
             }
-            Post(() => Subscribed?.Invoke(this, subscription));
-            if (recovered == false)
+            if (current)
+                Post(() => Subscribed?.Invoke(this, subscription));
+            if (current && recovered == false)
             {
                 // The history was lost (e.g. a server restart): event ids start over, so forget the old ones.
                 _dedup.Clear();

@@ -100,7 +100,7 @@ public sealed partial class MoltBeatWSClient
                 attempts++;
                 try
                 {
-                    await OpenAsync(isReconnect: true, token, CancellationToken.None).ConfigureAwait(false);
+                    await OpenAsync(isReconnect: true, session, CancellationToken.None).ConfigureAwait(false);
                     return;
                 }
                 catch (MoltBeatConnectionException ex)

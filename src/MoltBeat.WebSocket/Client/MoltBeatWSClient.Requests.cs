@@ -66,7 +66,7 @@ public sealed partial class MoltBeatWSClient
             connection = _connection;
         }
         if (connection is not null)
-            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None));
+            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None), ignoreConnectionLoss: true);
     }
 
     /// <summary>Unsubscribes from a room without waiting (the seed's <c>unsubscribe(room): void</c>); a failure is raised through <see cref="Error"/>.</summary>

@@ -131,7 +131,7 @@ public sealed partial class MoltBeatWSClient : IAsyncDisposable
         }
         try
         {
-            return await OpenAsync(isReconnect: false, session.Token, cancellationToken).ConfigureAwait(false);
+            return await OpenAsync(isReconnect: false, session, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -216,11 +216,17 @@ public sealed partial class MoltBeatWSClient : IAsyncDisposable
         return true;
     }
 
-    private async Task ObserveAsync(Task task)
+    /// <summary>Reports what a fire-and-forget operation throws through <see cref="Error"/>.</summary>
+    /// <param name="task">The operation.</param>
+    /// <param name="ignoreConnectionLoss">Whether a lost connection is no error (a subscription is resent after the reconnect).</param>
+    private async Task ObserveAsync(Task task, bool ignoreConnectionLoss = false)
     {
         try
         {
             await task.ConfigureAwait(false);
+        }
+        catch (MoltBeatConnectionException) when (ignoreConnectionLoss)
+        {
         }
         catch (Exception ex)
         {
