@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using MoltBeat.WebSocket.Client;
+using MoltBeat.WebSocket.Tests.Infrastructure;
+using static MoltBeat.WebSocket.Tests.Client.ClientTestKit;
+
+namespace MoltBeat.WebSocket.Tests.Client;
+
+/// <summary>The client against a scripted server, for protocol situations the real server does not produce on demand.</summary>
+public sealed class ClientProtocolTests
+{
+    [Fact(Timeout = 30_000)]
+    public async Task Batched_frames_are_split_and_a_duplicate_event_is_delivered_once()
+    {
+        var query = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await ScriptedServer.StartAsync(async session =>
+        {
+            query.TrySetResult(session.Query);
+            await session.SendAsync(ScriptedSession.Connected());
+            var subscribe = (await session.ReceiveAsync())!.Value;
+            var id = subscribe.GetProperty("id").GetInt64();
+            await session.SendAsync(
+                $"{{\"type\":\"subscribed\",\"room\":\"r\",\"id\":{id},\"epoch\":\"e1\",\"offset\":0}}",
+                ScriptedSession.Event("r", 1, 101),
+                ScriptedSession.Event("r", 2, 102),
+                ScriptedSession.Event("r", 2, 102), // the same event again, as an overlapping replay could send it
+                "{\"type\":\"from_a_future_version\",\"x\":1}",
+                ScriptedSession.Event("r", 3, 103));
+            while (await session.ReceiveAsync() is not null)
+            {
+            }
+        });
+        var options = FastOptions(server.WsUri);
+        options.Token = "secret token";
+        await using var client = new MoltBeatWSClient(options);
+        var recorder = new ClientRecorder(client);
+        await client.ConnectAsync().WaitAsync(Limit);
+
+        var subscription = await client.SubscribeAsync("r").WaitAsync(Limit);
+        await Eventually(() => recorder.Numbers().Count >= 3, "three events");
+        await Task.Delay(100);
+
+        Assert.Equal(new MoltBeatSubscription("r", "e1", 0, null), subscription);
+        Assert.Equal([1, 2, 3], recorder.Numbers());
+        Assert.Equal(new Protocol.StreamPosition("e1", 3), client.GetPosition("r"));
+        Assert.Empty(recorder.Errors);
+        var sent = await query.Task.WaitAsync(Limit);
+        Assert.Contains("batch=1", sent);
+        Assert.Contains("token=secret%20token", sent);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Heartbeat_on_a_fake_clock_aborts_the_connection_when_a_ping_goes_unanswered()
+    {
+        var pings = 0;
+        var answer = true;
+        await using var server = await ScriptedServer.StartAsync(async session =>
+        {
+            await session.SendAsync(ScriptedSession.Connected());
+            while (await session.ReceiveAsync() is { } message)
+            {
+                if (message.GetProperty("type").GetString() != "ping")
+                    continue;
+                Interlocked.Increment(ref pings);
+                if (Volatile.Read(ref answer))
+                    await session.SendAsync($"{{\"type\":\"pong\",\"id\":{message.GetProperty("id").GetInt64()}}}");
+            }
+        });
+        var clock = TestClock.Create();
+        var options = FastOptions(server.WsUri);
+        options.TimeProvider = clock;
+        options.HeartbeatInterval = TimeSpan.FromSeconds(30);
+        options.AutoReconnect = false;
+        await using var client = new MoltBeatWSClient(options);
+        var recorder = new ClientRecorder(client);
+        await client.ConnectAsync().WaitAsync(Limit);
+
+        clock.Advance(TimeSpan.FromSeconds(30)); // ping 1, answered
+        await Eventually(() => Volatile.Read(ref pings) == 1, "ping 1");
+        await Task.Delay(200); // the pong travels
+        Volatile.Write(ref answer, false);
+        clock.Advance(TimeSpan.FromSeconds(30)); // the pong came: alive; ping 2, unanswered
+        await Eventually(() => Volatile.Read(ref pings) == 2, "ping 2");
+        await Task.Delay(200);
+        Assert.True(client.IsConnected);
+
+        clock.Advance(TimeSpan.FromSeconds(30)); // nothing since ping 2: dead
+
+        await Eventually(() => !recorder.Disconnected.IsEmpty, "the dead connection to be dropped");
+        var lost = recorder.Disconnected.Single();
+        Assert.Contains("heartbeat", lost.Reason, StringComparison.OrdinalIgnoreCase);
+        Assert.False(lost.WillReconnect);
+        Assert.Equal(MoltBeatWSClientState.Disconnected, client.State);
+        Assert.Equal(2, Volatile.Read(ref pings));
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_malformed_server_message_is_reported_and_the_connection_survives()
+    {
+        await using var server = await ScriptedServer.StartAsync(async session =>
+        {
+            await session.SendAsync(ScriptedSession.Connected());
+            await session.SendAsync("{not json", ScriptedSession.Event("r", 1, 1));
+            while (await session.ReceiveAsync() is not null)
+            {
+            }
+        });
+        await using var client = new MoltBeatWSClient(FastOptions(server.WsUri));
+        var recorder = new ClientRecorder(client);
+        var seen = new ConcurrentQueue<int>();
+        client.On<TickPayload>("tick", (tick, _) => seen.Enqueue(tick!.N));
+
+        await client.ConnectAsync().WaitAsync(Limit);
+
+        await Eventually(() => !recorder.Errors.IsEmpty && !seen.IsEmpty, "the error and the next message");
+        Assert.IsType<InvalidDataException>(recorder.Errors.Single());
+        Assert.Equal([1], seen);
+        Assert.True(client.IsConnected);
+    }
+
+    public sealed record TickPayload(int N);
+}
