@@ -34,9 +34,12 @@ public sealed partial class MoltBeatWSClient
         return (MoltBeatSubscription)reply!;
     }
 
-    /// <summary>Unsubscribes from a room and completes when the server confirmed it (also when it was not subscribed). Completes at once when not connected.</summary>
+    /// <summary>
+    /// Unsubscribes from a room and completes when the server confirmed it (also when it was not subscribed). The
+    /// room is forgotten at once, so it is not resubscribed after a reconnect; when not connected, or when the
+    /// connection is lost before the reply, there is nothing more to do and this completes without error.
+    /// </summary>
     /// <exception cref="MoltBeatRequestException">The server refused it (e.g. <c>invalid_room</c>).</exception>
-    /// <exception cref="MoltBeatConnectionException">The connection was lost before the reply; the room is not resubscribed after a reconnect.</exception>
     public async Task UnsubscribeAsync(string room, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(room);
@@ -46,8 +49,16 @@ public sealed partial class MoltBeatWSClient
             _rooms.Remove(room);
             connection = _connection;
         }
-        if (connection is not null)
+        if (connection is null)
+            return;
+        try
+        {
             await SendRequestAsync(connection, MessageTypes.Unsubscribe, room, null, null, RequestKind.Awaited, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MoltBeatConnectionException)
+        {
+            // A lost connection holds no subscription, and the next one will not make it.
+        }
     }
 
     /// <summary>
@@ -80,7 +91,7 @@ public sealed partial class MoltBeatWSClient
             connection = _connection;
         }
         if (connection is not null)
-            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Unsubscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None));
+            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Unsubscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None), ignoreConnectionLoss: true);
     }
 
     /// <summary>The rooms the client is subscribed to (or will subscribe to when it connects).</summary>

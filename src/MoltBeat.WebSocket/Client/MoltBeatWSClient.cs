@@ -15,6 +15,19 @@ namespace MoltBeat.WebSocket.Client;
 /// at a time on the client's dispatcher, in the order the client received what they report, never under a lock; a
 /// callback that throws is reported through <see cref="Error"/> and does not affect the connection.
 /// </remarks>
+/// <example>
+/// <code>
+/// await using var client = new MoltBeatWSClient(new MoltBeatWSClientOptions
+/// {
+///     Url = new Uri("ws://localhost:3000/ws"),
+///     TokenProvider = ct => tokens.GetAsync(ct), // called before every (re)connect and before expiry
+/// });
+/// client.On&lt;Agent&gt;("agent:created", (agent, e) => Console.WriteLine($"New agent: {agent?.Name}"));
+/// client.RecoveryFailed += (_, e) => ReloadRoom(e.Room);
+/// await client.ConnectAsync();
+/// await client.SubscribeAsync(WSRoom.AgentsOverview);
+/// </code>
+/// </example>
 public sealed partial class MoltBeatWSClient : IAsyncDisposable
 {
     // Guards the state, the current connection, the rooms, the pending requests and the dedup window.
