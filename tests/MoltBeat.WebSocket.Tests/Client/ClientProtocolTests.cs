@@ -61,8 +61,9 @@ public sealed class ClientProtocolTests
                 if (message.GetProperty("type").GetString() != "ping")
                     continue;
                 Interlocked.Increment(ref pings);
+                // The event after the pong lets the test see that the client has read the frame.
                 if (Volatile.Read(ref answer))
-                    await session.SendAsync($"{{\"type\":\"pong\",\"id\":{message.GetProperty("id").GetInt64()}}}");
+                    await session.SendAsync($"{{\"type\":\"pong\",\"id\":{message.GetProperty("id").GetInt64()}}}", ScriptedSession.Event("r", pings, pings));
             }
         });
         var clock = TestClock.Create();
@@ -75,8 +76,7 @@ public sealed class ClientProtocolTests
         await client.ConnectAsync().WaitAsync(Limit);
 
         clock.Advance(TimeSpan.FromSeconds(30)); // ping 1, answered
-        await Eventually(() => Volatile.Read(ref pings) == 1, "ping 1");
-        await Task.Delay(200); // the pong travels
+        await Eventually(() => recorder.Numbers().Count == 1, "the pong to ping 1");
         Volatile.Write(ref answer, false);
         clock.Advance(TimeSpan.FromSeconds(30)); // the pong came: alive; ping 2, unanswered
         await Eventually(() => Volatile.Read(ref pings) == 2, "ping 2");
