@@ -1,7 +1,11 @@
 namespace MoltBeat.WebSocket.Client;
 
 /// <summary>What a retry policy knows when it decides the next reconnect delay.</summary>
-/// <param name="PreviousAttempts">Reconnect attempts made in this outage so far (0 before the first).</param>
+/// <param name="PreviousAttempts">
+/// Reconnect attempts since the client last had a stable connection (0 before the first). A connection that
+/// drops sooner than <see cref="MoltBeatWSClientOptions.MaxReconnectDelay"/> after it was established counts as a
+/// failed attempt, so that a server that accepts and drops at once meets a growing backoff rather than a storm.
+/// </param>
 /// <param name="Elapsed">Time since the connection was lost.</param>
 /// <param name="CloseCode">The close code that ended the connection; null when it broke without one.</param>
 public readonly record struct MoltBeatRetryContext(int PreviousAttempts, TimeSpan Elapsed, int? CloseCode);

@@ -44,6 +44,9 @@ public sealed partial class MoltBeatWSClient
         /// <summary>Set under the client's lock when it became the client's current connection.</summary>
         public bool Attached { get; set; }
 
+        /// <summary>When it was attached (a <see cref="TimeProvider"/> timestamp).</summary>
+        public long AttachedAt { get; set; }
+
         /// <summary>Set under the client's lock when the connect attempt gave up on it, so it is never attached.</summary>
         public bool Rejected { get; set; }
 

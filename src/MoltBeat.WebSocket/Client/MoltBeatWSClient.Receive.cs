@@ -315,6 +315,7 @@ public sealed partial class MoltBeatWSClient
             {
                 _connection = connection;
                 connection.Attached = true;
+                connection.AttachedAt = _time.GetTimestamp();
                 _connectionInfo = info;
                 rooms = [.. _rooms.Select(r => (r.Key, r.Value.Position))];
                 var args = new MoltBeatConnectedEventArgs(info, connection.IsReconnect);

@@ -13,6 +13,7 @@ public sealed partial class MoltBeatWSClient
     {
         List<PendingRequest> orphans;
         bool willReconnect;
+        int unstable;
         CancellationTokenSource? session;
         var advice = CloseCodes.AdviceFor(closeCode);
         lock (_gate)
@@ -27,6 +28,9 @@ public sealed partial class MoltBeatWSClient
             }
             _connection = null;
             orphans = TakeAllPendingLocked(connection);
+            // A connection that did not outlast the longest backoff counts as a failed attempt (see MoltBeatRetryContext).
+            _unstableConnections = _time.GetElapsedTime(connection.AttachedAt) < Options.MaxReconnectDelay ? _unstableConnections + 1 : 0;
+            unstable = _unstableConnections;
             session = _session;
             willReconnect = Options.AutoReconnect && session is not null && advice switch
             {
@@ -51,7 +55,7 @@ public sealed partial class MoltBeatWSClient
         FailPending(orphans, new MoltBeatConnectionException("The connection was lost before the server replied.", closeCode, closeReason, null, error));
         if (willReconnect)
         {
-            _ = ReconnectLoopAsync(session!, closeCode, advice);
+            _ = ReconnectLoopAsync(session!, closeCode, advice, unstable);
         }
         else
         {
@@ -64,14 +68,16 @@ public sealed partial class MoltBeatWSClient
     /// Reconnects with the retry policy's delays until a connection is attached, the policy gives up, the token is
     /// refused without a new one, or <see cref="DisconnectAsync"/> ends the session.
     /// </summary>
-    private async Task ReconnectLoopAsync(CancellationTokenSource session, int? closeCode, ReconnectAdvice advice)
+    private async Task ReconnectLoopAsync(CancellationTokenSource session, int? closeCode, ReconnectAdvice advice, int unstableConnections)
     {
         var token = session.Token;
         var started = _time.GetTimestamp();
-        var attempts = 0;
+        // Attempts since the last stable connection: a connection that dropped right away was one.
+        var attempts = Math.Max(0, unstableConnections - 1);
         Exception? lastError = null;
-        // 4009 (slow consumer) and a fresh token after 4001 reconnect at once; the rest wait for the backoff.
-        var immediate = advice is ReconnectAdvice.ReconnectNow;
+        // 4009 (slow consumer) and a fresh token after 4001 reconnect at once, unless that already failed to
+        // help (the previous connection dropped right away too); the rest wait for the backoff.
+        var immediate = advice is ReconnectAdvice.ReconnectNow && attempts == 0;
         try
         {
             if (advice == ReconnectAdvice.NewTokenRequired)
@@ -81,7 +87,7 @@ public sealed partial class MoltBeatWSClient
                     GiveUp(session, attempts, new MoltBeatConnectionException("The server refused the token (4001) and the token provider gave no new one.", closeCode, null, null));
                     return;
                 }
-                immediate = true;
+                immediate = attempts == 0;
             }
             while (true)
             {

@@ -43,6 +43,7 @@ public sealed partial class MoltBeatWSClient : IAsyncDisposable
     private CancellationTokenSource? _session; // from ConnectAsync until DisconnectAsync or giving up
     private MoltBeatConnectionInfo? _connectionInfo;
     private string? _lastToken;
+    private int _unstableConnections; // consecutive connections that dropped before they were stable
     private long _nextId;
     private volatile bool _disposed;
 

@@ -94,6 +94,66 @@ public sealed class ClientProtocolTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Slow_consumer_close_4009_reconnects_at_once_with_since_but_a_repeated_one_backs_off()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var accepted = new ConcurrentQueue<TimeSpan>();
+        var closed = new ConcurrentQueue<TimeSpan>();
+        var subscribes = new ConcurrentQueue<string>();
+        await using var server = await ScriptedServer.StartAsync(async session =>
+        {
+            accepted.Enqueue(clock.Elapsed);
+            var number = accepted.Count;
+            await session.SendAsync(ScriptedSession.Connected($"c_{number}"));
+            var subscribe = (await session.ReceiveAsync())!.Value;
+            subscribes.Enqueue(subscribe.TryGetProperty("since", out var since) ? since.GetRawText() : "none");
+            var id = subscribe.GetProperty("id").GetInt64();
+            var recovered = number == 1 ? "" : ",\"recovered\":true";
+            await session.SendAsync(
+                $"{{\"type\":\"subscribed\",\"room\":\"r\",\"id\":{id},\"epoch\":\"e1\",\"offset\":{number - 1}{recovered}}}",
+                ScriptedSession.Event("r", number, number));
+            if (number <= 2)
+            {
+                // The first two connections are closed as slow consumers; the second one right away.
+                await session.CloseAsync(4009, "slow_consumer");
+                closed.Enqueue(clock.Elapsed);
+                return;
+            }
+            while (await session.ReceiveAsync() is not null)
+            {
+            }
+        });
+        var contexts = new ConcurrentQueue<MoltBeatRetryContext>();
+        var options = FastOptions(server.WsUri);
+        options.MaxReconnectDelay = TimeSpan.FromSeconds(5); // a connection is stable after 5 s
+        options.RetryPolicy = new FixedPolicy(contexts, TimeSpan.FromSeconds(1));
+        await using var client = new MoltBeatWSClient(options);
+        var recorder = new ClientRecorder(client);
+        await client.ConnectAsync().WaitAsync(Limit);
+        client.Subscribe("r");
+
+        await Eventually(() => accepted.Count == 3 && recorder.Numbers().Count == 3 && client.IsConnected, "the third connection");
+
+        var times = accepted.ToArray();
+        var closes = closed.ToArray();
+        Assert.True(times[1] - closes[0] < TimeSpan.FromSeconds(1), $"4009 reconnects at once, took {times[1] - closes[0]}");
+        Assert.True(times[2] - closes[1] >= TimeSpan.FromSeconds(1), $"a second 4009 in a row backs off, took {times[2] - closes[1]}");
+        Assert.Equal([0, 1], contexts.Select(c => c.PreviousAttempts));
+        Assert.Equal(["none", "{\"epoch\":\"e1\",\"offset\":1}", "{\"epoch\":\"e1\",\"offset\":2}"], subscribes);
+        Assert.Equal([1, 2, 3], recorder.Numbers());
+        Assert.All(recorder.Disconnected, d => Assert.Equal(4009, d.CloseCode));
+    }
+
+    private sealed class FixedPolicy(ConcurrentQueue<MoltBeatRetryContext> contexts, TimeSpan delay) : IMoltBeatRetryPolicy
+    {
+        public TimeSpan? NextRetryDelay(MoltBeatRetryContext context)
+        {
+            contexts.Enqueue(context);
+            return delay;
+        }
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task A_malformed_server_message_is_reported_and_the_connection_survives()
     {
         await using var server = await ScriptedServer.StartAsync(async session =>

@@ -23,13 +23,13 @@ public static class ClientTestKit
     };
 
     /// <summary>Polls <paramref name="condition"/> until it holds, failing after the timeout.</summary>
-    public static async Task Eventually(Func<bool> condition, string what, TimeSpan? timeout = null)
+    public static async Task Eventually(Func<bool> condition, string what, TimeSpan? timeout = null, Func<string>? diagnostics = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? Limit);
         while (!condition())
         {
             if (DateTime.UtcNow > deadline)
-                Assert.Fail($"Timed out waiting for: {what}");
+                Assert.Fail($"Timed out waiting for: {what}. {diagnostics?.Invoke()}");
             await Task.Delay(20);
         }
     }
@@ -78,6 +78,13 @@ public sealed class ClientRecorder
     public ConcurrentQueue<MoltBeatWSClientState> States { get; } = new();
 
     public ConcurrentQueue<ReceivedEvent> Events { get; } = new();
+
+    /// <summary>What happened so far, for a failure message.</summary>
+    public string Describe(MoltBeatWSClient client) =>
+        $"State {client.State}; events {Events.Count}; connected {Connected.Count}; "
+        + $"disconnected [{string.Join(", ", Disconnected.Select(d => $"{d.CloseCode} {d.Reason} {d.Exception?.GetType().Name} reconnect={d.WillReconnect}"))}]; "
+        + $"subscribed [{string.Join(", ", Subscribed.Select(s => $"{s.Offset}/{s.Recovered}"))}]; "
+        + $"errors [{string.Join(", ", Errors.Select(e => e.Message))}]; reconnectFailed {ReconnectFailed.Count}";
 
     /// <summary>The <c>n</c> field of every event's data, in arrival order.</summary>
     public List<int> Numbers(string eventName = "tick") =>

@@ -69,6 +69,13 @@ public sealed class ScriptedSession(System.Net.WebSockets.WebSocket socket, stri
         await socket.SendAsync(Encoding.UTF8.GetBytes(string.Join('\n', messages)), WebSocketMessageType.Text, true, cts.Token);
     }
 
+    /// <summary>Closes the connection with <paramref name="code"/> and waits (bounded) for the client's reply.</summary>
+    public async Task CloseAsync(int code, string reason)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await socket.CloseAsync((WebSocketCloseStatus)code, reason, cts.Token);
+    }
+
     /// <summary>The next client message, or null when the client closed.</summary>
     public async Task<JsonElement?> ReceiveAsync(TimeSpan? timeout = null)
     {
