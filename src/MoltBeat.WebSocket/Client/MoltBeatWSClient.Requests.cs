@@ -1,0 +1,288 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text.Json;
+using MoltBeat.WebSocket.Protocol;
+
+namespace MoltBeat.WebSocket.Client;
+
+public sealed partial class MoltBeatWSClient
+{
+    private enum RequestKind
+    {
+        /// <summary>A caller awaits the reply; an error reply fails its task.</summary>
+        Awaited,
+
+        /// <summary>Nobody awaits it; an error reply is raised through <see cref="Error"/>.</summary>
+        FireAndForget,
+
+        /// <summary>A resubscription after a reconnect; an error reply is raised through <see cref="Error"/>.</summary>
+        Resubscribe,
+    }
+
+    /// <summary>
+    /// Subscribes to a room and completes when the server confirmed it. The room is then resubscribed after every
+    /// reconnect, recovering the events missed meanwhile. Subscribing twice is not an error.
+    /// </summary>
+    /// <returns>The room's epoch and offset when the subscription began.</returns>
+    /// <exception cref="MoltBeatRequestException">The server refused it: <c>forbidden</c>, <c>invalid_room</c>, <c>too_many_subscriptions</c>, <c>rate_limited</c>…</exception>
+    /// <exception cref="MoltBeatConnectionException">The connection was lost before the reply; the room is not subscribed.</exception>
+    /// <exception cref="InvalidOperationException">The client is not connected; <see cref="Subscribe"/> queues a room for the next connection instead.</exception>
+    public async Task<MoltBeatSubscription> SubscribeAsync(string room, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        var reply = await SendRequestAsync(RequireConnection(), MessageTypes.Subscribe, room, null, null, RequestKind.Awaited, cancellationToken).ConfigureAwait(false);
+        return (MoltBeatSubscription)reply!;
+    }
+
+    /// <summary>
+    /// Unsubscribes from a room and completes when the server confirmed it (also when it was not subscribed). The
+    /// room is forgotten at once, so it is not resubscribed after a reconnect; when not connected, or when the
+    /// connection is lost before the reply, there is nothing more to do and this completes without error.
+    /// </summary>
+    /// <exception cref="MoltBeatRequestException">The server refused it (e.g. <c>invalid_room</c>).</exception>
+    public async Task UnsubscribeAsync(string room, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        Connection? connection;
+        lock (_gate)
+        {
+            _rooms.Remove(room);
+            connection = _connection;
+        }
+        if (connection is null)
+            return;
+        try
+        {
+            await SendRequestAsync(connection, MessageTypes.Unsubscribe, room, null, null, RequestKind.Awaited, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MoltBeatConnectionException)
+        {
+            // A lost connection holds no subscription, and the next one will not make it.
+        }
+    }
+
+    /// <summary>
+    /// Subscribes to a room without waiting (the seed's <c>subscribe(room): void</c>): at once when connected,
+    /// else as soon as the client (re)connects. A refusal by the server is raised through <see cref="Error"/>;
+    /// the confirmation through <see cref="Subscribed"/>.
+    /// </summary>
+    public void Subscribe(string room)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        Connection? connection;
+        lock (_gate)
+        {
+            if (!_rooms.ContainsKey(room))
+                _rooms[room] = new RoomState();
+            connection = _connection;
+        }
+        if (connection is not null)
+            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None), ignoreConnectionLoss: true);
+    }
+
+    /// <summary>Unsubscribes from a room without waiting (the seed's <c>unsubscribe(room): void</c>); a failure is raised through <see cref="Error"/>.</summary>
+    public void Unsubscribe(string room)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        Connection? connection;
+        lock (_gate)
+        {
+            _rooms.Remove(room);
+            connection = _connection;
+        }
+        if (connection is not null)
+            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Unsubscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None), ignoreConnectionLoss: true);
+    }
+
+    /// <summary>The rooms the client is subscribed to (or will subscribe to when it connects).</summary>
+    public IReadOnlyCollection<string> Subscriptions
+    {
+        get
+        {
+            lock (_gate)
+                return [.. _rooms.Keys];
+        }
+    }
+
+    /// <summary>
+    /// Where the client stands in a room: the epoch of its last <c>subscribed</c> reply and the offset of the last
+    /// event seen there. A reconnect recovers from it. Null when not subscribed or not confirmed yet.
+    /// </summary>
+    public StreamPosition? GetPosition(string room)
+    {
+        lock (_gate)
+            return _rooms.TryGetValue(room, out var state) ? state.Position : null;
+    }
+
+    private Connection RequireConnection()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_gate)
+        {
+            return _connection
+                ?? throw new InvalidOperationException($"The client is not connected (state {_state}). Use Subscribe(room) to subscribe whenever the client connects.");
+        }
+    }
+
+    /// <summary>Sends a request with a fresh id; for <see cref="RequestKind.Awaited"/> also waits for its reply.</summary>
+    private async Task<object?> SendRequestAsync(Connection connection, string type, string? room, StreamPosition? since, string? token, RequestKind kind, CancellationToken cancellationToken)
+    {
+        var id = Interlocked.Increment(ref _nextId);
+        var pending = new PendingRequest(connection, type, room, since, kind);
+        lock (_gate)
+        {
+            if (_connection != connection)
+                throw new MoltBeatConnectionException("The connection was lost before the request was sent.");
+            _pending[id] = pending;
+        }
+        try
+        {
+            await SendAsync(connection, Serialize(type, id, room, since, token), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (_gate)
+                _pending.Remove(id);
+            throw;
+        }
+        if (kind != RequestKind.Awaited)
+            return null;
+        try
+        {
+            return await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            lock (_gate)
+                _pending.Remove(id);
+            throw;
+        }
+    }
+
+    /// <summary>Sends one message; one send at a time per socket.</summary>
+    /// <exception cref="MoltBeatConnectionException">The connection broke.</exception>
+    private static async Task SendAsync(Connection connection, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(connection.Aborted, cancellationToken);
+            await connection.SendLock.WaitAsync(linked.Token).ConfigureAwait(false);
+            try
+            {
+                // Only the connection's own token here: cancelling a ClientWebSocket send aborts the socket.
+                await connection.Socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, connection.Aborted).ConfigureAwait(false);
+            }
+            finally
+            {
+                connection.SendLock.Release();
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException
+            || (ex is OperationCanceledException && connection.Aborted.IsCancellationRequested))
+        {
+            throw new MoltBeatConnectionException("The connection broke while sending.", ex);
+        }
+    }
+
+    private static byte[] Serialize(string type, long id, string? room, StreamPosition? since, string? token)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type"u8, type);
+            writer.WriteNumber("id"u8, id);
+            if (room is not null)
+                writer.WriteString("room"u8, room);
+            if (since is { } position)
+            {
+                writer.WriteStartObject("since"u8);
+                writer.WriteString("epoch"u8, position.Epoch);
+                writer.WriteNumber("offset"u8, position.Offset);
+                writer.WriteEndObject();
+            }
+            if (token is not null)
+                writer.WriteString("token"u8, token);
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Removes and returns the request with <paramref name="id"/>; the caller holds the lock.</summary>
+    private PendingRequest? TakePendingLocked(long? id)
+    {
+        if (id is { } key && _pending.Remove(key, out var pending))
+            return pending;
+        return null;
+    }
+
+    /// <summary>Removes and returns the requests sent on <paramref name="connection"/> (all when null); the caller holds the lock.</summary>
+    private List<PendingRequest> TakeAllPendingLocked(Connection? connection)
+    {
+        var taken = new List<PendingRequest>();
+        foreach (var (id, pending) in _pending.ToArray())
+        {
+            if (connection is null || pending.Connection == connection)
+            {
+                _pending.Remove(id);
+                taken.Add(pending);
+            }
+        }
+        return taken;
+    }
+
+    private static void FailPending(List<PendingRequest> requests, Exception error)
+    {
+        foreach (var request in requests)
+            request.Completion.TrySetException(error);
+    }
+
+    /// <summary>A request waiting for its reply.</summary>
+    private sealed class PendingRequest(Connection connection, string type, string? room, StreamPosition? since, RequestKind kind)
+    {
+        public Connection Connection { get; } = connection;
+
+        public string Type { get; } = type;
+
+        public string? Room { get; } = room;
+
+        /// <summary>The position a resubscription asked to recover from.</summary>
+        public StreamPosition? Since { get; } = since;
+
+        public RequestKind Kind { get; } = kind;
+
+        public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>A room the client subscribes to, and where it stands in it (null until the server confirmed it).</summary>
+    private sealed class RoomState
+    {
+        public StreamPosition? Position { get; set; }
+    }
+
+    /// <summary>The ids (<c>offsets.all</c>) of the most recent events, to drop an event seen twice across a recovery.</summary>
+    private sealed class DedupWindow(int capacity)
+    {
+        private readonly HashSet<long> _seen = [];
+        private readonly Queue<long> _order = new();
+
+        /// <summary>False when <paramref name="id"/> was seen already.</summary>
+        public bool Add(long id)
+        {
+            if (capacity == 0)
+                return true;
+            if (!_seen.Add(id))
+                return false;
+            _order.Enqueue(id);
+            if (_order.Count > capacity)
+                _seen.Remove(_order.Dequeue());
+            return true;
+        }
+
+        public void Clear()
+        {
+            _seen.Clear();
+            _order.Clear();
+        }
+    }
+}
