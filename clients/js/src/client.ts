@@ -627,7 +627,10 @@ export class MoltBeatWSClient extends Emitter {
     this.dedupResetOnThisConnection = false;
     this.startHeartbeat();
     this.scheduleRefresh();
-    for (const [room, st] of this.rooms) this.sendSubscribe(room, st);
+    // Parents first: a parent's replay covers its children's missed events in publish order.
+    const depth = (room: string) => (room === 'all' ? 0 : room.split(':').length);
+    const ordered = [...this.rooms].sort(([a], [b]) => depth(a) - depth(b));
+    for (const [room, st] of ordered) this.sendSubscribe(room, st);
     this.emit('connected', msg);
     const waiters = this.connectWaiters;
     this.connectWaiters = [];

@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using MoltBeat.WebSocket.Protocol;
+using MoltBeat.WebSocket.Rooms;
 
 namespace MoltBeat.WebSocket.Client;
 
@@ -317,7 +318,8 @@ public sealed partial class MoltBeatWSClient
                 connection.Attached = true;
                 connection.AttachedAt = _time.GetTimestamp();
                 _connectionInfo = info;
-                rooms = [.. _rooms.Select(r => (r.Key, r.Value.Position))];
+                // Parents first (see RoomName.Depth): their replays cover the children's, in order.
+                rooms = [.. _rooms.Select(r => (r.Key, r.Value.Position)).OrderBy(r => RoomName.Depth(r.Key))];
                 var args = new MoltBeatConnectedEventArgs(info, connection.IsReconnect);
                 Post(() => Connected?.Invoke(this, args));
                 connection.Ready.TrySetResult(info);

@@ -34,6 +34,13 @@ public static class RoomName
     }
 
     /// <summary>
+    /// How deep a room sits in the hierarchy: <c>all</c> is 0, <c>analytics</c> 1, <c>analytics:agents</c> 2.
+    /// Clients resubscribe parents first, so that a parent's replay covers its children's missed events
+    /// in publish order and the children's replays then have nothing left to send out of order.
+    /// </summary>
+    public static int Depth(string room) => room == WSRoom.AllEvents ? 0 : room.Count(c => c == Separator) + 1;
+
+    /// <summary>
     /// The rooms an event published to <paramref name="room"/> is delivered to and recorded in:
     /// the room itself, each parent (<c>a:b:c</c> → <c>a:b</c>, <c>a</c>), and <c>all</c>.
     /// </summary>

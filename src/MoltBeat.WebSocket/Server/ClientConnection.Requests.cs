@@ -101,7 +101,7 @@ internal sealed partial class ClientConnection
         {
             deliveredAfter = Math.Min(deliveredAfter, missed.Sequence - 1);
             if (!AlreadySent(missed, room))
-                EnqueueEvent(missed.Frame);
+                EnqueueReplay(missed.Frame);
         }
         if (_server.Hub.Rooms.Add(room, this))
             _server.Metrics.Subscriptions.Add(1);

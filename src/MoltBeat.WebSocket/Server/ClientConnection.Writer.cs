@@ -32,8 +32,11 @@ internal sealed partial class ClientConnection
                 while (drained < MaxBytesPerWrite && Volatile.Read(ref _closeState) != 2 && reader.TryRead(out var item))
                 {
                     var length = item.Message?.Length ?? 2;
-                    Interlocked.Add(ref _queuedBytes, -length);
-                    Interlocked.Decrement(ref _queuedMessages);
+                    if (item.Kind != OutgoingKind.Replay)
+                    {
+                        Interlocked.Add(ref _queuedBytes, -length);
+                        Interlocked.Decrement(ref _queuedMessages);
+                    }
                     drained += length;
                     if (item.Kind == OutgoingKind.Ping)
                     {

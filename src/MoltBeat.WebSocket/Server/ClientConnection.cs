@@ -119,6 +119,17 @@ internal sealed partial class ClientConnection
     /// <summary>Queues an event frame; false when the connection is closing or was just closed as a slow consumer.</summary>
     public bool EnqueueEvent(byte[] frame) => Enqueue(new Outgoing(frame, OutgoingKind.Message));
 
+    /// <summary>
+    /// Queues a replayed event. Replays do not count toward the slow-consumer bound: their bytes are the
+    /// history's own (shared, already bounded by it), and counting them would close a client that was cut
+    /// off for being slow again on every attempt to recover, so it could never catch up.
+    /// </summary>
+    private void EnqueueReplay(byte[] frame)
+    {
+        if (Volatile.Read(ref _closeState) == 0)
+            _queue.Writer.TryWrite(new Outgoing(frame, OutgoingKind.Replay));
+    }
+
     /// <summary>Queues a reply or error message to this client.</summary>
     public bool Send(byte[] message) => Enqueue(new Outgoing(message, OutgoingKind.Message));
 
@@ -225,6 +236,7 @@ internal sealed partial class ClientConnection
     private enum OutgoingKind : byte
     {
         Message,
+        Replay,
         Ping,
     }
 

@@ -132,6 +132,30 @@ public sealed class RecoveryTests
     }
 
     [Fact]
+    public async Task Replay_larger_than_the_outgoing_queue_bound_is_delivered_and_does_not_trip_4009()
+    {
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.MaxPayloadSize = 1024;
+            o.MaxQueuedBytes = 16 * 1024;
+            o.MaxQueuedMessages = 20;
+        });
+        var room = Room();
+        string epoch;
+        await using (var first = await server.ConnectAsync())
+            epoch = (await first.SubscribeAsync(room)).GetProperty("epoch").GetString()!;
+        var pad = new string('x', 200);
+        for (var n = 1; n <= 500; n++)
+            server.Server.Broadcast(room, "tick", new { n, pad });
+
+        await using var client = await server.ConnectAsync("batch=1");
+        Assert.True((await client.SubscribeAsync(room, Since(epoch, 0))).GetProperty("recovered").GetBoolean());
+        for (var n = 1; n <= 500; n++)
+            Assert.Equal(n, N(await client.ReceiveEventAsync()));
+        Assert.Equal(0, server.Server.GetStats().Recovery.SlowConsumerDisconnects);
+    }
+
+    [Fact]
     public async Task Slow_consumer_is_closed_with_4009_and_others_keep_up()
     {
         await using var server = await TestServer.StartAsync(o =>
