@@ -1,90 +1,81 @@
-using System.Diagnostics;
-using System.Net.WebSockets;
-using System.Text;
-using MoltBeat.Bench;
+using System.Globalization;
+using MoltBeat.Bench.Harness;
+using MoltBeat.Bench.Peers;
 
-// fanout-burst: N subscribers in one room, E events of ~200 B published back to back; measures
-// deliveries per second until every subscriber has every event, and checks for loss.
-// Usage: dotnet run -c Release --project bench/MoltBeat.Bench -- [subscribers=2000] [events=200] [runs=3]
-var subscribers = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 2000;
-var events = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200;
-var runs = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3;
-if (subscribers is < 1 or > 9000)
-    throw new ArgumentOutOfRangeException(nameof(args), "subscribers: 1-9000 (server and clients share one process's 20 000 open files)");
+// MoltBeat's benchmark: the same scenarios and load generator against MoltBeat and its peers
+// (naive Kestrel SendAsync, ASP.NET Core SignalR, Node ws), each peer in its own process on loopback.
+//   dotnet run -c Release --project bench/MoltBeat.Bench -- all [--quick] [--runs N] [--peers moltbeat,naive,signalr,node-ws]
+//   dotnet run -c Release --project bench/MoltBeat.Bench -- serve PEER PORT      (used by the harness)
+if (args.Length >= 3 && args[0] == "serve")
+    return await PeerHost.ServeAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
 
-var peers = new (string Name, Func<Task<IPeer>> Start)[]
+var quick = args.Contains("--quick");
+var runs = Option("--runs") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : quick ? 1 : 3;
+var peers = (Option("--peers") ?? (quick ? "moltbeat,naive" : "moltbeat,naive,signalr,node-ws")).Split(',');
+var root = FindRepoRoot();
+if (peers.Contains("node-ws") && !File.Exists(Path.Combine(root, "bench/peers/node-ws/node_modules/ws/package.json")))
+    throw new InvalidOperationException("Node peer not installed: run `npm ci --prefix bench/peers/node-ws` first.");
+
+var scenarios = new List<(string Name, Func<string, Task<List<Measurement>>> Run)>();
+if (quick)
 {
-    ("moltbeat (batch=1)", () => MoltBeatPeer.StartAsync(batch: true)),
-    ("moltbeat", () => MoltBeatPeer.StartAsync(batch: false)),
-    ("naive Kestrel SendAsync", NaiveKestrelPeer.StartAsync),
-};
-Console.WriteLine($"fanout-burst: {subscribers} subscribers x {events} events of ~200 B, {runs} runs each, loopback, one process");
-var results = new Dictionary<string, List<double>>();
-for (var run = 0; run < runs; run++)
+    scenarios.Add(("fanout-burst", p => Scenarios.FanoutBurstAsync(p, root, 200, 50)));
+    scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 200)));
+}
+else
 {
-    foreach (var (name, start) in peers)
+    scenarios.Add(("fanout-burst", p => Scenarios.FanoutBurstAsync(p, root, 1000, 200)));
+    scenarios.Add(("fanout-burst", p => Scenarios.FanoutBurstAsync(p, root, 10_000, 200)));
+    scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 5000, 20, TimeSpan.FromSeconds(10))));
+    scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
+    scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 10_000)));
+}
+if (Option("--only") is { } only)
+    scenarios = [.. scenarios.Where(s => s.Name == only)];
+
+var all = new List<Measurement>();
+var failures = 0;
+for (var run = 1; run <= runs; run++)
+{
+    foreach (var (name, scenario) in scenarios)
     {
-        await using var peer = await start();
-        var rate = await FanoutBurstAsync(peer, subscribers, events);
-        (results.TryGetValue(name, out var list) ? list : results[name] = []).Add(rate);
-        Console.WriteLine($"  run {run + 1} {name,-26} {rate,12:N0} deliveries/s");
+        foreach (var peer in peers)
+        {
+            try
+            {
+                var results = await scenario(peer);
+                all.AddRange(results);
+                Console.WriteLine($"run {run} {peer,-9} " + string.Join("  ", results.Select(m => $"{m.Scenario} {m.Metric} {m.Value:0.##}{m.Note}")));
+                failures += results.Count(m => m.Metric is "lost" or "duplicates" && m.Value > 0);
+            }
+            catch (Exception ex)
+            {
+                Console.WriteLine($"run {run} {peer,-9} {name} FAILED: {ex.Message}");
+                failures++;
+            }
+        }
     }
 }
 Console.WriteLine();
-var best = results.Where(r => !r.Key.StartsWith("moltbeat", StringComparison.Ordinal)).Max(r => Median(r.Value));
-foreach (var (name, rates) in results)
-    Console.WriteLine($"{name,-26} median {Median(rates),12:N0}/s  min {rates.Min(),12:N0}  max {rates.Max(),12:N0}  ratio to best peer {Median(rates) / best:F2}x");
-return 0;
+Console.WriteLine(Report.Table(all));
+Report.Write(Path.Combine(root, quick ? "bench/results/tmp" : "bench/results"), all);
+// --quick is the correctness check test.sh runs: no loss, no duplicate, nothing failed. Never timings.
+var moltbeatFailures = all.Count(m => m.Peer == "moltbeat" && m.Metric is "lost" or "duplicates" && m.Value > 0);
+Console.WriteLine(failures == 0 ? "benchmark: all scenarios complete, no loss, no duplicates" : $"benchmark: {failures} problem(s), {moltbeatFailures} in moltbeat");
+return moltbeatFailures == 0 && !(quick && failures > 0) ? 0 : 1;
 
-static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
-
-static async Task<double> FanoutBurstAsync(IPeer peer, int subscribers, int events)
+string? Option(string name)
 {
-    var clients = new List<ClientWebSocket>(subscribers);
-    var subscribe = Encoding.UTF8.GetBytes(peer.SubscribeMessage);
-    for (var i = 0; i < subscribers; i++)
-    {
-        var socket = new ClientWebSocket();
-        socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        await socket.ConnectAsync(peer.WsUri, CancellationToken.None);
-        await socket.SendAsync(subscribe, WebSocketMessageType.Text, true, CancellationToken.None);
-        clients.Add(socket);
-    }
-    // Each reader counts "bench" events until it has all of them (batched frames hold several).
-    var marker = Encoding.UTF8.GetBytes("\"event\":\"bench\"");
-    using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-    var readers = clients.Select(async socket =>
-    {
-        var buffer = new byte[256 * 1024];
-        var seen = 0;
-        while (seen < events)
-        {
-            var r = await socket.ReceiveAsync(buffer, deadline.Token);
-            if (r.MessageType == WebSocketMessageType.Close)
-                break;
-            var span = buffer.AsSpan(0, r.Count);
-            for (var at = span.IndexOf(marker); at >= 0; at = NextIndex(span, marker, ref at))
-                seen++;
-        }
-        return seen;
-    }).ToArray();
-    await Task.Delay(TimeSpan.FromMilliseconds(500 + subscribers / 5)); // joins settle
-    var payload = "{\"id\":\"" + new string('x', 120) + "\",\"n\":1,\"name\":\"Agent Smith\",\"status\":\"ACTIVE\"}";
-    var clock = Stopwatch.StartNew();
-    for (var e = 0; e < events; e++)
-        peer.Publish(payload);
-    var seenCounts = await Task.WhenAll(readers);
-    clock.Stop();
-    var delivered = seenCounts.Sum();
-    if (delivered != (long)subscribers * events)
-        Console.WriteLine($"  LOSS in {peer.Name}: delivered {delivered} of {(long)subscribers * events}");
-    foreach (var socket in clients)
-        socket.Abort();
-    return delivered / clock.Elapsed.TotalSeconds;
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
 
-    static int NextIndex(Span<byte> span, byte[] marker, ref int at)
+static string FindRepoRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
     {
-        var next = span[(at + marker.Length)..].IndexOf(marker);
-        return next < 0 ? -1 : at + marker.Length + next;
+        if (File.Exists(Path.Combine(dir.FullName, "MoltBeat.slnx")))
+            return dir.FullName;
     }
+    return Directory.GetCurrentDirectory();
 }

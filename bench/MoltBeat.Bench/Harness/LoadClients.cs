@@ -1,0 +1,162 @@
+using System.Net.WebSockets;
+using System.Text;
+
+namespace MoltBeat.Bench.Harness;
+
+/// <summary>
+/// Many subscribers on one peer, each a ClientWebSocket speaking that peer's protocol (the adapters
+/// below), counting the benchmark events it receives and their end-to-end latency.
+/// </summary>
+internal sealed class LoadClients : IAsyncDisposable
+{
+    private static readonly byte[] SentMarker = Encoding.ASCII.GetBytes("\"sent\":");
+    private readonly List<ClientWebSocket> _sockets = [];
+    private readonly List<Task> _readers = [];
+    private readonly CancellationTokenSource _stop = new();
+    private long[] _counts = [];
+    private readonly List<long>[] _latencies;
+    private readonly bool _recordLatency;
+
+    private LoadClients(int count, bool recordLatency)
+    {
+        _counts = new long[count];
+        _latencies = [.. Enumerable.Range(0, count).Select(_ => new List<long>())];
+        _recordLatency = recordLatency;
+    }
+
+    public int Count => _counts.Length;
+
+    public long Delivered => _counts.Sum(c => Interlocked.Read(ref c));
+
+    public long MinPerClient() => _counts.Min(c => Interlocked.Read(ref c));
+
+    public long MaxPerClient() => _counts.Max(c => Interlocked.Read(ref c));
+
+    public static async Task<LoadClients> ConnectAsync(string peer, Uri ws, int count, bool recordLatency)
+    {
+        var clients = new LoadClients(count, recordLatency);
+        var uri = peer == "moltbeat" ? new Uri(ws + "?batch=1") : ws;
+        // Connect in parallel waves, bounded, so 10k connections take seconds, not minutes.
+        for (var start = 0; start < count; start += 200)
+        {
+            var wave = Enumerable.Range(start, Math.Min(200, count - start)).Select(async i =>
+            {
+                var socket = new ClientWebSocket();
+                socket.Options.KeepAliveInterval = TimeSpan.Zero;
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                await socket.ConnectAsync(uri, cts.Token);
+                foreach (var message in SubscribeMessages(peer))
+                    await socket.SendAsync(message, WebSocketMessageType.Text, true, cts.Token);
+                return socket;
+            });
+            clients._sockets.AddRange(await Task.WhenAll(wave));
+        }
+        for (var i = 0; i < clients._sockets.Count; i++)
+        {
+            var index = i;
+            clients._readers.Add(Task.Run(() => clients.ReadAsync(index)));
+        }
+        return clients;
+    }
+
+    /// <summary>What a client sends to join the bench room, per peer protocol.</summary>
+    private static IEnumerable<byte[]> SubscribeMessages(string peer) => peer switch
+    {
+        "moltbeat" => [Encoding.UTF8.GetBytes($"{{\"type\":\"subscribe\",\"room\":\"{Peers.BenchPayload.Room}\"}}")],
+        "signalr" =>
+        [
+            Encoding.UTF8.GetBytes("{\"protocol\":\"json\",\"version\":1}\u001e"),
+            Encoding.UTF8.GetBytes($"{{\"type\":1,\"target\":\"Join\",\"arguments\":[\"{Peers.BenchPayload.Room}\"]}}\u001e"),
+        ],
+        _ => [Encoding.UTF8.GetBytes("subscribe")],
+    };
+
+    private async Task ReadAsync(int index)
+    {
+        var socket = _sockets[index];
+        var buffer = new byte[256 * 1024];
+        var filled = 0;
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                var r = await socket.ReceiveAsync(buffer.AsMemory(filled), _stop.Token);
+                if (r.MessageType == WebSocketMessageType.Close)
+                    return;
+                filled += r.Count;
+                if (!r.EndOfMessage && filled < buffer.Length)
+                    continue;
+                CountEvents(index, buffer.AsSpan(0, filled));
+                filled = 0;
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Counts benchmark events in one frame (a batched frame holds several) by their "sent" field.</summary>
+    private void CountEvents(int index, ReadOnlySpan<byte> frame)
+    {
+        var now = Peers.BenchPayload.NowMicros();
+        var found = 0;
+        var at = frame.IndexOf(SentMarker);
+        while (at >= 0)
+        {
+            var digits = frame[(at + SentMarker.Length)..];
+            long sent = 0;
+            var n = 0;
+            while (n < digits.Length && digits[n] is >= (byte)'0' and <= (byte)'9')
+                sent = sent * 10 + (digits[n++] - '0');
+            found++;
+            if (_recordLatency)
+                _latencies[index].Add(now - sent);
+            var next = digits[n..].IndexOf(SentMarker);
+            at = next < 0 ? -1 : at + SentMarker.Length + n + next;
+        }
+        if (found > 0)
+            Interlocked.Add(ref _counts[index], found);
+    }
+
+    /// <summary>Waits until every client has at least <paramref name="perClient"/> events, or the timeout.</summary>
+    public async Task<bool> WaitForAsync(long perClient, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (MinPerClient() < perClient)
+        {
+            if (DateTime.UtcNow > deadline)
+                return false;
+            await Task.Delay(2);
+        }
+        return true;
+    }
+
+    public void ResetCounts()
+    {
+        _counts = new long[_counts.Length];
+        foreach (var l in _latencies)
+            lock (l)
+                l.Clear();
+    }
+
+    /// <summary>Latency percentiles in milliseconds over every recorded event.</summary>
+    public (double P50, double P90, double P99, double Max) Latency()
+    {
+        var all = _latencies.SelectMany(l => l).Order().ToArray();
+        if (all.Length == 0)
+            return (0, 0, 0, 0);
+        double At(double q) => all[Math.Min(all.Length - 1, (int)(q * all.Length))] / 1000.0;
+        return (At(0.5), At(0.9), At(0.99), all[^1] / 1000.0);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        foreach (var socket in _sockets)
+            socket.Abort();
+        await Task.WhenAll(_readers);
+        foreach (var socket in _sockets)
+            socket.Dispose();
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace MoltBeat.Bench.Harness;
+
+/// <summary>
+/// A peer server in its own process, so that its CPU time and memory are its own: a .NET peer runs
+/// this executable with <c>serve</c>, the Node peer runs <c>bench/peers/node-ws/server.mjs</c>.
+/// </summary>
+internal sealed class PeerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private PeerProcess(string name, Process process, int port)
+    {
+        Name = name;
+        _process = process;
+        Port = port;
+    }
+
+    public string Name { get; }
+
+    public int Port { get; }
+
+    public Uri WsUri => new($"ws://127.0.0.1:{Port}/ws");
+
+    public Uri HttpUri => new($"http://127.0.0.1:{Port}/");
+
+    public static async Task<PeerProcess> StartAsync(string name, string repoRoot)
+    {
+        var port = FreePort();
+        var info = name == "node-ws"
+            ? new ProcessStartInfo("node", [Path.Combine(repoRoot, "bench/peers/node-ws/server.mjs"), port.ToString(CultureInfo.InvariantCulture)])
+            : new ProcessStartInfo("dotnet", [typeof(PeerProcess).Assembly.Location, "serve", name, port.ToString(CultureInfo.InvariantCulture)]);
+        info.RedirectStandardInput = true;
+        info.RedirectStandardOutput = true;
+        info.UseShellExecute = false;
+        info.Environment["DOTNET_gcServer"] = "0";
+        var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start " + name);
+        var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        if (ready != "ready")
+            throw new InvalidOperationException($"{name} did not start: {ready}");
+        return new PeerProcess(name, process, port);
+    }
+
+    /// <summary>Resident memory of the peer process, in bytes (/proc).</summary>
+    public long RssBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        }
+        return 0;
+    }
+
+    /// <summary>CPU time (user + system) the peer process has used.</summary>
+    public TimeSpan CpuTime()
+    {
+        var fields = File.ReadAllText($"/proc/{_process.Id}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / 100.0);
+    }
+
+    public async Task PublishAsync(int count, double rate, TimeSpan timeout)
+    {
+        using var http = new HttpClient { BaseAddress = HttpUri, Timeout = timeout };
+        using var response = await http.PostAsync(new Uri($"publish?count={count}&rate={rate.ToString(CultureInfo.InvariantCulture)}", UriKind.Relative), null);
+        response.EnsureSuccessStatusCode();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process.StandardInput.Close();
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (TimeoutException)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        _process.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+
+namespace MoltBeat.Bench.Harness;
+
+/// <summary>One measured figure of one peer in one scenario.</summary>
+internal sealed record Measurement(string Scenario, string Peer, string Metric, double Value, string Unit, bool HigherIsBetter, string Note = "");
+
+/// <summary>The benchmark scenarios, each against one peer process with one set of load clients.</summary>
+internal static class Scenarios
+{
+    /// <summary>
+    /// fanout-burst: <paramref name="subscribers"/> in one room, <paramref name="events"/> events published
+    /// back to back; deliveries per second until every subscriber has every event, plus loss.
+    /// </summary>
+    public static async Task<List<Measurement>> FanoutBurstAsync(string peer, string root, int subscribers, int events)
+    {
+        var name = $"fanout-burst {subscribers / 1000.0:0.#}k";
+        await using var server = await PeerProcess.StartAsync(peer, root);
+        await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, subscribers, recordLatency: true);
+        await WarmUpAsync(server, clients);
+        var cpuBefore = server.CpuTime();
+        var clock = Stopwatch.StartNew();
+        await server.PublishAsync(events, 0, TimeSpan.FromSeconds(60));
+        var complete = await clients.WaitForAsync(events, TimeSpan.FromSeconds(60));
+        clock.Stop();
+        var delivered = clients.Delivered;
+        var expected = (long)subscribers * events;
+        var latency = clients.Latency();
+        return
+        [
+            new(name, peer, "deliveries/s", delivered / clock.Elapsed.TotalSeconds, "/s", true, complete ? "" : $"incomplete: {delivered}/{expected}"),
+            new(name, peer, "lost", expected - Math.Min(expected, delivered), "events", false),
+            new(name, peer, "duplicates", Math.Max(0, clients.MaxPerClient() - events), "events", false),
+            new(name, peer, "p99 latency", latency.P99, "ms", false),
+            new(name, peer, "server CPU", (server.CpuTime() - cpuBefore).TotalMilliseconds, "ms", false),
+        ];
+    }
+
+    /// <summary>fanout-steady: events at a fixed rate for a while; end-to-end latency percentiles.</summary>
+    public static async Task<List<Measurement>> FanoutSteadyAsync(string peer, string root, int subscribers, double perSecond, TimeSpan duration)
+    {
+        var name = $"fanout-steady {subscribers / 1000.0:0.#}k x {perSecond}/s";
+        await using var server = await PeerProcess.StartAsync(peer, root);
+        await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, subscribers, recordLatency: true);
+        await WarmUpAsync(server, clients);
+        var events = (int)(perSecond * duration.TotalSeconds);
+        await server.PublishAsync(events, perSecond, duration + TimeSpan.FromSeconds(60));
+        var complete = await clients.WaitForAsync(events, TimeSpan.FromSeconds(30));
+        var latency = clients.Latency();
+        var note = complete ? "" : $"fell behind: {clients.Delivered}/{(long)subscribers * events}";
+        return
+        [
+            new(name, peer, "p50 latency", latency.P50, "ms", false, note),
+            new(name, peer, "p99 latency", latency.P99, "ms", false, note),
+            new(name, peer, "max latency", latency.Max, "ms", false, note),
+        ];
+    }
+
+    /// <summary>idle-memory: server RSS per idle, subscribed connection, above the empty server.</summary>
+    public static async Task<List<Measurement>> IdleMemoryAsync(string peer, string root, int connections)
+    {
+        var name = $"idle-memory {connections / 1000.0:0.#}k";
+        await using var server = await PeerProcess.StartAsync(peer, root);
+        await Task.Delay(1000);
+        var empty = server.RssBytes();
+        await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, connections, recordLatency: false);
+        await WarmUpAsync(server, clients);
+        await Task.Delay(3000);
+        var loaded = server.RssBytes();
+        return [new(name, peer, "RSS per connection", (loaded - empty) / 1024.0 / connections, "KB", false)];
+    }
+
+    /// <summary>One event to everybody, so that every subscription is known to be in place before measuring.</summary>
+    private static async Task WarmUpAsync(PeerProcess server, LoadClients clients)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            await server.PublishAsync(1, 0, TimeSpan.FromSeconds(30));
+            if (await clients.WaitForAsync(1, TimeSpan.FromMilliseconds(500 + clients.Count / 10)))
+            {
+                clients.ResetCounts();
+                return;
+            }
+            clients.ResetCounts();
+        }
+        throw new InvalidOperationException($"{server.Name}: subscribers never all joined");
+    }
+}

@@ -1,0 +1,36 @@
+using System.Diagnostics;
+
+namespace MoltBeat.Bench.Peers;
+
+/// <summary>
+/// The benchmark's event payload, the same for every peer: <c>{"sent":µs,"seq":n,"pad":"x…"}</c>, about
+/// 200 bytes on the wire once framed. <c>sent</c> is microseconds on the machine's wall clock, so a load
+/// generator in another process measures end-to-end latency.
+/// </summary>
+public static class BenchPayload
+{
+    public const string Room = "bench:room";
+
+    private static readonly string Pad = new('x', 120);
+
+    public static long NowMicros() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;
+
+    public static string Json(int seq) => $"{{\"sent\":{NowMicros()},\"seq\":{seq},\"pad\":\"{Pad}\"}}";
+
+    /// <summary>Publishes <paramref name="count"/> events through <paramref name="publish"/>, back to back or at <paramref name="perSecond"/>.</summary>
+    public static async Task RunAsync(int count, double perSecond, Action<string> publish)
+    {
+        var clock = Stopwatch.StartNew();
+        for (var i = 1; i <= count; i++)
+        {
+            if (perSecond > 0)
+            {
+                var due = TimeSpan.FromSeconds((i - 1) / perSecond);
+                var wait = due - clock.Elapsed;
+                if (wait > TimeSpan.FromMilliseconds(1))
+                    await Task.Delay(wait);
+            }
+            publish(Json(i));
+        }
+    }
+}
