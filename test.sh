@@ -36,6 +36,14 @@ if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
   echo "dotnet test ran no test or did not finish"; failed=$((failed + 1))
 fi
 
+log "benchmark --quick (correctness only: no loss, no duplicates; never timings)"
+npm ci --prefix bench/peers/node-ws --no-audit --no-fund --loglevel=error >/dev/null || echo "npm ci for the Node peer failed"
+if timeout 300 dotnet bench/MoltBeat.Bench/bin/Release/net10.0/MoltBeat.Bench.dll all --quick --peers moltbeat,naive,signalr,node-ws; then
+  passed=$((passed + 1))
+else
+  echo "benchmark --quick failed"; failed=$((failed + 1))
+fi
+
 if [ -f clients/js/package.json ] && [ -x clients/js/test.sh ]; then
   log "JS client"
   js=$(mktemp)
