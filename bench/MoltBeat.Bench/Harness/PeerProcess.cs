@@ -32,7 +32,7 @@ internal sealed class PeerProcess : IAsyncDisposable
     {
         var port = FreePort();
         var info = name == "node-ws"
-            ? new ProcessStartInfo("node", [Path.Combine(repoRoot, "bench/peers/node-ws/server.mjs"), port.ToString(CultureInfo.InvariantCulture)])
+            ? new ProcessStartInfo("node", ["--expose-gc", Path.Combine(repoRoot, "bench/peers/node-ws/server.mjs"), port.ToString(CultureInfo.InvariantCulture)])
             : new ProcessStartInfo("dotnet", [typeof(PeerProcess).Assembly.Location, "serve", name, port.ToString(CultureInfo.InvariantCulture)]);
         info.RedirectStandardInput = true;
         info.RedirectStandardOutput = true;
@@ -62,6 +62,16 @@ internal sealed class PeerProcess : IAsyncDisposable
         var fields = File.ReadAllText($"/proc/{_process.Id}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return TimeSpan.FromSeconds(ticks / 100.0);
+    }
+
+    /// <summary>Asks the peer for a full garbage collection; returns its managed (or JS) heap in bytes.</summary>
+    public async Task<long> CollectGarbageAsync()
+    {
+        using var http = new HttpClient { BaseAddress = HttpUri, Timeout = TimeSpan.FromSeconds(60) };
+        using var response = await http.PostAsync(new Uri("gc", UriKind.Relative), null);
+        response.EnsureSuccessStatusCode();
+        await Task.Delay(200);
+        return long.Parse(await response.Content.ReadAsStringAsync(), CultureInfo.InvariantCulture);
     }
 
     public async Task PublishAsync(int count, double rate, TimeSpan timeout)

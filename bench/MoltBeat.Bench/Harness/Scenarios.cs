@@ -61,13 +61,22 @@ internal static class Scenarios
     {
         var name = $"idle-memory {connections / 1000.0:0.#}k";
         await using var server = await PeerProcess.StartAsync(peer, root);
-        await Task.Delay(1000);
+        // Warm the empty server up (JIT, pools) with a few clients first, then measure from there.
+        await using (var warm = await LoadClients.ConnectAsync(peer, server.WsUri, 20, recordLatency: false))
+            await WarmUpAsync(server, warm);
+        await Task.Delay(500);
+        var emptyHeap = await server.CollectGarbageAsync();
         var empty = server.RssBytes();
         await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, connections, recordLatency: false);
         await WarmUpAsync(server, clients);
-        await Task.Delay(3000);
+        await Task.Delay(2000);
+        var loadedHeap = await server.CollectGarbageAsync();
         var loaded = server.RssBytes();
-        return [new(name, peer, "RSS per connection", (loaded - empty) / 1024.0 / connections, "KB", false)];
+        return
+        [
+            new(name, peer, "RSS per connection", (loaded - empty) / 1024.0 / connections, "KB", false),
+            new(name, peer, "heap per connection", (loadedHeap - emptyHeap) / 1024.0 / connections, "KB", false),
+        ];
     }
 
     /// <summary>One event to everybody, so that every subscription is known to be in place before measuring.</summary>

@@ -33,6 +33,15 @@ public static class PeerHost
             _ => SignalRPeer.Map(app),
         };
         app.MapGet("/ready", () => "ok");
+        // Memory is compared after a full, compacting collection in every peer, so that garbage left by
+        // the connection storm does not count as per-connection memory.
+        app.MapPost("/gc", () =>
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            return GC.GetTotalMemory(forceFullCollection: false).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        });
         app.MapPost("/publish", async (HttpContext ctx) =>
         {
             var count = int.Parse(ctx.Request.Query["count"].FirstOrDefault() ?? "1", System.Globalization.CultureInfo.InvariantCulture);

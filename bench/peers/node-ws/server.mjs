@@ -17,6 +17,10 @@ function publish(seq) {
 const http = createServer(async (req, res) => {
   const url = new URL(req.url, 'http://127.0.0.1');
   if (url.pathname === '/ready') return res.end('ok');
+  if (url.pathname === '/gc' && req.method === 'POST') {
+    globalThis.gc?.();
+    return res.end(String(process.memoryUsage().heapUsed));
+  }
   if (url.pathname === '/publish' && req.method === 'POST') {
     const count = Number(url.searchParams.get('count') ?? 1);
     const rate = Number(url.searchParams.get('rate') ?? 0);

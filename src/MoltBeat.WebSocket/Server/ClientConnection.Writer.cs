@@ -75,6 +75,12 @@ internal sealed partial class ClientConnection
                     }
                 }
                 frames += await FlushBatchAsync().ConfigureAwait(false);
+                // Return the batch buffer after each drain: an idle connection holds no buffer.
+                if (batch is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(batch);
+                    batch = null;
+                }
                 var before = _stream.BytesWritten;
                 await _stream.UncorkAsync(token).ConfigureAwait(false);
                 _server.Metrics.FramesSent.Add(frames);

@@ -12,7 +12,9 @@ namespace MoltBeat.WebSocket.Server;
 internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
 {
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private ArrayBufferWriter<byte>? _corked;
+    // Rented while corked writes wait, returned at uncork: an idle connection holds no buffer.
+    private byte[]? _corked;
+    private int _corkedLength;
     private bool _isCorked;
 
     /// <summary>When the peer last sent bytes, as a <see cref="TimeProvider"/> timestamp.</summary>
@@ -25,7 +27,7 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
     public long Writes { get; private set; }
 
     /// <summary>Bytes waiting in the cork buffer.</summary>
-    public int CorkedBytes => _corked?.WrittenCount ?? 0;
+    public int CorkedBytes => _corkedLength;
 
     /// <summary>From now on, writes are collected until <see cref="UncorkAsync"/>.</summary>
     public void Cork() => Volatile.Write(ref _isCorked, true);
@@ -37,14 +39,19 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
         try
         {
             _isCorked = false;
-            if (_corked is { WrittenCount: > 0 } buffer)
+            if (_corked is { } buffer)
             {
-                await WriteThroughAsync(buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
-                // Idle connections should not keep a large buffer alive.
-                if (buffer.Capacity > 64 * 1024)
-                    _corked = null;
-                else
-                    buffer.ResetWrittenCount();
+                _corked = null;
+                try
+                {
+                    if (_corkedLength > 0)
+                        await WriteThroughAsync(buffer.AsMemory(0, _corkedLength), cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _corkedLength = 0;
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
             }
         }
         finally
@@ -64,8 +71,19 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
         {
             if (_isCorked)
             {
-                _corked ??= new ArrayBufferWriter<byte>(4096);
-                _corked.Write(buffer.Span);
+                var needed = _corkedLength + buffer.Length;
+                if (_corked is null || _corked.Length < needed)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, 4096));
+                    if (_corked is not null)
+                    {
+                        _corked.AsSpan(0, _corkedLength).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(_corked);
+                    }
+                    _corked = bigger;
+                }
+                buffer.Span.CopyTo(_corked.AsSpan(_corkedLength));
+                _corkedLength = needed;
             }
             else
             {
