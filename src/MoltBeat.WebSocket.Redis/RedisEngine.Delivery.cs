@@ -197,47 +197,47 @@ public sealed partial class RedisEngine
         switch (message[0])
         {
             case RedisMessage.Event:
-            {
-                var (epoch, published) = RedisMessage.ParseEvent(message);
-                await _gate.WaitAsync().ConfigureAwait(false);
-                try
                 {
-                    OnEvent(sink, epoch, published);
+                    var (epoch, published) = RedisMessage.ParseEvent(message);
+                    await _gate.WaitAsync().ConfigureAwait(false);
+                    try
+                    {
+                        OnEvent(sink, epoch, published);
+                    }
+                    finally
+                    {
+                        _gate.Release();
+                    }
+                    break;
                 }
-                finally
-                {
-                    _gate.Release();
-                }
-                break;
-            }
             case RedisMessage.Broadcast:
-            {
-                var published = new PublishedEvent(message.AsSpan(2).ToArray(), null, null);
-                await _gate.WaitAsync().ConfigureAwait(false);
-                try
                 {
-                    sink.Deliver(published);
+                    var published = new PublishedEvent(message.AsSpan(2).ToArray(), null, null);
+                    await _gate.WaitAsync().ConfigureAwait(false);
+                    try
+                    {
+                        sink.Deliver(published);
+                    }
+                    finally
+                    {
+                        _gate.Release();
+                    }
+                    break;
                 }
-                finally
-                {
-                    _gate.Release();
-                }
-                break;
-            }
             case RedisMessage.Sync:
-            {
-                var (epoch, offset) = RedisMessage.ParseSync(message);
-                await _gate.WaitAsync().ConfigureAwait(false);
-                try
                 {
-                    OnSync(epoch, offset);
+                    var (epoch, offset) = RedisMessage.ParseSync(message);
+                    await _gate.WaitAsync().ConfigureAwait(false);
+                    try
+                    {
+                        OnSync(epoch, offset);
+                    }
+                    finally
+                    {
+                        _gate.Release();
+                    }
+                    break;
                 }
-                finally
-                {
-                    _gate.Release();
-                }
-                break;
-            }
             default:
                 throw new FormatException("Unknown message kind on the Redis channel.");
         }
