@@ -36,6 +36,31 @@ public sealed class RedisOutageTests
         }
         Assert.Equal(1, (await stays.ReceiveEventAsync()).GetProperty("data").GetProperty("n").GetInt32());
 
+        // A publisher keeps going through the outage: it only ever sees EngineUnavailableException.
+        using var stopPublishing = new CancellationTokenSource();
+        var outcomes = new List<string>();
+        var background = Task.Run(async () =>
+        {
+            for (var n = 0; !stopPublishing.IsCancellationRequested && n < 2000; n++)
+            {
+                try
+                {
+                    await cluster[n % 2].Server.PublishAsync(["metrics:background"], "tick", new { n }).WaitAsync(TimeSpan.FromSeconds(5));
+                    outcomes.Add("ok");
+                }
+                catch (EngineUnavailableException)
+                {
+                    outcomes.Add("unavailable");
+                }
+                catch (Exception ex)
+                {
+                    outcomes.Add(ex.GetType().Name + ": " + ex.Message);
+                }
+                await Task.Delay(10);
+            }
+        });
+        await Task.Delay(100);
+
         redis.Kill();
         await Eventually(() => cluster.Nodes.All(n => !n.Server.GetStats().Engine.Healthy), "both nodes report unhealthy");
         foreach (var node in cluster.Nodes)
@@ -51,6 +76,12 @@ public sealed class RedisOutageTests
 
         await redis.RestartAsync();
         await Eventually(() => cluster.Nodes.All(n => n.Server.GetStats().Engine.Healthy), "both nodes are healthy again");
+        await Task.Delay(200);
+        await stopPublishing.CancelAsync();
+        await background.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.All(outcomes, o => Assert.True(o is "ok" or "unavailable", o));
+        Assert.Contains("unavailable", outcomes);
+        Assert.Equal("ok", outcomes[^1]);
         // Delivery resumes by itself across nodes.
         await RetryPublishAsync(cluster[1], Room, 3);
         var resumed = await stays.ReceiveEventAsync();
