@@ -1,0 +1,215 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Protocol;
+using MoltBeat.WebSocket.Rooms;
+using StackExchange.Redis;
+
+namespace MoltBeat.WebSocket.Redis;
+
+/// <summary>
+/// The engine for several MoltBeat servers on one Redis: a publish on any node reaches the subscribers of
+/// every node, and room history, offsets and epochs live in Redis, so a client recovers on any node.
+/// </summary>
+/// <remarks>
+/// <para>
+/// One Lua script per publish assigns the event's offset in every delivery room, appends it to each
+/// room's history stream and publishes it on the deployment's one channel: Redis runs scripts one at a
+/// time, so every node receives events in the order their offsets were assigned. Each node holds one
+/// subscription to that channel (not one per client) and hands the events to its connections one at a
+/// time, in that order.
+/// </para>
+/// <para>
+/// When Redis is unreachable the node keeps serving its connections, publishes fail at once with
+/// <see cref="EngineUnavailableException"/>, nothing is queued, and <see cref="GetStats"/> reports
+/// unhealthy. StackExchange.Redis reconnects and resubscribes by itself. Events published while a node
+/// was cut off are not delivered to it later; its clients recover them from history on reconnect. A Redis
+/// that restarted without persistence lost all history: rooms get new epochs, and clients that held
+/// positions are told <c>recovered:false</c>.
+/// </para>
+/// </remarks>
+public sealed partial class RedisEngine : IMoltBeatEngine
+{
+    private readonly RedisEngineOptions _options;
+    private readonly HistoryOptions _history;
+    private readonly RedisKeys _keys;
+    private readonly ILogger _logger;
+    private readonly RedisValue _maxCount;
+    private readonly RedisValue _maxAgeMs;
+    private readonly RedisValue _idleMs;
+    private readonly RedisKey _allMeta;
+    private readonly CancellationTokenSource _stopping = new();
+    private ConnectionMultiplexer? _redis;
+    private string _endpoints = "";
+    private IEventSink? _sink;
+    private int _disposed;
+
+    /// <summary>Creates the engine; it connects in <see cref="StartAsync"/>.</summary>
+    /// <param name="options">Where Redis is and what to keep there; validated here.</param>
+    /// <param name="loggerFactory">Logging; none when null.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public RedisEngine(RedisEngineOptions options, ILoggerFactory? loggerFactory = null)
+        : this(options, loggerFactory, null)
+    {
+    }
+
+    internal RedisEngine(RedisEngineOptions options, ILoggerFactory? loggerFactory, HistoryOptions? fallbackHistory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _history = options.History ?? fallbackHistory ?? new HistoryOptions();
+        _history.Validate();
+        _keys = new RedisKeys(options.KeyPrefix);
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisEngine>();
+        _maxCount = _history.MaxEventsPerRoom;
+        _maxAgeMs = (long)Math.Min(_history.MaxAge.TotalMilliseconds, 1e15);
+        _idleMs = (long)Math.Min(options.RoomIdleExpiry.TotalMilliseconds, 1e15);
+        _allMeta = _keys.Meta(WSRoom.AllEvents);
+    }
+
+    /// <summary>The history bounds in force (the options', the server's, or the defaults).</summary>
+    public HistoryOptions History => _history;
+
+    /// <inheritdoc />
+    /// <remarks>Starts even when Redis is unreachable: the node serves its connections and catches up when Redis returns.</remarks>
+    public async Task StartAsync(IEventSink sink, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        if (_sink is not null)
+            throw new InvalidOperationException("The engine is started already.");
+        _sink = sink;
+        var config = ConfigurationOptions.Parse(_options.Configuration);
+        config.AbortOnConnectFail = false; // start, and keep reconnecting, even while Redis is down
+        config.BacklogPolicy = BacklogPolicy.FailFast; // no queue of commands while disconnected: fail at once
+        config.AsyncTimeout = config.SyncTimeout = (int)Math.Min(_options.OperationTimeout.TotalMilliseconds, int.MaxValue);
+        config.ReconnectRetryPolicy ??= new ExponentialRetry(250, 5000);
+        config.ClientName ??= "moltbeat";
+        _endpoints = string.Join(",", config.EndPoints.Select(e => e.ToString()));
+        _redis = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
+        _redis.ConnectionFailed += OnConnectionFailed;
+        _redis.ConnectionRestored += OnConnectionRestored;
+        await StartDeliveryAsync(cancellationToken).ConfigureAwait(false);
+        Log.Started(_logger, _endpoints, _keys.EventsName);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<PublishedEvent> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var rooms = request.DeliveryRooms;
+        var keys = new RedisKey[rooms.Length * 2];
+        for (var i = 0; i < rooms.Length; i++)
+        {
+            // The script writes room names into the frame's JSON unescaped; valid names never need escaping.
+            if (!RoomName.IsValid(rooms[i]))
+                throw new ArgumentException($"Invalid room '{rooms[i]}'.", nameof(request));
+            keys[2 * i] = _keys.Meta(rooms[i]);
+            keys[2 * i + 1] = _keys.History(rooms[i]);
+        }
+        // The frame without offsets, minus its closing brace; the script appends the offsets object,
+        // which gives exactly the bytes EventFrame.Build would write with them.
+        var head = EventFrame.Build(request.Rooms, request.EventName, request.Data.Span, request.TimestampMs, offsets: null);
+        RedisValue[] args =
+        [
+            _keys.EventsName,
+            NewEpoch(),
+            _maxCount,
+            _maxAgeMs,
+            _idleMs,
+            string.Join(',', rooms),
+            head.AsMemory(0, head.Length - 1),
+        ];
+        cancellationToken.ThrowIfCancellationRequested();
+        var result = await EvaluateAsync(RedisScripts.Publish, keys, args, "publish").ConfigureAwait(false);
+        return RedisMessage.ParseEvent((byte[])result!, rooms).Event;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask BroadcastToAllAsync(PublishedEvent published, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(published);
+        var redis = ConnectedRedis("broadcast");
+        try
+        {
+            await redis.GetSubscriber().PublishAsync(_keys.Events, RedisMessage.ForBroadcast(published.Frame)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsUnavailable(ex))
+        {
+            throw Unavailable("broadcast", ex);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>History figures are 0: the history is kept in Redis, not on this node.</remarks>
+    public EngineStats GetStats() => new("redis", IsHealthy(), 0, 0, 0);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await StopDeliveryAsync().ConfigureAwait(false);
+        if (_redis is { } redis)
+        {
+            redis.ConnectionFailed -= OnConnectionFailed;
+            redis.ConnectionRestored -= OnConnectionRestored;
+            await redis.DisposeAsync().ConfigureAwait(false);
+        }
+        _stopping.Dispose();
+    }
+
+    private bool IsHealthy() =>
+        _redis is { IsConnected: true } redis && _queue is not null && redis.GetSubscriber().IsConnected(_keys.Events);
+
+    private async Task<RedisResult> EvaluateAsync(string script, RedisKey[] keys, RedisValue[] args, string what)
+    {
+        var redis = ConnectedRedis(what);
+        try
+        {
+            return await redis.GetDatabase().ScriptEvaluateAsync(script, keys, args).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsUnavailable(ex))
+        {
+            throw Unavailable(what, ex);
+        }
+    }
+
+    private ConnectionMultiplexer ConnectedRedis(string what)
+    {
+        var redis = _redis ?? throw new InvalidOperationException("The engine has not been started.");
+        if (!redis.IsConnected)
+            throw Unavailable(what, null);
+        return redis;
+    }
+
+    private static bool IsUnavailable(Exception ex) =>
+        ex is RedisConnectionException or RedisTimeoutException or ObjectDisposedException
+        || (ex is RedisServerException server && (server.Message.StartsWith("LOADING", StringComparison.Ordinal)
+            || server.Message.StartsWith("READONLY", StringComparison.Ordinal)
+            || server.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
+            || server.Message.StartsWith("BUSY", StringComparison.Ordinal)));
+
+    private EngineUnavailableException Unavailable(string what, Exception? inner)
+    {
+        var message = string.Create(CultureInfo.InvariantCulture,
+            $"Redis ({_endpoints}) is unreachable, so the {what} failed and nothing was sent. This node keeps serving its clients and reconnects by itself.");
+        return inner is null ? new EngineUnavailableException(message) : new EngineUnavailableException(message, inner);
+    }
+
+    private static string NewEpoch() => RandomNumberGenerator.GetHexString(12, lowercase: true);
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) =>
+        Log.ConnectionFailed(_logger, e.Exception, e.ConnectionType, e.EndPoint, e.FailureType);
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        Log.ConnectionRestored(_logger, e.ConnectionType, e.EndPoint);
+        // Learn at once whether Redis lost its data meanwhile (new epoch) and which events this node missed.
+        if (e.ConnectionType == ConnectionType.Subscription)
+            _ = RequestSyncAsync();
+    }
+}

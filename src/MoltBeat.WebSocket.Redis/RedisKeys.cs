@@ -1,0 +1,24 @@
+using StackExchange.Redis;
+
+namespace MoltBeat.WebSocket.Redis;
+
+/// <summary>
+/// The one place that names keys and channels. Every key carries the prefix as a cluster hash tag, so
+/// the publish script, which touches several rooms at once, stays within one slot.
+/// </summary>
+internal sealed class RedisKeys(string prefix)
+{
+    private readonly string _tag = "{" + prefix + "}";
+
+    /// <summary>The pub/sub channel every node subscribes to: one per deployment, so events keep their global order.</summary>
+    public RedisChannel Events { get; } = RedisChannel.Literal(prefix + ":events");
+
+    /// <summary>The name of <see cref="Events"/>, as a script argument.</summary>
+    public string EventsName { get; } = prefix + ":events";
+
+    /// <summary>A room's metadata hash: <c>e</c> epoch, <c>o</c> last offset, <c>t</c> last history time (ms).</summary>
+    public RedisKey Meta(string room) => _tag + ":m:" + room;
+
+    /// <summary>A room's history stream; entry ids are <c>ms-offset</c>, so offsets and ages are both ranges.</summary>
+    public RedisKey History(string room) => _tag + ":h:" + room;
+}

@@ -1,0 +1,122 @@
+namespace MoltBeat.WebSocket.Redis;
+
+/// <summary>
+/// The Lua scripts. Redis runs a script atomically, which is what makes "assign offsets, append to
+/// history, publish" one step: every node receives the events of the deployment's one channel in the
+/// order the scripts ran, which is offset order in every room.
+/// </summary>
+internal static class RedisScripts
+{
+    /// <summary>
+    /// Records and publishes one event.
+    /// KEYS: meta and history key of each delivery room, in order (<c>all</c> last).
+    /// ARGV: 1 channel, 2 epoch for rooms that start now, 3 max events per room, 4 max age ms,
+    /// 5 room idle expiry ms, 6 delivery rooms joined by commas, 7 the event frame without its closing brace.
+    /// Returns the message it published (see <see cref="RedisMessage"/>).
+    /// </summary>
+    public const string Publish = """
+        local n = #KEYS / 2
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local maxCount = tonumber(ARGV[3])
+        local maxAge = tonumber(ARGV[4])
+        local idle = tonumber(ARGV[5])
+        local names = {}
+        for r in string.gmatch(ARGV[6], '[^,]+') do names[#names + 1] = r end
+        local offs, kv, ids = {}, {}, {}
+        for i = 1, n do
+          local meta, hist = KEYS[2 * i - 1], KEYS[2 * i]
+          local o = redis.call('HINCRBY', meta, 'o', 1)
+          if o == 1 then
+            -- The room starts here (or Redis lost it): a new epoch, and no history left from before.
+            redis.call('HSETNX', meta, 'e', ARGV[2])
+            redis.call('DEL', hist)
+          end
+          -- Stream ids must grow: never go below the last one even if the clock steps back.
+          local ms = now
+          local last = tonumber(redis.call('HGET', meta, 't') or '0')
+          if ms < last then ms = last end
+          redis.call('HSET', meta, 't', ms)
+          redis.call('PEXPIRE', meta, idle)
+          offs[i] = string.format('%d', o)
+          ids[i] = string.format('%d-%d', ms, o)
+          kv[i] = '"' .. names[i] .. '":' .. offs[i]
+        end
+        local allEpoch = redis.call('HGET', KEYS[2 * n - 1], 'e')
+        local msg = 'E' .. allEpoch .. '\n' .. ARGV[6] .. '\n' .. table.concat(offs, ',') .. '\n'
+          .. ARGV[7] .. ',"offsets":{' .. table.concat(kv, ',') .. '}}'
+        if maxCount > 0 then
+          for i = 1, n do
+            local hist = KEYS[2 * i]
+            redis.call('XADD', hist, 'MAXLEN', maxCount, ids[i], 'm', msg)
+            redis.call('XTRIM', hist, 'MINID', now - maxAge)
+            redis.call('PEXPIRE', hist, maxAge)
+          end
+        end
+        redis.call('PUBLISH', ARGV[1], msg)
+        return msg
+        """;
+
+    /// <summary>
+    /// Reads a room's position and, when asked, the events after a given one.
+    /// KEYS: 1 room meta, 2 room history, 3 <c>all</c> meta.
+    /// ARGV: 1 epoch for rooms that start now, 2 since epoch (empty: no recovery), 3 since offset,
+    /// 4 max events per room, 5 max age ms, 6 room idle expiry ms.
+    /// Returns { epoch, offset, all epoch, all offset, status (0 not asked, 1 recovered, 2 not), messages... }.
+    /// </summary>
+    public const string Read = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local idle = tonumber(ARGV[6])
+        local function ensure(meta, hist)
+          if redis.call('HSETNX', meta, 'e', ARGV[1]) == 1 then
+            redis.call('HSETNX', meta, 'o', 0)
+            if hist then redis.call('DEL', hist) end
+          end
+          redis.call('PEXPIRE', meta, idle)
+        end
+        ensure(KEYS[1], KEYS[2])
+        ensure(KEYS[3], false)
+        local e = redis.call('HGET', KEYS[1], 'e')
+        local o = tonumber(redis.call('HGET', KEYS[1], 'o') or '0')
+        local ae = redis.call('HGET', KEYS[3], 'e')
+        local ao = tonumber(redis.call('HGET', KEYS[3], 'o') or '0')
+        local result = { e, o, ae, ao, 0 }
+        if ARGV[2] ~= '' then
+          result[5] = 2
+          local since = tonumber(ARGV[3])
+          if ARGV[2] == e and since >= 0 and since <= o then
+            local missing = o - since
+            if missing == 0 then
+              result[5] = 1
+            elseif missing <= tonumber(ARGV[4]) then
+              redis.call('XTRIM', KEYS[2], 'MINID', now - tonumber(ARGV[5]))
+              local got = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', missing)
+              -- Offsets in history have no gaps, so the newest `missing` entries are exactly the missed
+              -- events when the oldest of them follows `since`; otherwise some were trimmed.
+              if #got == missing and tonumber(string.match(got[#got][1], '-(%d+)$')) == since + 1 then
+                result[5] = 1
+                for i = #got, 1, -1 do result[#result + 1] = got[i][2][2] end
+              end
+            end
+          end
+        end
+        return result
+        """;
+
+    /// <summary>
+    /// Publishes a sync marker: the <c>all</c> room's epoch and offset now. A node that receives it has
+    /// received every event published before it, or will never receive it.
+    /// KEYS: 1 <c>all</c> meta. ARGV: 1 channel, 2 epoch if <c>all</c> starts now, 3 room idle expiry ms.
+    /// </summary>
+    public const string Sync = """
+        if redis.call('HSETNX', KEYS[1], 'e', ARGV[2]) == 1 then
+          redis.call('HSETNX', KEYS[1], 'o', 0)
+        end
+        redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+        local e = redis.call('HGET', KEYS[1], 'e')
+        local o = tonumber(redis.call('HGET', KEYS[1], 'o') or '0')
+        redis.call('PUBLISH', ARGV[1], 'S' .. e .. '\n' .. string.format('%d', o))
+        return o
+        """;
+}
