@@ -12,6 +12,8 @@ log() { printf '\n== %s\n' "$*"; }
 
 need_apt=()
 command -v dotnet >/dev/null || { echo "dotnet SDK 10 is required (see README)"; exit 1; }
+# The Redis engine's tests start their own redis-server on a free loopback port.
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ -d clients/js ]; then
   command -v node >/dev/null || need_apt+=(nodejs npm)
   command -v chromium >/dev/null || need_apt+=(chromium)
