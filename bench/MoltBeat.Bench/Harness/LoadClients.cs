@@ -35,7 +35,7 @@ internal sealed class LoadClients : IAsyncDisposable
     public static async Task<LoadClients> ConnectAsync(string peer, Uri ws, int count, bool recordLatency)
     {
         var clients = new LoadClients(count, recordLatency);
-        var uri = peer == "moltbeat" ? new Uri(ws + "?batch=1") : ws;
+        var uri = peer.StartsWith("moltbeat", StringComparison.Ordinal) ? new Uri(ws + "?batch=1") : ws;
         // Connect in parallel waves, bounded, so 10k connections take seconds, not minutes.
         for (var start = 0; start < count; start += 200)
         {
@@ -62,7 +62,7 @@ internal sealed class LoadClients : IAsyncDisposable
     /// <summary>What a client sends to join the bench room, per peer protocol.</summary>
     private static IEnumerable<byte[]> SubscribeMessages(string peer) => peer switch
     {
-        "moltbeat" => [Encoding.UTF8.GetBytes($"{{\"type\":\"subscribe\",\"room\":\"{Peers.BenchPayload.Room}\"}}")],
+        "moltbeat" or "moltbeat-hosted" => [Encoding.UTF8.GetBytes($"{{\"type\":\"subscribe\",\"room\":\"{Peers.BenchPayload.Room}\"}}")],
         "signalr" =>
         [
             Encoding.UTF8.GetBytes("{\"protocol\":\"json\",\"version\":1}\u001e"),

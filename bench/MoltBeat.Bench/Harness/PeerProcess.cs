@@ -26,8 +26,6 @@ internal sealed class PeerProcess : IAsyncDisposable
 
     public Uri WsUri => new($"ws://127.0.0.1:{Port}/ws");
 
-    public Uri HttpUri => new($"http://127.0.0.1:{Port}/");
-
     public static async Task<PeerProcess> StartAsync(string name, string repoRoot)
     {
         var port = FreePort();
@@ -67,18 +65,34 @@ internal sealed class PeerProcess : IAsyncDisposable
     /// <summary>Asks the peer for a full garbage collection; returns its managed (or JS) heap in bytes.</summary>
     public async Task<long> CollectGarbageAsync()
     {
-        using var http = new HttpClient { BaseAddress = HttpUri, Timeout = TimeSpan.FromSeconds(60) };
-        using var response = await http.PostAsync(new Uri("gc", UriKind.Relative), null);
-        response.EnsureSuccessStatusCode();
+        var heap = await CommandAsync("gc", TimeSpan.FromSeconds(60));
         await Task.Delay(200);
-        return long.Parse(await response.Content.ReadAsStringAsync(), CultureInfo.InvariantCulture);
+        return long.Parse(heap, CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Has the peer publish <paramref name="count"/> events, back to back (rate 0) or at <paramref name="rate"/> per second.</summary>
     public async Task PublishAsync(int count, double rate, TimeSpan timeout)
     {
-        using var http = new HttpClient { BaseAddress = HttpUri, Timeout = timeout };
-        using var response = await http.PostAsync(new Uri($"publish?count={count}&rate={rate.ToString(CultureInfo.InvariantCulture)}", UriKind.Relative), null);
-        response.EnsureSuccessStatusCode();
+        var answer = await CommandAsync(string.Create(CultureInfo.InvariantCulture, $"publish {count} {rate}"), timeout);
+        if (answer != "published")
+            throw new InvalidOperationException($"{Name}: publish answered '{answer}'");
+    }
+
+    private readonly SemaphoreSlim _commands = new(1, 1);
+
+    private async Task<string> CommandAsync(string command, TimeSpan timeout)
+    {
+        await _commands.WaitAsync();
+        try
+        {
+            await _process.StandardInput.WriteLineAsync(command);
+            await _process.StandardInput.FlushAsync();
+            return await _process.StandardOutput.ReadLineAsync().WaitAsync(timeout) ?? throw new InvalidOperationException($"{Name} exited");
+        }
+        finally
+        {
+            _commands.Release();
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -93,6 +107,7 @@ internal sealed class PeerProcess : IAsyncDisposable
             _process.Kill(entireProcessTree: true);
         }
         _process.Dispose();
+        _commands.Dispose();
     }
 
     private static int FreePort()

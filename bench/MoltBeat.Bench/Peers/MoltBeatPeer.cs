@@ -5,26 +5,40 @@ using MoltBeat.WebSocket.Server;
 
 namespace MoltBeat.Bench.Peers;
 
-/// <summary>MoltBeat itself, hosted with AddMoltBeatWebSocket/MapMoltBeatWebSocket.</summary>
+/// <summary>
+/// MoltBeat itself: <c>moltbeat</c> is the standalone server (raw Kestrel connections), and
+/// <c>moltbeat-hosted</c> the same server inside an ASP.NET Core app (MapMoltBeatWebSocket).
+/// </summary>
 internal static class MoltBeatPeer
 {
-    private static MoltBeatWSServer? _server;
+    private static MoltBeatWSServer? _hosted;
 
-    public static Action<string> Configure(WebApplicationBuilder builder)
+    private static void Limits(WSServerOptions o)
     {
-        builder.Services.AddMoltBeatWebSocket(o =>
-        {
-            o.MaxConnections = 100_000;
-            // A burst of 200 events must fit every subscriber's queue: the bench measures throughput, not 4009.
-            o.MaxQueuedMessages = 100_000;
-            o.MaxQueuedBytes = 16 << 20;
-        });
-        return json => _server!.Broadcast(BenchPayload.Room, "bench", JsonDocument.Parse(json).RootElement);
+        o.MaxConnections = 100_000;
+        // A burst of 200 events must fit every subscriber's queue: the bench measures throughput, not 4009.
+        o.MaxQueuedMessages = 100_000;
+        o.MaxQueuedBytes = 16 << 20;
     }
 
-    public static object Map(WebApplication app)
+    public static async Task<(Action<string> Publish, Func<Task> Stop)> StartAsync(int port)
     {
-        _server = app.Services.GetRequiredService<MoltBeatWSServer>();
+        var options = new WSServerOptions { Port = port, Host = "127.0.0.1" };
+        Limits(options);
+        var server = new MoltBeatWSServer(options);
+        await server.StartAsync();
+        return (json => server.Broadcast(BenchPayload.Room, "bench", JsonDocument.Parse(json).RootElement), () => server.DisposeAsync().AsTask());
+    }
+
+    public static Action<string> ConfigureHosted(WebApplicationBuilder builder)
+    {
+        builder.Services.AddMoltBeatWebSocket(Limits);
+        return json => _hosted!.Broadcast(BenchPayload.Room, "bench", JsonDocument.Parse(json).RootElement);
+    }
+
+    public static object MapHosted(WebApplication app)
+    {
+        _hosted = app.Services.GetRequiredService<MoltBeatWSServer>();
         return app.MapMoltBeatWebSocket("/ws");
     }
 }

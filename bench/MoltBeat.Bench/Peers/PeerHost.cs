@@ -1,60 +1,75 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace MoltBeat.Bench.Peers;
 
 /// <summary>
-/// Runs one peer server in this process (<c>MoltBeat.Bench serve PEER PORT</c>): its WebSocket endpoint,
-/// plus <c>POST /publish?count=N&amp;rate=R</c> that publishes the benchmark events, and <c>GET /ready</c>.
-/// Each peer's own way of publishing lives in one small file.
+/// Runs one peer server in this process (<c>MoltBeat.Bench serve PEER PORT</c>) with its WebSocket
+/// endpoint on <c>/ws</c>. The harness drives it through standard input, one command a line, each
+/// answered with one line: <c>publish COUNT RATE</c> → <c>published</c>, <c>gc</c> → heap bytes.
+/// Closing standard input stops it. Each peer's own way of serving and publishing is one small file.
 /// </summary>
 public static class PeerHost
 {
     public static async Task<int> ServeAsync(string peer, int port)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxConcurrentUpgradedConnections = null);
-        builder.Logging.ClearProviders();
-        Action<string> publish = peer switch
+        Action<string> publish;
+        Func<Task> stop;
+        if (peer == "moltbeat")
         {
-            "moltbeat" => MoltBeatPeer.Configure(builder),
-            "naive" => NaiveKestrelPeer.Configure(builder),
-            "signalr" => SignalRPeer.Configure(builder),
-            _ => throw new ArgumentException($"unknown peer '{peer}' (moltbeat, naive, signalr)"),
-        };
-        var app = builder.Build();
-        var map = peer switch
+            (publish, stop) = await MoltBeatPeer.StartAsync(port);
+        }
+        else
         {
-            "moltbeat" => MoltBeatPeer.Map(app),
-            "naive" => NaiveKestrelPeer.Map(app),
-            _ => SignalRPeer.Map(app),
-        };
-        app.MapGet("/ready", () => "ok");
-        // Memory is compared after a full, compacting collection in every peer, so that garbage left by
-        // the connection storm does not count as per-connection memory.
-        app.MapPost("/gc", () =>
-        {
-            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-            GC.WaitForPendingFinalizers();
-            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-            return GC.GetTotalMemory(forceFullCollection: false).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        });
-        app.MapPost("/publish", async (HttpContext ctx) =>
-        {
-            var count = int.Parse(ctx.Request.Query["count"].FirstOrDefault() ?? "1", System.Globalization.CultureInfo.InvariantCulture);
-            var rate = double.Parse(ctx.Request.Query["rate"].FirstOrDefault() ?? "0", System.Globalization.CultureInfo.InvariantCulture);
-            await BenchPayload.RunAsync(count, rate, publish);
-            return "published";
-        });
-        _ = map;
-        await app.StartAsync();
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+            builder.WebHost.ConfigureKestrel(k => k.Limits.MaxConcurrentUpgradedConnections = null);
+            builder.Logging.ClearProviders();
+            publish = peer switch
+            {
+                "moltbeat-hosted" => MoltBeatPeer.ConfigureHosted(builder),
+                "naive" => NaiveKestrelPeer.Configure(builder),
+                "signalr" => SignalRPeer.Configure(builder),
+                _ => throw new ArgumentException($"unknown peer '{peer}' (moltbeat, moltbeat-hosted, naive, signalr)"),
+            };
+            var app = builder.Build();
+            _ = peer switch
+            {
+                "moltbeat-hosted" => MoltBeatPeer.MapHosted(app),
+                "naive" => NaiveKestrelPeer.Map(app),
+                _ => SignalRPeer.Map(app),
+            };
+            await app.StartAsync();
+            stop = () => app.StopAsync();
+        }
         Console.WriteLine("ready");
-        // The harness ends the peer by closing stdin.
-        await Task.Run(() => Console.In.ReadToEnd());
-        await app.StopAsync();
+        while (await Console.In.ReadLineAsync() is { } line)
+        {
+            var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            switch (words.FirstOrDefault())
+            {
+                case "publish":
+                    await BenchPayload.RunAsync(
+                        int.Parse(words[1], System.Globalization.CultureInfo.InvariantCulture),
+                        double.Parse(words[2], System.Globalization.CultureInfo.InvariantCulture),
+                        publish);
+                    Console.WriteLine("published");
+                    break;
+                case "gc":
+                    // Memory is compared after a full, compacting collection in every peer, so that garbage
+                    // left by the connection storm does not count as per-connection memory.
+                    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                    GC.WaitForPendingFinalizers();
+                    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                    Console.WriteLine(GC.GetTotalMemory(forceFullCollection: false));
+                    break;
+                default:
+                    Console.WriteLine("unknown command");
+                    break;
+            }
+        }
+        await stop();
         return 0;
     }
 }

@@ -1,7 +1,8 @@
 // Benchmark peer: rooms on Node `ws` as the TypeScript original does it (serialize once, send to each
 // member). Same endpoints as the .NET peers: WebSocket on /ws (any message joins the bench room),
-// POST /publish?count=N&rate=R, GET /ready. Ends when stdin closes.
+// commands on stdin (publish COUNT RATE, gc). Ends when stdin closes.
 import { createServer } from 'node:http';
+import { createInterface } from 'node:readline';
 import { WebSocketServer } from 'ws';
 
 const port = Number(process.argv[2] ?? 0);
@@ -14,26 +15,7 @@ function publish(seq) {
   for (const ws of room) ws.send(msg);
 }
 
-const http = createServer(async (req, res) => {
-  const url = new URL(req.url, 'http://127.0.0.1');
-  if (url.pathname === '/ready') return res.end('ok');
-  if (url.pathname === '/gc' && req.method === 'POST') {
-    globalThis.gc?.();
-    return res.end(String(process.memoryUsage().heapUsed));
-  }
-  if (url.pathname === '/publish' && req.method === 'POST') {
-    const count = Number(url.searchParams.get('count') ?? 1);
-    const rate = Number(url.searchParams.get('rate') ?? 0);
-    const start = performance.now();
-    for (let i = 1; i <= count; i++) {
-      if (rate > 0) {
-        const wait = start + ((i - 1) * 1000) / rate - performance.now();
-        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      }
-      publish(i);
-    }
-    return res.end('published');
-  }
+const http = createServer((req, res) => {
   res.statusCode = 404;
   res.end();
 });
@@ -44,5 +26,27 @@ wss.on('connection', (ws) => {
   ws.on('error', () => room.delete(ws));
 });
 http.listen(port, '127.0.0.1', () => console.log('ready'));
-process.stdin.resume();
-process.stdin.on('end', () => process.exit(0));
+// Driven like the .NET peers: one command a line on stdin, one answer line on stdout.
+const lines = createInterface({ input: process.stdin });
+lines.on('line', async (line) => {
+  const [cmd, a, b] = line.trim().split(/\s+/);
+  if (cmd === 'publish') {
+    const count = Number(a);
+    const rate = Number(b);
+    const start = performance.now();
+    for (let i = 1; i <= count; i++) {
+      if (rate > 0) {
+        const wait = start + ((i - 1) * 1000) / rate - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      }
+      publish(i);
+    }
+    console.log('published');
+  } else if (cmd === 'gc') {
+    globalThis.gc?.();
+    console.log(String(process.memoryUsage().heapUsed));
+  } else {
+    console.log('unknown command');
+  }
+});
+lines.on('close', () => process.exit(0));

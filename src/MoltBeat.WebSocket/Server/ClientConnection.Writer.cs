@@ -93,7 +93,7 @@ internal sealed partial class ClientConnection
         catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
             // The socket is gone; the receive loop ends and cleans up.
-            _http.Abort();
+            _abortTransport();
         }
         finally
         {

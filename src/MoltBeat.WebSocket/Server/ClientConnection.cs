@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Threading.Channels;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Http;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Protocol;
 
@@ -18,7 +17,7 @@ namespace MoltBeat.WebSocket.Server;
 internal sealed partial class ClientConnection
 {
     private readonly MoltBeatWSServer _server;
-    private readonly HttpContext _http;
+    private readonly Action _abortTransport;
     private readonly System.Net.WebSockets.WebSocket _socket;
     private readonly CorkableStream _stream;
     private readonly Channel<Outgoing> _queue = Channel.CreateUnbounded<Outgoing>(
@@ -32,10 +31,16 @@ internal sealed partial class ClientConnection
     private WebSocketCloseStatus? _clientCloseStatus;
     private string? _clientCloseDescription;
 
-    public ClientConnection(MoltBeatWSServer server, HttpContext http, Stream upgraded, bool batch)
+    /// <summary>Creates the connection over an upgraded duplex stream.</summary>
+    /// <param name="server">The server it belongs to.</param>
+    /// <param name="upgraded">The raw stream after the 101 response.</param>
+    /// <param name="abortTransport">Cuts the underlying connection (no close handshake).</param>
+    /// <param name="remoteAddress">The peer's address, for logs and hooks.</param>
+    /// <param name="batch">Whether the client opted in to batched frames.</param>
+    public ClientConnection(MoltBeatWSServer server, Stream upgraded, Action abortTransport, string? remoteAddress, bool batch)
     {
         _server = server;
-        _http = http;
+        _abortTransport = abortTransport;
         Batch = batch;
         Id = NewClientId();
         _stream = new CorkableStream(upgraded, server.Time);
@@ -57,7 +62,7 @@ internal sealed partial class ClientConnection
         });
         ConnectedAt = server.Time.GetTimestamp();
         LastPingSent = ConnectedAt;
-        Info = new WSClientInfo(Id, null, http.Connection.RemoteIpAddress?.ToString());
+        Info = new WSClientInfo(Id, null, remoteAddress);
     }
 
     /// <summary>The id sent in <c>connected.clientId</c>.</summary>
@@ -177,7 +182,7 @@ internal sealed partial class ClientConnection
         _queue.Writer.TryComplete();
         // A client that never reads or never answers the close must not hold the connection forever.
         _aborted.CancelAfter(_server.Options.CloseTimeout);
-        _aborted.Token.UnsafeRegister(static s => ((ClientConnection)s!)._http.Abort(), this);
+        _aborted.Token.UnsafeRegister(static s => ((ClientConnection)s!)._abortTransport(), this);
     }
 
     private async Task WaitOrAbortAsync(Task task)
@@ -188,7 +193,7 @@ internal sealed partial class ClientConnection
         }
         catch (TimeoutException)
         {
-            _http.Abort();
+            _abortTransport();
         }
     }
 

@@ -1,8 +1,11 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -18,7 +21,9 @@ public sealed partial class MoltBeatWSServer
     /// <summary>
     /// Starts a standalone server on <see cref="WSServerOptions.Host"/>:<see cref="WSServerOptions.Port"/>
     /// serving WebSocket clients on <see cref="WSServerOptions.Path"/> (the seed's <c>port</c> option).
-    /// To serve other HTTP routes too, host the server in your app with <c>MapMoltBeatWebSocket</c> instead.
+    /// It runs on Kestrel's raw connections (no HTTP pipeline per connection), which is what keeps an
+    /// idle connection small; to serve other HTTP routes too, host the server in your app with
+    /// <c>MapMoltBeatWebSocket</c> instead.
     /// </summary>
     /// <exception cref="InvalidOperationException">It was started already.</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
@@ -30,13 +35,14 @@ public sealed partial class MoltBeatWSServer
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(kestrel =>
         {
+            kestrel.Limits.MaxConcurrentConnections = null;
+            void Raw(ListenOptions listen) => listen.Run(ServeRawConnectionAsync);
             if (Options.Host == "localhost")
-                kestrel.ListenLocalhost(Options.Port);
+                kestrel.ListenLocalhost(Options.Port, Raw);
             else
-                kestrel.Listen(IPAddress.Parse(Options.Host), Options.Port);
+                kestrel.Listen(IPAddress.Parse(Options.Host), Options.Port, Raw);
         });
         var app = builder.Build();
-        app.Map(Options.Path, HandleAsync);
         await _engineStarted.Value.ConfigureAwait(false);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         _standalone = app;
@@ -45,6 +51,71 @@ public sealed partial class MoltBeatWSServer
         foreach (var url in Urls)
             Logger.Listening(new Uri(url, Options.Path).ToString().Replace("http", "ws", StringComparison.Ordinal));
     }
+
+    /// <summary>One raw connection of the standalone server: the handshake by hand, then the WebSocket on the socket's pipes.</summary>
+    private async Task ServeRawConnectionAsync(ConnectionContext connection)
+    {
+        var transport = connection.Transport;
+        RawHandshake.Head? head;
+        using (var timeout = new CancellationTokenSource(Options.HandshakeTimeout))
+        {
+            try
+            {
+                head = await RawHandshake.ReadHeadAsync(transport.Input, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                head = null; // a peer that trickles its headers (slowloris) is cut off
+            }
+        }
+        var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString();
+        if (head is null)
+        {
+            await RefuseRawAsync(transport.Output, remote, StatusCodes.Status400BadRequest, "Bad Request", "Malformed or incomplete HTTP request.").ConfigureAwait(false);
+            return;
+        }
+        if (!string.Equals(head.Path, Options.Path, StringComparison.Ordinal))
+        {
+            await RefuseRawAsync(transport.Output, remote, StatusCodes.Status404NotFound, "Not Found", $"WebSocket clients connect to {Options.Path}.").ConfigureAwait(false);
+            return;
+        }
+        var handshake = head.ToHandshake(remote);
+        if (Refusal(handshake) is { } refused)
+        {
+            await RefuseRawAsync(transport.Output, remote, refused.Status, ReasonPhrase(refused.Status), refused.Reason).ConfigureAwait(false);
+            return;
+        }
+        if (!TryReserveConnection())
+        {
+            await RefuseRawAsync(transport.Output, remote, StatusCodes.Status503ServiceUnavailable, ReasonPhrase(503), "Too many connections.").ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            await RawHandshake.WriteResponseAsync(transport.Output, 101, "Switching Protocols", body: null,
+                [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", WebSocketHandshake.AcceptKey(handshake.Key!))]).ConfigureAwait(false);
+            await RunConnectionAsync(new DuplexPipeStream(transport), connection.Abort, handshake).ConfigureAwait(false);
+        }
+        finally
+        {
+            ReleaseConnection();
+        }
+    }
+
+    private async Task RefuseRawAsync(System.IO.Pipelines.PipeWriter output, string? remote, int status, string phrase, string reason)
+    {
+        Logger.HandshakeRefused(remote, status, reason);
+        await RawHandshake.WriteResponseAsync(output, status, phrase, reason).ConfigureAwait(false);
+    }
+
+    private static string ReasonPhrase(int status) => status switch
+    {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
 
     private async Task StopStandaloneAsync()
     {

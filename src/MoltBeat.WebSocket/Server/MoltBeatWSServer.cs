@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MoltBeat.WebSocket.Engine;
@@ -84,46 +85,61 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     public async Task HandleAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (!WebSocketHandshake.IsWebSocketRequest(context))
+        var handshake = HandshakeRequest.From(context);
+        if (context.Features.Get<IHttpUpgradeFeature>() is not { IsUpgradableRequest: true })
+            handshake = handshake with { Upgrade = null };
+        if (Refusal(handshake) is { } refused)
         {
-            await RefuseAsync(context, StatusCodes.Status400BadRequest, "This endpoint accepts WebSocket connections only (see protocol.md).").ConfigureAwait(false);
+            await RefuseAsync(context, refused.Status, refused.Reason).ConfigureAwait(false);
             return;
         }
-        if (_closing)
+        if (!TryReserveConnection())
         {
-            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "The server is shutting down.").ConfigureAwait(false);
-            return;
-        }
-        var origin = context.Request.Headers.Origin.ToString();
-        if (origin.Length > 0 && Options.AllowedOrigins.Count > 0 && !Options.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
-        {
-            await RefuseAsync(context, StatusCodes.Status403Forbidden, "Origin not allowed.").ConfigureAwait(false);
-            return;
-        }
-        if (WebSocketHandshake.Validate(context) is { } invalid)
-        {
-            await RefuseAsync(context, StatusCodes.Status400BadRequest, invalid).ConfigureAwait(false);
-            return;
-        }
-        if (Interlocked.Increment(ref _connectionCount) > Options.MaxConnections)
-        {
-            Interlocked.Decrement(ref _connectionCount);
             await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "Too many connections.").ConfigureAwait(false);
             return;
         }
         try
         {
-            await _engineStarted.Value.ConfigureAwait(false);
-            var token = TokenFrom(context.Request);
-            var batch = context.Request.Query["batch"] == "1";
             var stream = await WebSocketHandshake.AcceptAsync(context).ConfigureAwait(false);
-            var connection = new ClientConnection(this, context, stream, batch);
-            await connection.RunAsync(token).ConfigureAwait(false);
+            await RunConnectionAsync(stream, context.Abort, handshake).ConfigureAwait(false);
         }
         finally
         {
-            Interlocked.Decrement(ref _connectionCount);
+            ReleaseConnection();
         }
+    }
+
+    /// <summary>Why a handshake must be refused (HTTP status and text), or null to accept it.</summary>
+    internal (int Status, string Reason)? Refusal(HandshakeRequest request)
+    {
+        if (!HttpMethods.IsGet(request.Method) || request.Upgrade?.Contains("websocket", StringComparison.OrdinalIgnoreCase) != true)
+            return (StatusCodes.Status400BadRequest, "This endpoint accepts WebSocket connections only (see protocol.md).");
+        if (_closing)
+            return (StatusCodes.Status503ServiceUnavailable, "The server is shutting down.");
+        if (request.Origin is { Length: > 0 } origin && Options.AllowedOrigins.Count > 0 && !Options.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
+            return (StatusCodes.Status403Forbidden, "Origin not allowed.");
+        if (WebSocketHandshake.Validate(request.Version, request.Key) is { } invalid)
+            return (StatusCodes.Status400BadRequest, invalid);
+        return null;
+    }
+
+    /// <summary>Counts a connection against <see cref="WSServerOptions.MaxConnections"/>; false when full.</summary>
+    internal bool TryReserveConnection()
+    {
+        if (Interlocked.Increment(ref _connectionCount) <= Options.MaxConnections)
+            return true;
+        Interlocked.Decrement(ref _connectionCount);
+        return false;
+    }
+
+    internal void ReleaseConnection() => Interlocked.Decrement(ref _connectionCount);
+
+    /// <summary>Runs an accepted connection (after the 101) until it closes, whichever transport accepted it.</summary>
+    internal async Task RunConnectionAsync(Stream upgraded, Action abortTransport, HandshakeRequest handshake)
+    {
+        await _engineStarted.Value.ConfigureAwait(false);
+        var connection = new ClientConnection(this, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch);
+        await connection.RunAsync(handshake.Token).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -241,15 +257,6 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
                 connection.SendPing();
             }
         }
-    }
-
-    private static string? TokenFrom(HttpRequest request)
-    {
-        var query = request.Query["token"].ToString();
-        if (query.Length > 0)
-            return query;
-        var header = request.Headers.Authorization.ToString();
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header[7..].Trim() : null;
     }
 
     private async Task RefuseAsync(HttpContext context, int status, string reason)

@@ -32,6 +32,9 @@ public sealed class WSServerOptions
     /// <remarks>A subscription to a parent room (<c>agent</c>, <c>all</c>) receives the events of its children, so refuse those when a user may only see some children.</remarks>
     public Func<WSClientInfo, string, CancellationToken, ValueTask<bool>>? AuthorizeSubscription { get; set; }
 
+    /// <summary>How long the standalone server waits for a complete handshake request before it drops the connection (slow or stalled clients). Default 10 s.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a client may take to send its <c>auth</c> message when it gave no token at the handshake; then 4001. Default 10 s.</summary>
     public TimeSpan AuthTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -90,6 +93,7 @@ public sealed class WSServerOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(Port, 65535);
         Positive(HeartbeatInterval, nameof(HeartbeatInterval));
         Positive(AuthTimeout, nameof(AuthTimeout));
+        Positive(HandshakeTimeout, nameof(HandshakeTimeout));
         Positive(CloseTimeout, nameof(CloseTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageSize, 128);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSubscriptionsPerConnection, 1);

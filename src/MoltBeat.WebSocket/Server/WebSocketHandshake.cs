@@ -14,31 +14,29 @@ internal static class WebSocketHandshake
 {
     private const string Rfc6455Guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-    /// <summary>Whether the request asks for a WebSocket upgrade at all.</summary>
-    public static bool IsWebSocketRequest(HttpContext context) =>
-        HttpMethods.IsGet(context.Request.Method)
-        && context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
-        && context.Request.Headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>Checks the version and key; returns an error text when the handshake is malformed.</summary>
-    public static string? Validate(HttpContext context)
+    public static string? Validate(string? version, string? key)
     {
-        if (context.Request.Headers.SecWebSocketVersion.ToString() != "13")
+        if (version != "13")
             return "Sec-WebSocket-Version must be 13";
-        var key = context.Request.Headers.SecWebSocketKey.ToString();
         Span<byte> decoded = stackalloc byte[32];
-        if (!Convert.TryFromBase64String(key, decoded, out var length) || length != 16)
+        if (!Convert.TryFromBase64String(key ?? "", decoded, out var length) || length != 16)
             return "Sec-WebSocket-Key must be 16 bytes in base64";
         return null;
+    }
+
+    /// <summary>The Sec-WebSocket-Accept value for a client's key.</summary>
+    public static string AcceptKey(string key)
+    {
+#pragma warning disable CA5350 // RFC 6455 defines the accept key with SHA-1; it is not used for security.
+        return Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + Rfc6455Guid)));
+#pragma warning restore CA5350
     }
 
     /// <summary>Answers 101 Switching Protocols and returns the raw duplex stream.</summary>
     public static Task<Stream> AcceptAsync(HttpContext context)
     {
-        var key = context.Request.Headers.SecWebSocketKey.ToString();
-#pragma warning disable CA5350 // RFC 6455 defines the accept key with SHA-1; it is not used for security.
-        var accept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + Rfc6455Guid)));
-#pragma warning restore CA5350
+        var accept = AcceptKey(context.Request.Headers.SecWebSocketKey.ToString());
         context.Response.Headers.Connection = "Upgrade";
         context.Response.Headers.Upgrade = "websocket";
         context.Response.Headers.SecWebSocketAccept = accept;

@@ -1,0 +1,79 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace MoltBeat.WebSocket.Server;
+
+/// <summary>
+/// A <see cref="Stream"/> over a Kestrel connection's transport pipes, so that the framework's WebSocket
+/// (RFC 6455 handling) runs directly on the socket's pipes, without the HTTP layer in between.
+/// </summary>
+internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
+{
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty)
+            return 0;
+        while (true)
+        {
+            var result = await transport.Input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var available = result.Buffer;
+            if (!available.IsEmpty)
+            {
+                var count = (int)Math.Min(available.Length, buffer.Length);
+                var consumed = available.Slice(0, count);
+                consumed.CopyTo(buffer.Span);
+                transport.Input.AdvanceTo(consumed.End);
+                return count;
+            }
+            transport.Input.AdvanceTo(available.End);
+            if (result.IsCompleted || result.IsCanceled)
+                return 0;
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var result = await transport.Output.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (result.IsCompleted)
+            throw new IOException("The connection is closed.");
+    }
+
+    public override async Task FlushAsync(CancellationToken cancellationToken) =>
+        await transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush() { }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Use ReadAsync.");
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Use WriteAsync.");
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            transport.Input.Complete();
+            transport.Output.Complete();
+        }
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,99 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace MoltBeat.WebSocket.Server;
+
+/// <summary>
+/// The HTTP/1.1 side of the standalone transport: reads one request head from a raw connection and
+/// writes the 101 (or a refusal) back. Only what a WebSocket handshake needs; anything else is refused.
+/// </summary>
+internal static class RawHandshake
+{
+    /// <summary>The largest request head accepted (request line and headers).</summary>
+    public const int MaxHeadBytes = 8 * 1024;
+
+    private static readonly byte[] EndOfHead = "\r\n\r\n"u8.ToArray();
+
+    /// <summary>A parsed request head: method, path, query string and headers (case-insensitive).</summary>
+    public sealed record Head(string Method, string Path, string Query, Dictionary<string, string> Headers)
+    {
+        public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
+
+        public HandshakeRequest ToHandshake(string? remoteAddress)
+        {
+            var query = QueryHelpers.ParseQuery(Query);
+            return new HandshakeRequest(
+                Method,
+                Header("Upgrade"),
+                Header("Sec-WebSocket-Version"),
+                Header("Sec-WebSocket-Key"),
+                Header("Origin"),
+                HandshakeRequest.TokenFrom(query.TryGetValue("token", out var t) ? t.ToString() : null, Header("Authorization")),
+                query.TryGetValue("batch", out var b) && b == "1",
+                remoteAddress);
+        }
+    }
+
+    /// <summary>Reads the request head; null when it is malformed, too big, or the peer gave up.</summary>
+    public static async Task<Head?> ReadHeadAsync(PipeReader input, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var reader = new SequenceReader<byte>(buffer);
+            if (reader.TryReadTo(out ReadOnlySequence<byte> head, EndOfHead, advancePastDelimiter: true))
+            {
+                var parsed = Parse(Encoding.Latin1.GetString(head));
+                // Bytes after the head (a first frame sent eagerly) stay in the pipe for the WebSocket.
+                input.AdvanceTo(reader.Position);
+                return parsed;
+            }
+            input.AdvanceTo(buffer.Start, buffer.End);
+            if (buffer.Length > MaxHeadBytes || result.IsCompleted)
+                return null;
+        }
+    }
+
+    /// <summary>Writes a complete response and nothing after it; for refusals the connection is closed next.</summary>
+    public static async Task WriteResponseAsync(PipeWriter output, int status, string reason, string? body, IEnumerable<(string Name, string Value)>? headers = null)
+    {
+        var text = new StringBuilder();
+        text.Append("HTTP/1.1 ").Append(status).Append(' ').Append(reason).Append("\r\n");
+        foreach (var (name, value) in headers ?? [])
+            text.Append(name).Append(": ").Append(value).Append("\r\n");
+        if (body is not null)
+        {
+            text.Append("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ")
+                .Append(Encoding.UTF8.GetByteCount(body)).Append("\r\n\r\n").Append(body);
+        }
+        else
+        {
+            text.Append("\r\n");
+        }
+        await output.WriteAsync(Encoding.UTF8.GetBytes(text.ToString())).ConfigureAwait(false);
+    }
+
+    private static Head? Parse(string head)
+    {
+        var lines = head.Split("\r\n");
+        var requestLine = lines[0].Split(' ');
+        if (requestLine.Length != 3 || !requestLine[2].StartsWith("HTTP/1.", StringComparison.Ordinal))
+            return null;
+        var target = requestLine[1];
+        var q = target.IndexOf('?', StringComparison.Ordinal);
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var line in lines.Skip(1))
+        {
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0)
+                return null;
+            var name = line[..colon].Trim();
+            var value = line[(colon + 1)..].Trim();
+            headers[name] = headers.TryGetValue(name, out var previous) ? previous + ", " + value : value;
+        }
+        return new Head(requestLine[0], q < 0 ? target : target[..q], q < 0 ? "" : target[q..], headers);
+    }
+}
