@@ -9,6 +9,19 @@ using MoltBeat.Bench.Peers;
 if (args.Length >= 3 && args[0] == "serve")
     return await PeerHost.ServeAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
 
+// Diagnostics: hold N idle subscribed connections on a peer for a while, to inspect it (dotnet-gcdump PID).
+if (args.Length >= 4 && args[0] == "hold")
+{
+    await using var held = await PeerProcess.StartAsync(args[1], FindRepoRoot());
+    await using var idle = await LoadClients.ConnectAsync(args[1], held.WsUri, int.Parse(args[2], CultureInfo.InvariantCulture), recordLatency: false);
+    await held.PublishAsync(1, 0, TimeSpan.FromSeconds(30));
+    await idle.WaitForAsync(1, TimeSpan.FromSeconds(30));
+    await held.CollectGarbageAsync();
+    Console.WriteLine($"peer pid {held.ProcessId}, {idle.Count} idle connections; holding {args[3]} s");
+    await Task.Delay(TimeSpan.FromSeconds(int.Parse(args[3], CultureInfo.InvariantCulture)));
+    return 0;
+}
+
 var quick = args.Contains("--quick");
 var runs = Option("--runs") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : quick ? 1 : 3;
 var peers = (Option("--peers") ?? (quick ? "moltbeat,naive" : "moltbeat,naive,signalr,node-ws")).Split(',');

@@ -22,6 +22,8 @@ internal sealed class PeerProcess : IAsyncDisposable
 
     public string Name { get; }
 
+    public int ProcessId => _process.Id;
+
     public int Port { get; }
 
     public Uri WsUri => new($"ws://127.0.0.1:{Port}/ws");

@@ -12,7 +12,6 @@ internal sealed partial class ClientConnection
     /// <summary>Reads client messages until the client closes, the socket dies, or the close handshake ends.</summary>
     private async Task RunReceiveLoopAsync()
     {
-        var token = _aborted.Token;
         var small = new byte[SmallMessageBuffer];
         byte[] buffer = small;
         var length = 0;
@@ -32,7 +31,8 @@ internal sealed partial class ClientConnection
                     buffer = bigger;
                 }
                 var target = discarding ? buffer.AsMemory() : buffer.AsMemory(length, Math.Min(buffer.Length, limit + 1) - length);
-                var result = await _socket.ReceiveAsync(target, token).ConfigureAwait(false);
+                // No cancellation token: an idle receive then holds no registration; cutting the transport ends it.
+                var result = await _socket.ReceiveAsync(target, CancellationToken.None).ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     _clientCloseStatus = _socket.CloseStatus is WebSocketCloseStatus.Empty or null ? WebSocketCloseStatus.NormalClosure : _socket.CloseStatus;

@@ -18,18 +18,17 @@ internal sealed partial class ClientConnection
     /// </summary>
     private async Task RunWriterAsync()
     {
-        var reader = _queue.Reader;
         var token = _aborted.Token;
         byte[]? batch = null;
         var batchLength = 0;
         try
         {
-            while (await reader.WaitToReadAsync(token).ConfigureAwait(false))
+            while (await _queue.WaitToReadAsync().ConfigureAwait(false))
             {
                 _stream.Cork();
                 var drained = 0;
                 var frames = 0;
-                while (drained < MaxBytesPerWrite && Volatile.Read(ref _closeState) != 2 && reader.TryRead(out var item))
+                while (drained < MaxBytesPerWrite && Volatile.Read(ref _closeState) != 2 && _queue.TryRead(out var item))
                 {
                     var length = item.Message?.Length ?? 2;
                     if (item.Kind != OutgoingKind.Replay)
@@ -100,7 +99,7 @@ internal sealed partial class ClientConnection
             if (batch is not null)
                 ArrayPool<byte>.Shared.Return(batch);
             // Free whatever is still queued: a closed connection keeps nothing.
-            while (reader.TryRead(out _)) { }
+            while (_queue.TryRead(out _)) { }
             Interlocked.Exchange(ref _queuedBytes, 0);
             Interlocked.Exchange(ref _queuedMessages, 0);
         }

@@ -1,6 +1,5 @@
 using System.Net.WebSockets;
 using System.Security.Cryptography;
-using System.Threading.Channels;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Connections;
 using MoltBeat.WebSocket.Auth;
@@ -20,8 +19,7 @@ internal sealed partial class ClientConnection
     private readonly Action _abortTransport;
     private readonly System.Net.WebSockets.WebSocket _socket;
     private readonly CorkableStream _stream;
-    private readonly Channel<Outgoing> _queue = Channel.CreateUnbounded<Outgoing>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+    private readonly OutgoingQueue<Outgoing> _queue = new();
     private readonly TokenBucketRateLimiter _rateLimiter;
     private readonly CancellationTokenSource _aborted = new();
     private long _queuedBytes;
@@ -132,7 +130,7 @@ internal sealed partial class ClientConnection
     private void EnqueueReplay(byte[] frame)
     {
         if (Volatile.Read(ref _closeState) == 0)
-            _queue.Writer.TryWrite(new Outgoing(frame, OutgoingKind.Replay));
+            _queue.TryWrite(new Outgoing(frame, OutgoingKind.Replay));
     }
 
     /// <summary>Queues a reply or error message to this client.</summary>
@@ -157,8 +155,7 @@ internal sealed partial class ClientConnection
             RequestClose(CloseCodes.SlowConsumer, flushQueued: false);
             return false;
         }
-        _queue.Writer.TryWrite(item);
-        return true;
+        return _queue.TryWrite(item);
     }
 
     /// <summary>
@@ -179,7 +176,7 @@ internal sealed partial class ClientConnection
             _server.Logger.ClosingClient(Id, code.Code, code.Reason);
             _server.Metrics.Closes.Add(1, new KeyValuePair<string, object?>("code", code.Code));
         }
-        _queue.Writer.TryComplete();
+        _queue.Complete();
         // A client that never reads or never answers the close must not hold the connection forever.
         _aborted.CancelAfter(_server.Options.CloseTimeout);
         _aborted.Token.UnsafeRegister(static s => ((ClientConnection)s!)._abortTransport(), this);

@@ -135,11 +135,18 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     internal void ReleaseConnection() => Interlocked.Decrement(ref _connectionCount);
 
     /// <summary>Runs an accepted connection (after the 101) until it closes, whichever transport accepted it.</summary>
-    internal async Task RunConnectionAsync(Stream upgraded, Action abortTransport, HandshakeRequest handshake)
+    internal Task RunConnectionAsync(Stream upgraded, Action abortTransport, HandshakeRequest handshake)
     {
-        await _engineStarted.Value.ConfigureAwait(false);
-        var connection = new ClientConnection(this, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch);
-        await connection.RunAsync(handshake.Token).ConfigureAwait(false);
+        // Not an async method on the common path: every idle connection would keep its state machine.
+        return _engineStarted.Value.IsCompletedSuccessfully
+            ? new ClientConnection(this, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch).RunAsync(handshake.Token)
+            : RunAfterEngineStartAsync();
+
+        async Task RunAfterEngineStartAsync()
+        {
+            await _engineStarted.Value.ConfigureAwait(false);
+            await new ClientConnection(this, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch).RunAsync(handshake.Token).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
