@@ -46,6 +46,14 @@ public sealed record EngineHealth(string Name, bool Healthy, int HistoryRooms, l
 /// <param name="UptimeSeconds">Seconds since start.</param>
 public sealed record HealthReport(string Status, bool Live, bool Ready, EngineHealth Engine, int Connections, long UptimeSeconds);
 
+/// <summary>Reply of GET /api/info.</summary>
+/// <param name="Path">The WebSocket path.</param>
+/// <param name="AuthRequired">WebSocket clients need a token (<c>?token=</c>).</param>
+/// <param name="PublishAuthRequired">The publish API needs an API key or a bearer token.</param>
+/// <param name="Demo">The demo feed is on.</param>
+/// <param name="HeartbeatInterval">Heartbeat interval in milliseconds.</param>
+public sealed record ServerInfo(string Path, bool AuthRequired, bool PublishAuthRequired, bool Demo, int HeartbeatInterval);
+
 /// <summary>
 /// The HTTP API for publishers that are not .NET (the seed's "With Hono" example as a service), and
 /// the health and stats endpoints.
@@ -61,11 +69,15 @@ internal static partial class PublishApi
         health.MapGet("/health", Health)
             .WithSummary("Liveness and readiness, with the engine's state. 503 when the engine is unhealthy or the server is stopping.")
             .Produces<HealthReport>().Produces<HealthReport>(StatusCodes.Status503ServiceUnavailable);
-        api.MapGet("/health/live", () => Results.Ok(new { status = "alive" }))
+        health.MapGet("/health/live", () => Results.Ok(new { status = "alive" }))
             .WithSummary("Liveness only: 200 while the process serves requests.");
-        api.MapGet("/health/ready", Health)
+        health.MapGet("/health/ready", Health)
             .WithSummary("Readiness: like /api/health.")
             .Produces<HealthReport>().Produces<HealthReport>(StatusCodes.Status503ServiceUnavailable);
+        health.MapGet("/info", (ServerSettings settings) => Results.Ok(new ServerInfo(
+                settings.Path, settings.JwtSecret is not null, settings.PublishRequiresAuth, settings.Demo, settings.HeartbeatSeconds * 1000)))
+            .WithSummary("What a client (the dashboard) needs to know: WebSocket path, whether tokens are required.")
+            .Produces<ServerInfo>();
         health.MapGet("/stats", (MoltBeatWSServer server) => Results.Ok(server.GetStats()))
             .WithSummary("Clients, rooms with their subscriber counts, engine and recovery figures of this node.")
             .Produces<WSServerStats>();
