@@ -60,10 +60,11 @@ public sealed record ServerInfo(string Path, bool AuthRequired, bool PublishAuth
 /// </summary>
 internal static partial class PublishApi
 {
-    private static readonly long Started = Environment.TickCount64;
+    private static long s_started;
 
     public static void MapPublishApi(this WebApplication app)
     {
+        s_started = Environment.TickCount64;
         var api = app.MapGroup("/api");
         var health = api.MapGroup("").WithTags("health");
         health.MapGet("/health", Health)
@@ -110,7 +111,7 @@ internal static partial class PublishApi
             ready,
             new EngineHealth(e.Name, e.Healthy, e.HistoryRooms, e.HistoryEvents, e.HistoryBytes),
             stats.TotalClients,
-            (Environment.TickCount64 - Started) / 1000);
+            (Environment.TickCount64 - s_started) / 1000);
         return Results.Json(report, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 

@@ -107,6 +107,22 @@ public static class ServerApp
             document.Info.Title = "MoltBeat server API";
             document.Info.Description = "Publish events to WebSocket subscribers over HTTP; health and statistics. " +
                 "WebSocket clients connect to " + settings.Path + " (see docs/protocol.md).";
+            document.Components ??= new Microsoft.OpenApi.OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes["ApiKey"] = new Microsoft.OpenApi.OpenApiSecurityScheme
+            {
+                Type = Microsoft.OpenApi.SecuritySchemeType.ApiKey,
+                Name = "X-Api-Key",
+                In = Microsoft.OpenApi.ParameterLocation.Header,
+                Description = "The server's --api-key.",
+            };
+            document.Components.SecuritySchemes["Bearer"] = new Microsoft.OpenApi.OpenApiSecurityScheme
+            {
+                Type = Microsoft.OpenApi.SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "JWT",
+                Description = "A JWT signed with the server's --jwt-secret whose scope holds 'publish'.",
+            };
             return Task.CompletedTask;
         }));
         builder.Services.AddOpenTelemetry().WithMetrics(m => m

@@ -179,6 +179,7 @@ public sealed class ApiTests(SecuredServer fixture) : IClassFixture<SecuredServe
         Assert.True(body.GetProperty("ready").GetBoolean());
         Assert.Equal("memory", body.GetProperty("engine").GetProperty("name").GetString());
         Assert.True(body.GetProperty("engine").GetProperty("healthy").GetBoolean());
+        Assert.True(body.GetProperty("uptimeSeconds").GetInt64() >= 0);
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/health/live"))).Status);
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/health/ready"))).Status);
         var (_, info) = await SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/info"));
@@ -210,6 +211,9 @@ public sealed class ApiTests(SecuredServer fixture) : IClassFixture<SecuredServe
         Assert.True(publish.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _));
         foreach (var code in (string[])["200", "400", "401", "413"])
             Assert.True(publish.GetProperty("responses").TryGetProperty(code, out _), code + " missing");
+        var schemes = doc.GetProperty("components").GetProperty("securitySchemes");
+        Assert.Equal("X-Api-Key", schemes.GetProperty("ApiKey").GetProperty("name").GetString());
+        Assert.Equal("bearer", schemes.GetProperty("Bearer").GetProperty("scheme").GetString());
     }
 
     [Fact]
