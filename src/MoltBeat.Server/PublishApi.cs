@@ -4,39 +4,136 @@ using MoltBeat.WebSocket.Server;
 
 namespace MoltBeat.Server;
 
+/// <summary>Body of POST /api/publish: give <c>room</c> or <c>rooms</c>, and <c>event</c>; <c>data</c> is any JSON.</summary>
+/// <param name="Room">The room to publish to (e.g. <c>analytics:agents</c>).</param>
+/// <param name="Rooms">Several rooms at once; a client subscribed to more than one gets the event once.</param>
+/// <param name="Event">The event name (1-128 characters), e.g. <c>agent:created</c>.</param>
+/// <param name="Data">The payload, any JSON value.</param>
+public sealed record PublishBody(string? Room, IReadOnlyList<string>? Rooms, string Event, JsonElement? Data);
+
+/// <summary>Body of POST /api/broadcast: sent to every connected client, not recorded for recovery.</summary>
+/// <param name="Event">The event name.</param>
+/// <param name="Data">The payload, any JSON value.</param>
+public sealed record BroadcastBody(string Event, JsonElement? Data);
+
+/// <summary>Reply to a publish.</summary>
+/// <param name="Published">Always true.</param>
+/// <param name="Offsets">The event's offset in each room it was recorded in (the rooms, their parents and <c>all</c>).</param>
+public sealed record PublishResult(bool Published, IReadOnlyDictionary<string, long> Offsets);
+
+/// <summary>Reply to a broadcast.</summary>
+/// <param name="Published">Always true.</param>
+public sealed record BroadcastResult(bool Published);
+
+/// <summary>An error reply.</summary>
+/// <param name="Error">What was wrong, in one sentence.</param>
+public sealed record ApiError(string Error);
+
+/// <summary>The engine's part of the health reply.</summary>
+/// <param name="Name">Engine kind (<c>memory</c>, <c>redis</c>).</param>
+/// <param name="Healthy">Whether it can publish now.</param>
+/// <param name="HistoryRooms">Rooms with history.</param>
+/// <param name="HistoryEvents">Events held in history.</param>
+/// <param name="HistoryBytes">Bytes held in history.</param>
+public sealed record EngineHealth(string Name, bool Healthy, int HistoryRooms, long HistoryEvents, long HistoryBytes);
+
+/// <summary>Reply of GET /api/health.</summary>
+/// <param name="Status"><c>ok</c>, <c>unhealthy</c> (engine down) or <c>stopping</c>.</param>
+/// <param name="Live">The process is serving (always true when it answers).</param>
+/// <param name="Ready">It can take clients and publishes: engine healthy and not shutting down. 503 when false.</param>
+/// <param name="Engine">The engine's state.</param>
+/// <param name="Connections">Authenticated WebSocket clients.</param>
+/// <param name="UptimeSeconds">Seconds since start.</param>
+public sealed record HealthReport(string Status, bool Live, bool Ready, EngineHealth Engine, int Connections, long UptimeSeconds);
+
+/// <summary>Reply of GET /api/info.</summary>
+/// <param name="Path">The WebSocket path.</param>
+/// <param name="AuthRequired">WebSocket clients need a token (<c>?token=</c>).</param>
+/// <param name="PublishAuthRequired">The publish API needs an API key or a bearer token.</param>
+/// <param name="Demo">The demo feed is on.</param>
+/// <param name="HeartbeatInterval">Heartbeat interval in milliseconds.</param>
+public sealed record ServerInfo(string Path, bool AuthRequired, bool PublishAuthRequired, bool Demo, int HeartbeatInterval);
+
 /// <summary>
 /// The HTTP API for publishers that are not .NET (the seed's "With Hono" example as a service), and
 /// the health and stats endpoints.
 /// </summary>
-internal static class PublishApi
+internal static partial class PublishApi
 {
-    private const int MaxBodyBytes = 128 * 1024;
+    private static long s_started;
 
     public static void MapPublishApi(this WebApplication app)
     {
-        app.MapGet("/api/health", (MoltBeatWSServer server) =>
-        {
-            var engine = server.GetStats().Engine;
-            var body = new { status = engine.Healthy ? "ok" : "degraded", engine = engine.Name, engineHealthy = engine.Healthy };
-            return engine.Healthy ? Results.Ok(body) : Results.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
-        });
-        app.MapGet("/api/stats", (MoltBeatWSServer server) => Results.Ok(server.GetStats()));
-        app.MapPost("/api/publish", PublishAsync);
-        app.MapPost("/api/broadcast", BroadcastAsync);
+        s_started = Environment.TickCount64;
+        var api = app.MapGroup("/api");
+        var health = api.MapGroup("").WithTags("health");
+        health.MapGet("/health", Health)
+            .WithSummary("Liveness and readiness, with the engine's state. 503 when the engine is unhealthy or the server is stopping.")
+            .Produces<HealthReport>().Produces<HealthReport>(StatusCodes.Status503ServiceUnavailable);
+        health.MapGet("/health/live", () => Results.Ok(new { status = "alive" }))
+            .WithSummary("Liveness only: 200 while the process serves requests.");
+        health.MapGet("/health/ready", Health)
+            .WithSummary("Readiness: like /api/health.")
+            .Produces<HealthReport>().Produces<HealthReport>(StatusCodes.Status503ServiceUnavailable);
+        health.MapGet("/info", (ServerSettings settings) => Results.Ok(new ServerInfo(
+                settings.Path, settings.JwtSecret is not null, settings.PublishRequiresAuth, settings.Demo, settings.HeartbeatSeconds * 1000)))
+            .WithSummary("What a client (the dashboard) needs to know: WebSocket path, whether tokens are required.")
+            .Produces<ServerInfo>();
+        health.MapGet("/stats", (MoltBeatWSServer server) => Results.Ok(server.GetStats()))
+            .WithSummary("Clients, rooms with their subscriber counts, engine and recovery figures of this node.")
+            .Produces<WSServerStats>();
+        Describe(api.MapPost("/publish", PublishAsync)
+            .WithSummary("Publish an event to a room or rooms; subscribers of the rooms, their parents and 'all' receive it.")
+            .Accepts<PublishBody>("application/json").Produces<PublishResult>());
+        Describe(api.MapPost("/broadcast", BroadcastAsync)
+            .WithSummary("Send an event to every connected client (not recorded, not recovered).")
+            .Accepts<BroadcastBody>("application/json").Produces<BroadcastResult>());
     }
 
-    private static async Task<IResult> PublishAsync(HttpContext http, MoltBeatWSServer server, ServerSettings settings)
+    private static void Describe(RouteHandlerBuilder endpoint) => endpoint
+        .Produces<ApiError>(StatusCodes.Status400BadRequest)
+        .Produces<ApiError>(StatusCodes.Status401Unauthorized)
+        .Produces<ApiError>(StatusCodes.Status403Forbidden)
+        .Produces<ApiError>(StatusCodes.Status413PayloadTooLarge)
+        .Produces<ApiError>(StatusCodes.Status415UnsupportedMediaType)
+        .Produces<ApiError>(StatusCodes.Status503ServiceUnavailable)
+        .WithTags("publish");
+
+    private static IResult Health(MoltBeatWSServer server, IHostApplicationLifetime lifetime)
     {
-        if (Refuse(http, settings) is { } refused)
-            return refused;
-        var (body, error) = await ReadBodyAsync(http);
-        if (body is not { } json)
-            return error!;
+        var stats = server.GetStats();
+        var e = stats.Engine;
+        var stopping = lifetime.ApplicationStopping.IsCancellationRequested;
+        var ready = e.Healthy && !stopping;
+        var report = new HealthReport(
+            stopping ? "stopping" : e.Healthy ? "ok" : "unhealthy",
+            Live: true,
+            ready,
+            new EngineHealth(e.Name, e.Healthy, e.HistoryRooms, e.HistoryEvents, e.HistoryBytes),
+            stats.TotalClients,
+            (Environment.TickCount64 - s_started) / 1000);
+        return Results.Json(report, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+    }
+
+    private static async Task<IResult> PublishAsync(HttpContext http, MoltBeatWSServer server, PublishAuth auth, ServerSettings settings, ILogger<PublishAuth> logger)
+    {
+        if (await ReadAsync(http, auth, settings, logger) is not { } json)
+            return Results.Empty; // ReadAsync wrote the error
         var rooms = new List<string>();
-        if (json.TryGetProperty("room", out var room) && room.ValueKind == JsonValueKind.String)
+        if (json.TryGetProperty("room", out var room) && room.ValueKind != JsonValueKind.Null)
+        {
+            if (room.ValueKind != JsonValueKind.String)
+                return Problem("'room' must be a string.");
             rooms.Add(room.GetString()!);
-        if (json.TryGetProperty("rooms", out var many) && many.ValueKind == JsonValueKind.Array)
-            rooms.AddRange(many.EnumerateArray().Where(r => r.ValueKind == JsonValueKind.String).Select(r => r.GetString()!));
+        }
+        if (json.TryGetProperty("rooms", out var many) && many.ValueKind != JsonValueKind.Null)
+        {
+            if (many.ValueKind != JsonValueKind.Array || many.EnumerateArray().Any(r => r.ValueKind != JsonValueKind.String))
+                return Problem("'rooms' must be an array of strings.");
+            if (many.GetArrayLength() > 100)
+                return Problem("'rooms' may name at most 100 rooms.");
+            rooms.AddRange(many.EnumerateArray().Select(r => r.GetString()!));
+        }
         if (rooms.Count == 0)
             return Problem("Give 'room' (a string) or 'rooms' (an array of strings).");
         if (!json.TryGetProperty("event", out var evt) || evt.ValueKind != JsonValueKind.String)
@@ -45,8 +142,13 @@ internal static class PublishApi
         try
         {
             var published = await server.PublishAsync(rooms, evt.GetString()!, data.ValueKind == JsonValueKind.Undefined ? null : data, http.RequestAborted);
-            var offsets = published.DeliveryRooms!.Zip(published.Offsets!).ToDictionary(p => p.First, p => p.Second);
-            return Results.Ok(new { published = true, offsets });
+            var offsets = new Dictionary<string, long>(StringComparer.Ordinal);
+            if (published.DeliveryRooms is { } recorded && published.Offsets is { } positions)
+            {
+                for (var i = 0; i < recorded.Length && i < positions.Length; i++)
+                    offsets[recorded[i]] = positions[i];
+            }
+            return Results.Ok(new PublishResult(true, offsets));
         }
         catch (ArgumentException ex)
         {
@@ -54,54 +156,91 @@ internal static class PublishApi
         }
         catch (EngineUnavailableException ex)
         {
-            return Results.Json(new { error = ex.Message }, statusCode: StatusCodes.Status503ServiceUnavailable);
+            return Results.Json(new ApiError(ex.Message), statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
 
-    private static async Task<IResult> BroadcastAsync(HttpContext http, MoltBeatWSServer server, ServerSettings settings)
+    private static async Task<IResult> BroadcastAsync(HttpContext http, MoltBeatWSServer server, PublishAuth auth, ServerSettings settings, ILogger<PublishAuth> logger)
     {
-        if (Refuse(http, settings) is { } refused)
-            return refused;
-        var (body, error) = await ReadBodyAsync(http);
-        if (body is not { } json)
-            return error!;
+        if (await ReadAsync(http, auth, settings, logger) is not { } json)
+            return Results.Empty;
         if (!json.TryGetProperty("event", out var evt) || evt.ValueKind != JsonValueKind.String)
             return Problem("Give 'event' (a string).");
         var data = json.TryGetProperty("data", out var d) ? d : default;
         try
         {
             await server.BroadcastAllAsync(evt.GetString()!, data.ValueKind == JsonValueKind.Undefined ? null : data, http.RequestAborted);
-            return Results.Ok(new { published = true });
+            return Results.Ok(new BroadcastResult(true));
         }
         catch (ArgumentException ex)
         {
             return Problem(ex.Message);
         }
+        catch (EngineUnavailableException ex)
+        {
+            return Results.Json(new ApiError(ex.Message), statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
     }
 
-    private static IResult? Refuse(HttpContext http, ServerSettings settings)
+    /// <summary>Authenticates, then reads the body as a JSON object; on failure writes the error reply and returns null.</summary>
+    private static async Task<JsonElement?> ReadAsync(HttpContext http, PublishAuth auth, ServerSettings settings, ILogger logger)
     {
-        if (settings.ApiKey is { } key && http.Request.Headers["X-Api-Key"] != key)
-            return Results.Json(new { error = "missing or wrong X-Api-Key" }, statusCode: StatusCodes.Status401Unauthorized);
-        if (http.Request.ContentLength > MaxBodyBytes)
-            return Results.Json(new { error = $"body over {MaxBodyBytes} bytes" }, statusCode: StatusCodes.Status413PayloadTooLarge);
-        return null;
-    }
-
-    private static async Task<(JsonElement? Body, IResult? Error)> ReadBodyAsync(HttpContext http)
-    {
+        var outcome = await auth.CheckAsync(http.Request, http.RequestAborted);
+        if (!outcome.Allowed)
+        {
+            LogRefused(logger, http.Connection.RemoteIpAddress?.ToString(), outcome.Status, outcome.Error!);
+            if (outcome.Status == StatusCodes.Status401Unauthorized)
+                http.Response.Headers.WWWAuthenticate = auth.Challenge;
+            await WriteAsync(http, outcome.Status, outcome.Error!);
+            return null;
+        }
+        if (http.Request.ContentLength > settings.MaxRequestBodySize)
+        {
+            await WriteAsync(http, StatusCodes.Status413PayloadTooLarge, $"The body is over {settings.MaxRequestBodySize} bytes (--max-body-size).");
+            return null;
+        }
+        // JSON only: a browser cannot send it cross-site without a preflight, so a page elsewhere cannot publish.
+        if (!http.Request.HasJsonContentType())
+        {
+            await WriteAsync(http, StatusCodes.Status415UnsupportedMediaType, "Send Content-Type: application/json.");
+            return null;
+        }
         try
         {
-            using var doc = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+            using var doc = await JsonDocument.ParseAsync(http.Request.Body, new JsonDocumentOptions { MaxDepth = 64 }, http.RequestAborted);
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                return (null, Problem("The body must be a JSON object."));
-            return (doc.RootElement.Clone(), null);
+            {
+                await WriteAsync(http, StatusCodes.Status400BadRequest, "The body must be a JSON object.");
+                return null;
+            }
+            return doc.RootElement.Clone();
         }
         catch (JsonException ex)
         {
-            return (null, Problem("Malformed JSON: " + ex.Message));
+            await WriteAsync(http, StatusCodes.Status400BadRequest, "Malformed JSON: " + ex.Message);
         }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // A chunked body without Content-Length that grew past the limit.
+            await WriteAsync(http, StatusCodes.Status413PayloadTooLarge, $"The body is over {settings.MaxRequestBodySize} bytes (--max-body-size).");
+        }
+        catch (BadHttpRequestException ex)
+        {
+            await WriteAsync(http, StatusCodes.Status400BadRequest, ex.Message);
+        }
+        return null;
     }
 
-    private static IResult Problem(string message) => Results.Json(new { error = message }, statusCode: StatusCodes.Status400BadRequest);
+    private static async Task WriteAsync(HttpContext http, int status, string error)
+    {
+        if (http.Response.HasStarted)
+            return;
+        http.Response.StatusCode = status;
+        await http.Response.WriteAsJsonAsync(new ApiError(error), http.RequestAborted);
+    }
+
+    private static IResult Problem(string message) => Results.Json(new ApiError(message), statusCode: StatusCodes.Status400BadRequest);
+
+    [LoggerMessage(200, LogLevel.Warning, "Publish API refused a request from {Remote}: {Status} {Reason}")]
+    private static partial void LogRefused(ILogger logger, string? remote, int status, string reason);
 }

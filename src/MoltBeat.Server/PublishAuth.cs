@@ -1,0 +1,78 @@
+using System.Security.Cryptography;
+using System.Text;
+using MoltBeat.WebSocket.Auth;
+
+namespace MoltBeat.Server;
+
+/// <summary>
+/// Who may use POST /api/publish and /api/broadcast: with <c>--api-key</c>, a request carrying
+/// <c>X-Api-Key</c>; with <c>--jwt-secret</c>, a request carrying <c>Authorization: Bearer JWT</c>
+/// whose token is valid (same checks as WebSocket clients) and grants <c>publish</c> (claim
+/// <c>scope</c> or <c>scp</c> holding <c>publish</c>, or <c>"publish": true</c>). With neither
+/// configured the API is open (the server warns when it is reachable from other hosts).
+/// </summary>
+internal sealed class PublishAuth
+{
+    public const string PublishScope = "publish";
+
+    private readonly byte[]? _apiKeyHash;
+    private readonly JwtAuthenticator? _jwt;
+
+    public PublishAuth(ServerSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        _apiKeyHash = settings.ApiKey is { } key ? SHA256.HashData(Encoding.UTF8.GetBytes(key)) : null;
+        _jwt = settings.JwtSecret is null ? null : settings.CreateJwtAuthenticator();
+    }
+
+    /// <summary>The outcome of a check: allowed, or refused with 401 (no or bad credentials) or 403 (no publish right).</summary>
+    public readonly record struct Outcome(int Status, string? Error)
+    {
+        public bool Allowed => Error is null;
+    }
+
+    public async ValueTask<Outcome> CheckAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (_apiKeyHash is null && _jwt is null)
+            return new(StatusCodes.Status200OK, null);
+        var givenKey = request.Headers["X-Api-Key"].ToString();
+        if (givenKey.Length > 0)
+        {
+            if (_apiKeyHash is not null && CryptographicOperations.FixedTimeEquals(_apiKeyHash, SHA256.HashData(Encoding.UTF8.GetBytes(givenKey))))
+                return new(StatusCodes.Status200OK, null);
+            return new(StatusCodes.Status401Unauthorized, "Wrong X-Api-Key.");
+        }
+        var authorization = request.Headers.Authorization.ToString();
+        if (_jwt is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            var user = await _jwt.AuthenticateAsync(authorization[7..].Trim(), cancellationToken);
+            if (user is null)
+                return new(StatusCodes.Status401Unauthorized, "The bearer token is invalid or expired.");
+            return GrantsPublish(user)
+                ? new(StatusCodes.Status200OK, null)
+                : new(StatusCodes.Status403Forbidden, "The bearer token does not grant 'publish' (scope or scp claim, or \"publish\": true).");
+        }
+        var accepted = (_apiKeyHash, _jwt) switch
+        {
+            (not null, not null) => "X-Api-Key or Authorization: Bearer <JWT with the publish scope>",
+            (not null, null) => "X-Api-Key",
+            _ => "Authorization: Bearer <JWT with the publish scope>",
+        };
+        return new(StatusCodes.Status401Unauthorized, "Authentication required: " + accepted + ".");
+    }
+
+    /// <summary>The schemes a refused client may use, for the WWW-Authenticate header.</summary>
+    public string Challenge => _jwt is not null ? "Bearer realm=\"moltbeat\"" : "ApiKey header=\"X-Api-Key\"";
+
+    private static bool GrantsPublish(WSUser user)
+    {
+        foreach (var claim in (string[])["scope", "scp"])
+        {
+            if (user.Claims.TryGetValue(claim, out var scopes)
+                && scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(PublishScope, StringComparer.Ordinal))
+                return true;
+        }
+        return user.Claims.TryGetValue(PublishScope, out var flag) && string.Equals(flag, "true", StringComparison.OrdinalIgnoreCase);
+    }
+}

@@ -1,0 +1,157 @@
+using System.Net;
+using MoltBeat.WebSocket.Server;
+using OpenTelemetry.Metrics;
+
+namespace MoltBeat.Server;
+
+/// <summary>
+/// The runnable server: reads and checks the configuration, then serves the WebSocket endpoint, the
+/// HTTP API, metrics and the dashboard until SIGTERM or Ctrl-C. Exit codes: 0 after a clean shutdown,
+/// 2 for bad configuration (nothing was started), 1 when the server could not start (e.g. port in use).
+/// </summary>
+public static class ServerApp
+{
+    /// <summary>Exit code for configuration the server refuses.</summary>
+    public const int BadConfiguration = 2;
+
+    /// <summary>Exit code for a server that could not start.</summary>
+    public const int StartFailed = 1;
+
+    /// <summary>Runs the server with command-line <paramref name="args"/>; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.WriteLine(CommandLine.Help);
+            return 0;
+        }
+        if (CommandLine.FindError(args) is { } error)
+            return await RefuseAsync([error]);
+
+        var normalized = CommandLine.Normalize(args);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = normalized,
+            // appsettings.json and wwwroot/ are next to the dll, so the server runs from any directory.
+            ContentRootPath = args.Any(a => a.StartsWith("--contentRoot", StringComparison.Ordinal)) ? null : AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddCommandLine(normalized, CommandLine.Switches);
+
+        ServerSettings settings;
+        try
+        {
+            settings = builder.Configuration.GetSection("MoltBeat").Get<ServerSettings>(o => o.ErrorOnUnknownConfiguration = true) ?? new ServerSettings();
+        }
+        catch (InvalidOperationException ex)
+        {
+            // e.g. MoltBeat__Port=abc, or a misspelt key in appsettings.json
+            return await RefuseAsync([ex.Message + (ex.InnerException is { } inner ? " " + inner.Message : "")]);
+        }
+        if (settings.Validate() is { Count: > 0 } errors)
+            return await RefuseAsync(errors);
+
+        Configure(builder, settings);
+        await using var app = builder.Build();
+        MapEndpoints(app, settings);
+
+        try
+        {
+            await app.StartAsync();
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or System.Net.Sockets.SocketException)
+        {
+            // e.g. the port is in use: say so in one line, and exit without serving anything.
+            StartupLog.StartFailed(app.Logger, ex.GetBaseException().Message);
+            await Console.Error.WriteLineAsync($"The server could not start: {ex.GetBaseException().Message}");
+            return StartFailed;
+        }
+        await app.WaitForShutdownAsync();
+        StartupLog.Stopped(app.Logger);
+        return 0;
+    }
+
+    private static async Task<int> RefuseAsync(IReadOnlyList<string> errors)
+    {
+        foreach (var error in errors)
+            await Console.Error.WriteLineAsync("Invalid configuration: " + error);
+        await Console.Error.WriteLineAsync("The server did not start. Run with --help for the options.");
+        return BadConfiguration;
+    }
+
+    private static void Configure(WebApplicationBuilder builder, ServerSettings settings)
+    {
+        var hasUrls = builder.Configuration["urls"] is { Length: > 0 };
+        var hasEndpoints = builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = settings.MaxRequestBodySize;
+            k.AddServerHeader = false;
+            if (hasUrls || hasEndpoints)
+                return; // --urls, ASPNETCORE_URLS or Kestrel:Endpoints (TLS) decide where to listen
+            if (settings.Host == "localhost")
+                k.ListenLocalhost(settings.Port);
+            else
+                k.Listen(IPAddress.Parse(settings.Host), settings.Port);
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(settings.ShutdownTimeoutSeconds));
+
+        builder.Services.AddMoltBeatWebSocket(settings.ApplyTo);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton<PublishAuth>();
+        if (settings.Demo)
+            builder.Services.AddHostedService<DemoFeed>();
+
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "MoltBeat server API";
+            document.Info.Description = "Publish events to WebSocket subscribers over HTTP; health and statistics. " +
+                "WebSocket clients connect to " + settings.Path + " (see docs/protocol.md).";
+            document.Components ??= new Microsoft.OpenApi.OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes["ApiKey"] = new Microsoft.OpenApi.OpenApiSecurityScheme
+            {
+                Type = Microsoft.OpenApi.SecuritySchemeType.ApiKey,
+                Name = "X-Api-Key",
+                In = Microsoft.OpenApi.ParameterLocation.Header,
+                Description = "The server's --api-key.",
+            };
+            document.Components.SecuritySchemes["Bearer"] = new Microsoft.OpenApi.OpenApiSecurityScheme
+            {
+                Type = Microsoft.OpenApi.SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "JWT",
+                Description = "A JWT signed with the server's --jwt-secret whose scope holds 'publish'.",
+            };
+            return Task.CompletedTask;
+        }));
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(MoltBeatMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
+            .AddPrometheusExporter());
+    }
+
+    private static void MapEndpoints(WebApplication app, ServerSettings settings)
+    {
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.MapMoltBeatWebSocket(settings.Path);
+        app.MapPublishApi();
+        app.MapOpenApi();
+        app.MapPrometheusScrapingEndpoint();
+
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            foreach (var url in app.Urls)
+            {
+                var http = url.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal);
+                StartupLog.Ready(app.Logger, http, http.Replace("http", "ws", StringComparison.Ordinal) + settings.Path, settings.Demo ? "on" : "off");
+            }
+            if (!settings.PublishRequiresAuth && !app.Urls.All(IsLoopback))
+                StartupLog.OpenPublishApi(app.Logger);
+        });
+        app.Lifetime.ApplicationStopping.Register(() => StartupLog.Stopping(app.Logger));
+    }
+
+    private static bool IsLoopback(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip)));
+}

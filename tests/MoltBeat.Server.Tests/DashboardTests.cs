@@ -1,0 +1,116 @@
+using System.Net.Http.Json;
+using Microsoft.Playwright;
+using MoltBeat.Server.Tests.Infrastructure;
+using static Microsoft.Playwright.Assertions;
+
+namespace MoltBeat.Server.Tests;
+
+/// <summary>The dashboard at / in real headless Chromium (Debian's /usr/bin/chromium; no browser is downloaded).</summary>
+public sealed class DashboardTests
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private static readonly string[] ChromiumArgs =
+        ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+    private const float Timeout = 15_000;
+
+    static DashboardTests() => SetDefaultExpectTimeout(Timeout);
+
+    public static string ScreenshotDir => Path.Combine(AppContext.BaseDirectory, "TestResults");
+
+    private static async Task<(IPlaywright Playwright, IBrowser Browser)> LaunchAsync()
+    {
+        Assert.True(File.Exists(Chromium), "Install Chromium: apt-get install -y chromium");
+        var playwright = await Playwright.CreateAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ChromiumArgs,
+            Timeout = 30_000,
+        });
+        return (playwright, browser);
+    }
+
+    [Fact]
+    public async Task Dashboard_shows_live_demo_events_and_filters_by_room()
+    {
+        await using var server = await ServerProcess.StartAsync("--demo", "--demo-rate", "20");
+        var (playwright, browser) = await LaunchAsync();
+        try
+        {
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
+            page.SetDefaultTimeout(Timeout);
+            await page.GotoAsync(server.HttpUrl.ToString());
+
+            await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
+            var rows = page.Locator("#log .event-row");
+            await Expect(rows.Nth(9)).ToBeAttachedAsync(); // ten demo events rendered live
+            await Expect(page.Locator("#clients")).Not.ToHaveTextAsync("0");
+            await Expect(page.Locator("#roomTable td", new PageLocatorOptions { HasText = "all" }).First).ToBeVisibleAsync();
+            await Expect(page.Locator("#rate")).Not.ToHaveTextAsync("0");
+            // A few seconds of chart before the picture.
+            await page.WaitForFunctionAsync("() => Number(document.getElementById('total').textContent.replace(/\\D/g, '')) >= 100", null, new PageWaitForFunctionOptions { Timeout = Timeout });
+            Directory.CreateDirectory(ScreenshotDir);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDir, "dashboard.png") });
+
+            // Filter by a room: only its events (and its children's) stay visible, old and new.
+            await page.FillAsync("#filter", "analytics:metrics");
+            using (var http = new HttpClient { BaseAddress = server.HttpUrl, Timeout = TimeSpan.FromSeconds(10) })
+            {
+                using var a = await http.PostAsJsonAsync(new Uri("/api/publish", UriKind.Relative), new { room = "analytics:metrics", @event = "filter:kept", data = new { n = 1 } });
+                using var b = await http.PostAsJsonAsync(new Uri("/api/publish", UriKind.Relative), new { room = "agent:42", @event = "filter:hidden", data = new { n = 2 } });
+                Assert.True(a.IsSuccessStatusCode && b.IsSuccessStatusCode);
+            }
+            await Expect(page.Locator("#log .event-row[data-event='filter:kept']")).ToBeVisibleAsync();
+            await Expect(page.Locator("#log .event-row[data-event='filter:hidden']")).ToBeHiddenAsync();
+            var visibleRooms = await page.EvalOnSelectorAllAsync<string[]>("#log .event-row:not([hidden])", "rows => rows.map(r => r.dataset.room)");
+            Assert.NotEmpty(visibleRooms);
+            Assert.All(visibleRooms, r => Assert.Contains("analytics:metrics", r, StringComparison.Ordinal));
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDir, "dashboard-filtered.png") });
+
+            // Clearing the filter shows everything again.
+            await page.FillAsync("#filter", "");
+            await Expect(page.Locator("#log .event-row[data-event='filter:hidden']")).ToBeVisibleAsync();
+
+            // Clicking a busy room filters to it.
+            await page.Locator("#activeTable tr", new PageLocatorOptions { HasText = "analytics:posts" }).First.ClickAsync();
+            await Expect(page.Locator("#filter")).ToHaveValueAsync("analytics:posts");
+            await Expect(page.Locator("#shown")).ToContainTextAsync("shown");
+        }
+        finally
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Dashboard_passes_its_token_through_when_auth_is_on()
+    {
+        const string secret = "dashboard-secret-0123456789abcdefgh";
+        await using var server = await ServerProcess.StartAsync("--jwt-secret", secret);
+        var (playwright, browser) = await LaunchAsync();
+        try
+        {
+            var page = await browser.NewPageAsync();
+            page.SetDefaultTimeout(Timeout);
+            await page.GotoAsync(server.HttpUrl.ToString());
+            await Expect(page.Locator("#status")).ToHaveTextAsync("token required");
+            await Expect(page.Locator("#notice")).ToContainTextAsync("?token=");
+
+            await page.GotoAsync(new Uri(server.HttpUrl, "/?token=" + Jwt.Create(secret, "dashboard")).ToString());
+            await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
+            await Expect(page.Locator("#notice")).ToHaveTextAsync("");
+
+            // A wrong token: the server closes with 4001 and the page does not retry.
+            await page.GotoAsync(new Uri(server.HttpUrl, "/?token=not-a-jwt").ToString());
+            await Expect(page.Locator("#status")).ToHaveTextAsync("unauthorized (4001)");
+        }
+        finally
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
+    }
+}
