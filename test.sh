@@ -14,10 +14,10 @@ need_apt=()
 command -v dotnet >/dev/null || { echo "dotnet SDK 10 is required (see README)"; exit 1; }
 # The Redis engine's tests start their own redis-server on a free loopback port.
 command -v redis-server >/dev/null || need_apt+=(redis-server)
-if [ -d clients/js ]; then
-  command -v node >/dev/null || need_apt+=(nodejs npm)
-  command -v chromium >/dev/null || need_apt+=(chromium)
-fi
+# Node runs the JS client's tests and the benchmark's Node peer; Chromium the browser tests (JS client
+# and the dashboard, through Playwright with the system browser: no browser is ever downloaded).
+command -v node >/dev/null || need_apt+=(nodejs npm)
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}") >/dev/null || echo "apt-get install failed"

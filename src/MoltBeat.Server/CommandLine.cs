@@ -31,6 +31,8 @@ internal static class CommandLine
         new("--history-events", "HistoryEvents", "N", "events kept per room for recovery (default 1000; 0: none)"),
         new("--history-max-age", "HistoryMaxAgeSeconds", "SECONDS", "how long events are kept for recovery (default 300)"),
         new("--shutdown-timeout", "ShutdownTimeoutSeconds", "SECONDS", "time to close clients with 1001 and exit (default 10)"),
+        new("--redis", "Redis", "HOST:PORT", "scale out over several servers through Redis (default: in-memory, one server)"),
+        new("--redis-prefix", "RedisPrefix", "PREFIX", "Redis key and channel prefix, the same on every node of one cluster (default moltbeat)"),
         new("--demo", "Demo", "", "feed demo analytics events (agents, posts, metrics, alerts)"),
         new("--demo-rate", "DemoRate", "N", "demo events per second (default 5)"),
     ];

@@ -96,7 +96,15 @@ public static class ServerApp
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(settings.ShutdownTimeoutSeconds));
 
-        builder.Services.AddMoltBeatWebSocket(settings.ApplyTo);
+        var moltbeat = builder.Services.AddMoltBeatWebSocket(settings.ApplyTo);
+        if (!string.IsNullOrWhiteSpace(settings.Redis))
+        {
+            moltbeat.AddRedisEngine(o =>
+            {
+                o.Configuration = settings.Redis;
+                o.KeyPrefix = settings.RedisPrefix;
+            });
+        }
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<PublishAuth>();
         if (settings.Demo)

@@ -77,6 +77,12 @@ public sealed class ServerSettings
     /// <summary>How long shutdown may take, in seconds: clients are closed with 1001 and flushed within it. Default 10.</summary>
     public int ShutdownTimeoutSeconds { get; set; } = 10;
 
+    /// <summary>Redis to scale out through (StackExchange.Redis configuration, e.g. <c>127.0.0.1:6379</c>); null keeps the in-memory engine.</summary>
+    public string? Redis { get; set; }
+
+    /// <summary>Redis key and channel prefix shared by the nodes of one cluster. Default <c>moltbeat</c>.</summary>
+    public string RedisPrefix { get; set; } = "moltbeat";
+
     /// <summary>Feed demo analytics events.</summary>
     public bool Demo { get; set; }
 
