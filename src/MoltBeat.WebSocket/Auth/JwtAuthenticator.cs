@@ -58,8 +58,9 @@ public sealed class JwtAuthenticator
         if (!jwt.TryGetPayloadValue<object>(_userIdClaim, out var userId) || userId?.ToString() is not { Length: > 0 } id)
             return null;
         var claims = new Dictionary<string, string>(StringComparer.Ordinal);
+        // A claim that is a JSON array ("scope": ["read", "publish"]) comes as several claims: keep them all, space-separated.
         foreach (var claim in jwt.Claims)
-            claims.TryAdd(claim.Type, claim.Value);
+            claims[claim.Type] = claims.TryGetValue(claim.Type, out var earlier) ? earlier + " " + claim.Value : claim.Value;
         return new WSUser(id) { ExpiresAt = new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero), Claims = claims };
     }
 

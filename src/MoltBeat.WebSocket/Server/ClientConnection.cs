@@ -177,9 +177,16 @@ internal sealed partial class ClientConnection
             _server.Metrics.Closes.Add(1, new KeyValuePair<string, object?>("code", code.Code));
         }
         _queue.Complete();
-        // A client that never reads or never answers the close must not hold the connection forever.
-        _aborted.CancelAfter(_server.Options.CloseTimeout);
-        _aborted.Token.UnsafeRegister(static s => ((ClientConnection)s!)._abortTransport(), this);
+        try
+        {
+            // A client that never reads or never answers the close must not hold the connection forever.
+            _aborted.CancelAfter(_server.Options.CloseTimeout);
+            _aborted.Token.UnsafeRegister(static s => ((ClientConnection)s!)._abortTransport(), this);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection ended (and cleaned up) while this close was being requested: nothing to cut.
+        }
     }
 
     private async Task WaitOrAbortAsync(Task task)

@@ -167,6 +167,19 @@ public sealed class AuthTests
     }
 
     [Fact]
+    public async Task Array_claims_keep_every_value()
+    {
+        var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Claims = new Dictionary<string, object> { ["sub"] = "9", ["scope"] = new[] { "read", "publish" } },
+            Expires = DateTime.UtcNow.AddMinutes(5),
+            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(Secret)), SecurityAlgorithms.HmacSha256),
+        });
+        var user = await new JwtAuthenticator(new JwtAuthOptions { Secret = Secret }).AuthenticateAsync(token);
+        Assert.Equal("read publish", user!.Claims["scope"]);
+    }
+
+    [Fact]
     public async Task Rs256_token_verified_with_a_public_key_authenticates()
     {
         using var rsa = RSA.Create(2048);
