@@ -25,6 +25,8 @@ internal sealed partial class ClientConnection
         {
             while (await _queue.WaitToReadAsync().ConfigureAwait(false))
             {
+                // Let the publisher queue more before draining: one write then carries a burst, not one event.
+                await Task.Yield();
                 _stream.Cork();
                 var drained = 0;
                 var frames = 0;
