@@ -125,39 +125,39 @@ public sealed class RawClient : IAsyncDisposable
         }
     }
 
-    /// <summary>No message arrives within <paramref name="wait"/>.</summary>
+    /// <summary>No message arrives within <paramref name="wait"/>. The socket stays usable (nothing is cancelled).</summary>
     public async Task AssertNothingAsync(TimeSpan wait)
     {
         if (_pending.Count > 0)
             Assert.Fail("Unexpected message: " + _pending.Peek());
-        using var cts = new CancellationTokenSource(wait);
-        var buffer = new byte[4096];
-        try
+        var frame = _inflight ??= ReceiveFrameCoreAsync();
+        if (await Task.WhenAny(frame, Task.Delay(wait)) == frame)
         {
-            var result = await Socket.ReceiveAsync(buffer, cts.Token);
-            Assert.Fail("Unexpected message: " + Encoding.UTF8.GetString(buffer, 0, result.Count));
-        }
-        catch (OperationCanceledException)
-        {
+            _inflight = null;
+            Assert.Fail("Unexpected message: " + await frame);
         }
     }
 
+    // A receive that outlived its caller's timeout stays in flight for the next caller: cancelling a
+    // ClientWebSocket receive would abort the socket, which a test must not do by waiting.
+    private Task<string?>? _inflight;
+
     private async Task<string?> ReceiveFrameAsync(TimeSpan timeout)
     {
-        using var cts = new CancellationTokenSource(timeout);
+        var frame = _inflight ??= ReceiveFrameCoreAsync();
+        if (await Task.WhenAny(frame, Task.Delay(timeout)) != frame)
+            throw new TimeoutException("No message in time.");
+        _inflight = null;
+        return await frame;
+    }
+
+    private async Task<string?> ReceiveFrameCoreAsync()
+    {
         var buffer = new byte[64 * 1024];
         using var message = new MemoryStream();
         while (true)
         {
-            WebSocketReceiveResult result;
-            try
-            {
-                result = await Socket.ReceiveAsync(buffer, cts.Token);
-            }
-            catch (OperationCanceledException) when (cts.IsCancellationRequested)
-            {
-                throw new TimeoutException("No message in time.");
-            }
+            var result = await Socket.ReceiveAsync(buffer, CancellationToken.None);
             if (result.MessageType == WebSocketMessageType.Close)
                 return null;
             message.Write(buffer, 0, result.Count);
@@ -171,7 +171,7 @@ public sealed class RawClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (Socket.State == WebSocketState.Open)
+        if (Socket.State == WebSocketState.Open && _inflight is null)
         {
             try
             {

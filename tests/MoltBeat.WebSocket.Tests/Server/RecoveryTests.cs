@@ -160,8 +160,10 @@ public sealed class RecoveryTests
     {
         await using var server = await TestServer.StartAsync(o =>
         {
-            o.MaxQueuedBytes = 128 * 1024;
-            o.MaxQueuedMessages = 5000;
+            // The default bound: readers on a loaded CI machine must not be cut off; the stalled client
+            // still passes it, as it gets more than the kernel buffers (~4 MB) plus this.
+            o.MaxQueuedBytes = 1024 * 1024;
+            o.MaxQueuedMessages = 10_000;
         });
         var room = Room();
         using var slow = await StalledSocket.ConnectAsync(server.WsUri());
@@ -174,7 +176,7 @@ public sealed class RecoveryTests
             readers.Add(reader);
         }
         await WaitUntilAsync(() => server.Server.GetStats().Rooms.SingleOrDefault(r => r.Room == room)?.Subscribers == 4);
-        const int total = 6000;
+        const int total = 8000;
         var pad = new string('x', 1000);
         var reading = readers.Select(async r =>
         {
@@ -183,7 +185,7 @@ public sealed class RecoveryTests
                 seen.Add(N(await r.ReceiveEventAsync(TimeSpan.FromSeconds(30))));
             return seen;
         }).ToArray();
-        // About 6 MB to each client (more than the kernel buffers for the stalled one), paced so that readers keep up.
+        // About 8 MB to each client (more than the kernel buffers and the queue bound for the stalled one), paced so that readers keep up.
         for (var n = 1; n <= total; n++)
         {
             server.Server.Broadcast(room, "tick", new { n, pad });
