@@ -66,6 +66,13 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
             {
                 _corked ??= new ArrayBufferWriter<byte>(4096);
                 _corked.Write(buffer.Span);
+                // A close frame goes out at once, with what is corked before it: the WebSocket may dispose this
+                // stream right after writing one (a protocol error, or the end of the close handshake).
+                if (IsCloseFrame(buffer.Span))
+                {
+                    await WriteThroughAsync(_corked.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                    _corked.ResetWrittenCount();
+                }
             }
             else
             {
@@ -77,6 +84,9 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
             _writeLock.Release();
         }
     }
+
+    // Every write is one whole frame (ManagedWebSocket frames into one buffer), so its first byte is the header: FIN + opcode 8.
+    private static bool IsCloseFrame(ReadOnlySpan<byte> frame) => frame.Length >= 2 && frame[0] == 0x88;
 
     private async ValueTask WriteThroughAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
