@@ -26,11 +26,24 @@ public sealed class ParserPropertyTests
             // What the parser accepts, a standard JSON parser accepts too, as an object whose 'type' is that string.
             using var document = JsonDocument.Parse(input.ToArray());
             Assert.Equal(JsonValueKind.Object, document.RootElement.ValueKind);
-            Assert.Contains(document.RootElement.EnumerateObject(), p => p.NameEquals("type") && p.Value.ValueKind == JsonValueKind.String && p.Value.ValueEquals(request.Type));
+            Assert.Contains(document.RootElement.EnumerateObject(), p => p.NameEquals("type") && p.Value.ValueKind == JsonValueKind.String && SafeEquals(p.Value, request.Type));
         }
         else
         {
             Assert.False(string.IsNullOrWhiteSpace(result.Error));
+        }
+    }
+
+    // JsonElement throws on a lone surrogate escape in the value, as Utf8JsonReader does.
+    private static bool SafeEquals(JsonElement value, string text)
+    {
+        try
+        {
+            return value.ValueEquals(text);
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 
