@@ -123,37 +123,37 @@ internal sealed class Load(MoltBeatWSServer server, Uri ws, SoakSettings setting
         switch (mode)
         {
             case 0 or 1: // subscribe, take some events, then close politely (0) or vanish without a close frame (1)
-            {
-                using var socket = await ConnectAsync(batch: mode == 0, timeout.Token);
-                await SendAsync(socket, "{\"type\":\"subscribe\",\"room\":\"analytics\",\"id\":1}", timeout.Token);
-                var buffer = new byte[16 * 1024];
-                for (var i = 0; i < 3; i++)
-                    await socket.ReceiveAsync(buffer, timeout.Token);
-                if (mode == 0)
-                    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
-                else
-                    socket.Abort();
-                break;
-            }
+                {
+                    using var socket = await ConnectAsync(batch: mode == 0, timeout.Token);
+                    await SendAsync(socket, "{\"type\":\"subscribe\",\"room\":\"analytics\",\"id\":1}", timeout.Token);
+                    var buffer = new byte[16 * 1024];
+                    for (var i = 0; i < 3; i++)
+                        await socket.ReceiveAsync(buffer, timeout.Token);
+                    if (mode == 0)
+                        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+                    else
+                        socket.Abort();
+                    break;
+                }
             case 2: // a bad message, then gone
-            {
-                using var socket = await ConnectAsync(batch: false, timeout.Token);
-                await SendAsync(socket, "{\"type\":\"\\ud800\"", timeout.Token);
-                socket.Abort();
-                break;
-            }
+                {
+                    using var socket = await ConnectAsync(batch: false, timeout.Token);
+                    await SendAsync(socket, "{\"type\":\"\\ud800\"", timeout.Token);
+                    socket.Abort();
+                    break;
+                }
             case 3: // half a handshake, then a reset
             case 4: // a TCP connection, nothing else
-            {
-                using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                await tcp.ConnectAsync(new IPEndPoint(IPAddress.Loopback, ws.Port), timeout.Token);
-                if (mode == 3)
                 {
-                    await tcp.SendAsync(Encoding.ASCII.GetBytes($"GET {ws.PathAndQuery} HTTP/1.1\r\nHost: {ws.Authority}\r\nUpgrade: web"), timeout.Token);
-                    tcp.LingerState = new LingerOption(true, 0);
+                    using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    await tcp.ConnectAsync(new IPEndPoint(IPAddress.Loopback, ws.Port), timeout.Token);
+                    if (mode == 3)
+                    {
+                        await tcp.SendAsync(Encoding.ASCII.GetBytes($"GET {ws.PathAndQuery} HTTP/1.1\r\nHost: {ws.Authority}\r\nUpgrade: web"), timeout.Token);
+                        tcp.LingerState = new LingerOption(true, 0);
+                    }
+                    break;
                 }
-                break;
-            }
         }
     }
 

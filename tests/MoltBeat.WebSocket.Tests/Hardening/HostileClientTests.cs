@@ -199,36 +199,36 @@ public sealed class HostileClientTests
         switch (mode)
         {
             case 0: // a polite client: connected, then the close handshake
-            {
-                await using var client = await RawClient.ConnectAsync(ws);
-                await client.ReceiveAsync();
-                break;
-            }
+                {
+                    await using var client = await RawClient.ConnectAsync(ws);
+                    await client.ReceiveAsync();
+                    break;
+                }
             case 1: // connected, then gone without a close frame
-            {
-                var client = await RawClient.ConnectAsync(ws);
-                client.Socket.Abort();
-                client.Socket.Dispose();
-                break;
-            }
+                {
+                    var client = await RawClient.ConnectAsync(ws);
+                    client.Socket.Abort();
+                    client.Socket.Dispose();
+                    break;
+                }
             case 2: // upgraded, then a TCP reset
-            {
-                var socket = await RawFrameSocket.ConnectAsync(ws);
-                socket.Reset();
-                break;
-            }
+                {
+                    var socket = await RawFrameSocket.ConnectAsync(ws);
+                    socket.Reset();
+                    break;
+                }
             case 3: // half a handshake, then gone
-            {
-                using var socket = await RawFrameSocket.OpenTcpAsync(ws);
-                var request = Encoding.ASCII.GetBytes(RawFrameSocket.HandshakeRequest(ws));
-                await socket.WriteAsync(request.AsMemory(0, request.Length / 2));
-                break;
-            }
+                {
+                    using var socket = await RawFrameSocket.OpenTcpAsync(ws);
+                    var request = Encoding.ASCII.GetBytes(RawFrameSocket.HandshakeRequest(ws));
+                    await socket.WriteAsync(request.AsMemory(0, request.Length / 2));
+                    break;
+                }
             default: // a TCP connection and nothing else
-            {
-                using var socket = await RawFrameSocket.OpenTcpAsync(ws);
-                break;
-            }
+                {
+                    using var socket = await RawFrameSocket.OpenTcpAsync(ws);
+                    break;
+                }
         }
     }
 
