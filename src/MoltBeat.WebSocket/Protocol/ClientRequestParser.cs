@@ -65,6 +65,11 @@ public static class ClientRequestParser
         {
             return new(null, "malformed JSON", id);
         }
+        catch (InvalidOperationException)
+        {
+            // GetString throws this (not JsonException) for a lone surrogate escape ("\ud800") or invalid UTF-8 in a string.
+            return new(null, "a string is not valid Unicode", id);
+        }
     }
 
     private static string? ReadString(ref Utf8JsonReader reader, string field, ref string? error)

@@ -91,7 +91,13 @@ internal sealed partial class ClientConnection
             }
             await SendCloseFrameAsync(token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is ObjectDisposedException || (ex as WebSocketException)?.WebSocketErrorCode == WebSocketError.InvalidState)
+        {
+            // The receive side closed the socket under us (the client's close, or the framework's 1002/1007 for a
+            // protocol error); its close frame has gone out, and aborting now could cut it off. The receive loop
+            // is ending the connection.
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException)
         {
             // The socket is gone; the receive loop ends and cleans up.
             _abortTransport();

@@ -84,6 +84,13 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
                 }
                 buffer.Span.CopyTo(_corked.AsSpan(_corkedLength));
                 _corkedLength = needed;
+                // A close frame goes out at once, with what is corked before it: the WebSocket may dispose this
+                // stream right after writing one (a protocol error, or the end of the close handshake).
+                if (IsCloseFrame(buffer.Span))
+                {
+                    await WriteThroughAsync(_corked.AsMemory(0, _corkedLength), cancellationToken).ConfigureAwait(false);
+                    _corkedLength = 0;
+                }
             }
             else
             {
@@ -95,6 +102,9 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
             _writeLock.Release();
         }
     }
+
+    // Every write is one whole frame (ManagedWebSocket frames into one buffer), so its first byte is the header: FIN + opcode 8.
+    private static bool IsCloseFrame(ReadOnlySpan<byte> frame) => frame.Length >= 2 && frame[0] == 0x88;
 
     private async ValueTask WriteThroughAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {

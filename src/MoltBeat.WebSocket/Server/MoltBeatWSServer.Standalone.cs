@@ -31,7 +31,7 @@ public sealed partial class MoltBeatWSServer
         if (_standalone is not null)
             throw new InvalidOperationException("The server is started already.");
         var builder = WebApplication.CreateSlimBuilder();
-        builder.Services.AddSingleton(LoggerFactory);
+        builder.Services.AddSingleton<ILoggerFactory>(new WithoutRequestUrls(LoggerFactory));
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(kestrel =>
         {
@@ -116,6 +116,23 @@ public sealed partial class MoltBeatWSServer
         503 => "Service Unavailable",
         _ => "Error",
     };
+
+    /// <summary>
+    /// The user's logger factory minus ASP.NET Core's request logs ("Request starting GET /ws?token=..."), whose
+    /// URL carries the query string and so a client's token: tokens are never logged.
+    /// </summary>
+    private sealed class WithoutRequestUrls(ILoggerFactory inner) : ILoggerFactory
+    {
+        public ILogger CreateLogger(string categoryName) =>
+            categoryName.StartsWith("Microsoft.AspNetCore.Hosting.Diagnostics", StringComparison.Ordinal)
+                ? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance
+                : inner.CreateLogger(categoryName);
+
+        public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
+
+        // The user's factory is the user's to dispose.
+        public void Dispose() { }
+    }
 
     private async Task StopStandaloneAsync()
     {
