@@ -15,14 +15,10 @@ internal sealed class RoomStream(string epoch)
 
     public StreamPosition Position => new(Epoch, Offset);
 
-    /// <summary>Time of the newest event, so that idle streams can be dropped.</summary>
-    public long LastAppendTicks { get; private set; }
-
     public long NextOffset() => ++Offset;
 
     public void Append(PublishedEvent published, long offset, long nowTicks, int maxCount, Action<PublishedEvent> evicted)
     {
-        LastAppendTicks = nowTicks;
         if (maxCount == 0)
             return;
         _history.Enqueue((published, offset, nowTicks));

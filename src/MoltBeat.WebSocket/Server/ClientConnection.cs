@@ -90,8 +90,6 @@ internal sealed partial class ClientConnection
 
     public bool IsClosing => Volatile.Read(ref _closeState) != 0;
 
-    public int SubscriptionCount => _subscriptions.Count;
-
     /// <summary>Serves the connection until it closes.</summary>
     public async Task RunAsync(string? handshakeToken)
     {

@@ -23,12 +23,6 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
     /// <summary>Bytes written to the network so far.</summary>
     public long BytesWritten { get; private set; }
 
-    /// <summary>Network writes so far (one per uncork or pass-through frame).</summary>
-    public long Writes { get; private set; }
-
-    /// <summary>Bytes waiting in the cork buffer.</summary>
-    public int CorkedBytes => _corkedLength;
-
     /// <summary>From now on, writes are collected until <see cref="UncorkAsync"/>.</summary>
     public void Cork() => Volatile.Write(ref _isCorked, true);
 
@@ -111,7 +105,6 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
         await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
         BytesWritten += buffer.Length;
-        Writes++;
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
