@@ -9,7 +9,7 @@ namespace MoltBeat.WebSocket.Server;
 /// whole batch in one write. Frames written while uncorked (pongs, close frames from the receive side)
 /// pass straight through. Reads pass through and record when the peer last sent anything.
 /// </summary>
-internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
+internal sealed class CorkableStream(Stream inner, TimeProvider time) : AsyncDuplexStream
 {
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     // Rented while corked writes wait, returned at uncork: an idle connection holds no buffer.
@@ -115,34 +115,8 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : Stream
         return read;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     // The WebSocket flushes after frames it wants out now; while corked the uncork sends them.
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override void Flush() { }
-
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Use ReadAsync.");
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Use WriteAsync.");
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
