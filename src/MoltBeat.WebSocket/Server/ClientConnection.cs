@@ -107,6 +107,13 @@ internal sealed partial class ClientConnection
         catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ConnectionAbortedException)
         {
             _server.Logger.ConnectionFault(ex, Id);
+            if (_socket.CloseStatus is not null)
+            {
+                // The framework closed for a protocol error (1002/1007) while the client may still be sending.
+                // Closing the socket over unread input makes the kernel send a reset, which can destroy the
+                // close frame before the client reads it: read and drop its input for a moment first.
+                await _stream.DrainAsync(_server.Options.CloseTimeout).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -216,6 +223,7 @@ internal sealed partial class ClientConnection
         if (IsReady)
             _server.RaiseDisconnected(new WSClientDisconnectedEventArgs(Info, code, reason));
         _socket.Dispose();
+        _stream.DisposeTransport();
     }
 
     /// <summary>Adds tokens to the rate limiter; called by the sweep timer once a second.</summary>

@@ -118,13 +118,43 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : AsyncDup
     // The WebSocket flushes after frames it wants out now; while corked the uncork sends them.
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>
+    /// Reads and drops what the peer still sends, until it stops (end of stream), <paramref name="timeout"/>
+    /// passes, or 1 MiB was dropped: a bounded lingering close.
+    /// </summary>
+    public async Task DrainAsync(TimeSpan timeout)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            using var cts = new CancellationTokenSource(timeout);
+            for (var dropped = 0; dropped < 1024 * 1024;)
+            {
+                var read = await inner.ReadAsync(buffer, cts.Token).ConfigureAwait(false);
+                if (read == 0)
+                    return;
+                dropped += read;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Timed out or the connection is gone: either way, stop lingering.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Closes the transport underneath. The connection calls it last, after any lingering drain.</summary>
+    public void DisposeTransport() => inner.Dispose();
+
+    // The WebSocket disposes this stream as soon as it fails; the transport under it stays open until the
+    // connection has drained it (see DrainAsync) and calls DisposeTransport.
     protected override void Dispose(bool disposing)
     {
         if (disposing)
-        {
             _writeLock.Dispose();
-            inner.Dispose();
-        }
         base.Dispose(disposing);
     }
 }
