@@ -42,6 +42,7 @@ else
     scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 5000, 20, TimeSpan.FromSeconds(10))));
     scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
     scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 10_000)));
+    scenarios.Add(("slow-consumer", p => Scenarios.SlowConsumerAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
 }
 if (Option("--only") is { } only)
     scenarios = [.. scenarios.Where(s => s.Name == only)];

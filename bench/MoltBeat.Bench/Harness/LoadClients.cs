@@ -32,10 +32,13 @@ internal sealed class LoadClients : IAsyncDisposable
 
     public long MaxPerClient() => _counts.Max(c => Interlocked.Read(ref c));
 
+    /// <summary>The peer's WebSocket address as its clients use it (MoltBeat's own clients opt in to batching).</summary>
+    public static Uri ClientUri(string peer, Uri ws) => peer.StartsWith("moltbeat", StringComparison.Ordinal) ? new Uri(ws + "?batch=1") : ws;
+
     public static async Task<LoadClients> ConnectAsync(string peer, Uri ws, int count, bool recordLatency)
     {
         var clients = new LoadClients(count, recordLatency);
-        var uri = peer.StartsWith("moltbeat", StringComparison.Ordinal) ? new Uri(ws + "?batch=1") : ws;
+        var uri = ClientUri(peer, ws);
         // Connect in parallel waves, bounded, so 10k connections take seconds, not minutes.
         for (var start = 0; start < count; start += 200)
         {
@@ -60,7 +63,7 @@ internal sealed class LoadClients : IAsyncDisposable
     }
 
     /// <summary>What a client sends to join the bench room, per peer protocol.</summary>
-    private static IEnumerable<byte[]> SubscribeMessages(string peer) => peer switch
+    public static IEnumerable<byte[]> SubscribeMessages(string peer) => peer switch
     {
         "moltbeat" or "moltbeat-hosted" => [Encoding.UTF8.GetBytes($"{{\"type\":\"subscribe\",\"room\":\"{Peers.BenchPayload.Room}\"}}")],
         "signalr" =>

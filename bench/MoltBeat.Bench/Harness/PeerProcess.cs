@@ -73,9 +73,9 @@ internal sealed class PeerProcess : IAsyncDisposable
     }
 
     /// <summary>Has the peer publish <paramref name="count"/> events, back to back (rate 0) or at <paramref name="rate"/> per second.</summary>
-    public async Task PublishAsync(int count, double rate, TimeSpan timeout)
+    public async Task PublishAsync(int count, double rate, TimeSpan timeout, int pad = Peers.BenchPayload.DefaultPad)
     {
-        var answer = await CommandAsync(string.Create(CultureInfo.InvariantCulture, $"publish {count} {rate}"), timeout);
+        var answer = await CommandAsync(string.Create(CultureInfo.InvariantCulture, $"publish {count} {rate} {pad}"), timeout);
         if (answer != "published")
             throw new InvalidOperationException($"{Name}: publish answered '{answer}'");
     }

@@ -56,6 +56,44 @@ internal static class Scenarios
         ];
     }
 
+    /// <summary>
+    /// slow-consumer: readers at a steady rate, once alone and once beside one subscriber that never reads;
+    /// the readers' p99 both ways, the server's memory growth, and whether the stalled one was cut off.
+    /// </summary>
+    public static async Task<List<Measurement>> SlowConsumerAsync(string peer, string root, int readers, double perSecond, TimeSpan duration)
+    {
+        var name = $"slow-consumer {readers / 1000.0:0.#}k x {perSecond}/s";
+        var events = (int)(perSecond * duration.TotalSeconds);
+        // ~600-byte events: heavier than the steady scenarios, light enough for 1k readers on this machine.
+        const int pad = 500;
+        await using var server = await PeerProcess.StartAsync(peer, root);
+        await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, readers, recordLatency: true);
+        await WarmUpAsync(server, clients);
+        // A first round that is not measured (JIT, pools), so that both measured rounds start warm.
+        await server.PublishAsync(events / 4, perSecond, duration + TimeSpan.FromSeconds(60), pad);
+        await clients.WaitForAsync(events / 4, TimeSpan.FromSeconds(30));
+        clients.ResetCounts();
+        await server.PublishAsync(events, perSecond, duration + TimeSpan.FromSeconds(60), pad);
+        await clients.WaitForAsync(events, TimeSpan.FromSeconds(30));
+        var alone = clients.Latency();
+        clients.ResetCounts();
+
+        var rssBefore = server.RssBytes();
+        using var stalled = await StalledClient.ConnectAsync(LoadClients.ClientUri(peer, server.WsUri), LoadClients.SubscribeMessages(peer));
+        await Task.Delay(500);
+        await server.PublishAsync(events, perSecond, duration + TimeSpan.FromSeconds(60), pad);
+        var complete = await clients.WaitForAsync(events, TimeSpan.FromSeconds(30));
+        var beside = clients.Latency();
+        var rssGrowth = (server.RssBytes() - rssBefore) / 1024.0 / 1024.0;
+        return
+        [
+            new(name, peer, "readers p99 alone", alone.P99, "ms", false),
+            new(name, peer, "readers p99 beside a stalled client", beside.P99, "ms", false, complete ? "" : "readers fell behind"),
+            new(name, peer, "server RSS growth", rssGrowth, "MB", false),
+            new(name, peer, "stalled client cut off", stalled.ServerClosed ? 1 : 0, "yes=1", true),
+        ];
+    }
+
     /// <summary>idle-memory: server RSS per idle, subscribed connection, above the empty server.</summary>
     public static async Task<List<Measurement>> IdleMemoryAsync(string peer, string root, int connections)
     {

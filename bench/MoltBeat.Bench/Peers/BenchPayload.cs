@@ -11,15 +11,17 @@ public static class BenchPayload
 {
     public const string Room = "bench:room";
 
-    private static readonly string Pad = new('x', 120);
+    /// <summary>Padding of the standard ~200-byte event.</summary>
+    public const int DefaultPad = 120;
 
     public static long NowMicros() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;
 
-    public static string Json(int seq) => $"{{\"sent\":{NowMicros()},\"seq\":{seq},\"pad\":\"{Pad}\"}}";
+    public static string Json(int seq, string pad) => $"{{\"sent\":{NowMicros()},\"seq\":{seq},\"pad\":\"{pad}\"}}";
 
     /// <summary>Publishes <paramref name="count"/> events through <paramref name="publish"/>, back to back or at <paramref name="perSecond"/>.</summary>
-    public static async Task RunAsync(int count, double perSecond, Action<string> publish)
+    public static async Task RunAsync(int count, double perSecond, Action<string> publish, int padLength = DefaultPad)
     {
+        var pad = new string('x', padLength);
         var clock = Stopwatch.StartNew();
         for (var i = 1; i <= count; i++)
         {
@@ -30,7 +32,7 @@ public static class BenchPayload
                 if (wait > TimeSpan.FromMilliseconds(1))
                     await Task.Delay(wait);
             }
-            publish(Json(i));
+            publish(Json(i, pad));
         }
     }
 }

@@ -53,7 +53,8 @@ public static class PeerHost
                     await BenchPayload.RunAsync(
                         int.Parse(words[1], System.Globalization.CultureInfo.InvariantCulture),
                         double.Parse(words[2], System.Globalization.CultureInfo.InvariantCulture),
-                        publish);
+                        publish,
+                        words.Length > 3 ? int.Parse(words[3], System.Globalization.CultureInfo.InvariantCulture) : BenchPayload.DefaultPad);
                     Console.WriteLine("published");
                     break;
                 case "gc":

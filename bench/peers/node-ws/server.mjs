@@ -7,7 +7,7 @@ import { WebSocketServer } from 'ws';
 
 const port = Number(process.argv[2] ?? 0);
 const room = new Set();
-const pad = 'x'.repeat(120);
+let pad = 'x'.repeat(120);
 const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
 function publish(seq) {
@@ -29,8 +29,9 @@ http.listen(port, '127.0.0.1', () => console.log('ready'));
 // Driven like the .NET peers: one command a line on stdin, one answer line on stdout.
 const lines = createInterface({ input: process.stdin });
 lines.on('line', async (line) => {
-  const [cmd, a, b] = line.trim().split(/\s+/);
+  const [cmd, a, b, c] = line.trim().split(/\s+/);
   if (cmd === 'publish') {
+    pad = 'x'.repeat(Number(c ?? 120));
     const count = Number(a);
     const rate = Number(b);
     const start = performance.now();
