@@ -43,6 +43,7 @@ else
     scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
     scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 10_000)));
     scenarios.Add(("slow-consumer", p => Scenarios.SlowConsumerAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
+    scenarios.Add(("max-connections", p => Scenarios.MaxConnectionsAsync(p, root, 19_800)));
 }
 if (Option("--only") is { } only)
     scenarios = [.. scenarios.Where(s => s.Name == only)];

@@ -35,6 +35,47 @@ internal sealed class LoadClients : IAsyncDisposable
     /// <summary>The peer's WebSocket address as its clients use it (MoltBeat's own clients opt in to batching).</summary>
     public static Uri ClientUri(string peer, Uri ws) => peer.StartsWith("moltbeat", StringComparison.Ordinal) ? new Uri(ws + "?batch=1") : ws;
 
+    /// <summary>
+    /// Connects up to <paramref name="count"/> subscribers and stops at the first wave that fails (the
+    /// server's or this process's limit); the clients that did connect are kept.
+    /// </summary>
+    public static async Task<LoadClients> ConnectAsManyAsAsync(string peer, Uri ws, int count)
+    {
+        var clients = new LoadClients(count, recordLatency: false);
+        var uri = ClientUri(peer, ws);
+        for (var start = 0; start < count; start += 200)
+        {
+            var wave = await Task.WhenAll(Enumerable.Range(start, Math.Min(200, count - start)).Select(async _ =>
+            {
+                var socket = new ClientWebSocket();
+                socket.Options.KeepAliveInterval = TimeSpan.Zero;
+                try
+                {
+                    using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    await socket.ConnectAsync(uri, cts.Token);
+                    foreach (var message in SubscribeMessages(peer))
+                        await socket.SendAsync(message, WebSocketMessageType.Text, true, cts.Token);
+                    return socket;
+                }
+                catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or System.Net.Sockets.SocketException or HttpRequestException)
+                {
+                    socket.Dispose();
+                    return null;
+                }
+            }));
+            clients._sockets.AddRange(wave.OfType<ClientWebSocket>());
+            if (wave.Any(s => s is null))
+                break;
+        }
+        clients._counts = new long[clients._sockets.Count];
+        for (var i = 0; i < clients._sockets.Count; i++)
+        {
+            var index = i;
+            clients._readers.Add(Task.Run(() => clients.ReadAsync(index)));
+        }
+        return clients;
+    }
+
     public static async Task<LoadClients> ConnectAsync(string peer, Uri ws, int count, bool recordLatency)
     {
         var clients = new LoadClients(count, recordLatency);

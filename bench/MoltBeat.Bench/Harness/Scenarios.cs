@@ -94,6 +94,24 @@ internal static class Scenarios
         ];
     }
 
+    /// <summary>
+    /// max-connections: as many subscribed connections as one server process takes, up to
+    /// <paramref name="target"/> (the open-file limit here is 20 000 per process, for server and load
+    /// generator alike); every one must then receive an event.
+    /// </summary>
+    public static async Task<List<Measurement>> MaxConnectionsAsync(string peer, string root, int target)
+    {
+        var name = $"max-connections (target {target / 1000.0:0.#}k)";
+        await using var server = await PeerProcess.StartAsync(peer, root);
+        await using var clients = await LoadClients.ConnectAsManyAsAsync(peer, server.WsUri, target);
+        await WarmUpAsync(server, clients);
+        return
+        [
+            new(name, peer, "connections served", clients.Count, "", true),
+            new(name, peer, "server RSS", server.RssBytes() / 1024.0 / 1024.0, "MB", false),
+        ];
+    }
+
     /// <summary>idle-memory: server RSS per idle, subscribed connection, above the empty server.</summary>
     public static async Task<List<Measurement>> IdleMemoryAsync(string peer, string root, int connections)
     {
