@@ -35,20 +35,30 @@ public static class ClientRequestParser
             string? fieldError = null;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var name = reader.ValueSpan;
+                // ValueTextEquals compares the unescaped name, so "typ\u0065" is "type", as in any JSON parser.
+                var field = FieldOf(ref reader);
                 reader.Read();
-                if (name.SequenceEqual("type"u8))
-                    type = ReadString(ref reader, "type", ref fieldError);
-                else if (name.SequenceEqual("id"u8))
-                    id = ReadId(ref reader, ref fieldError);
-                else if (name.SequenceEqual("room"u8))
-                    room = ReadString(ref reader, "room", ref fieldError);
-                else if (name.SequenceEqual("token"u8))
-                    token = ReadString(ref reader, "token", ref fieldError);
-                else if (name.SequenceEqual("since"u8))
-                    since = ReadSince(ref reader, ref fieldError);
-                else
-                    reader.Skip(); // unknown fields are ignored (forward compatibility)
+                switch (field)
+                {
+                    case Field.Type:
+                        type = ReadString(ref reader, "type", ref fieldError);
+                        break;
+                    case Field.Id:
+                        id = ReadId(ref reader, ref fieldError);
+                        break;
+                    case Field.Room:
+                        room = ReadString(ref reader, "room", ref fieldError);
+                        break;
+                    case Field.Token:
+                        token = ReadString(ref reader, "token", ref fieldError);
+                        break;
+                    case Field.Since:
+                        since = ReadSince(ref reader, ref fieldError);
+                        break;
+                    default:
+                        reader.Skip(); // unknown fields are ignored (forward compatibility)
+                        break;
+                }
             }
             if (reader.TokenType != JsonTokenType.EndObject)
                 return new(null, "malformed JSON", id);
@@ -71,6 +81,24 @@ public static class ClientRequestParser
             return new(null, "a string is not valid Unicode", id);
         }
     }
+
+    private enum Field
+    {
+        Unknown,
+        Type,
+        Id,
+        Room,
+        Token,
+        Since,
+    }
+
+    private static Field FieldOf(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("type"u8) ? Field.Type
+        : reader.ValueTextEquals("id"u8) ? Field.Id
+        : reader.ValueTextEquals("room"u8) ? Field.Room
+        : reader.ValueTextEquals("token"u8) ? Field.Token
+        : reader.ValueTextEquals("since"u8) ? Field.Since
+        : Field.Unknown;
 
     private static string? ReadString(ref Utf8JsonReader reader, string field, ref string? error)
     {
@@ -104,11 +132,12 @@ public static class ClientRequestParser
         long? offset = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.ValueSpan;
+            var isEpoch = reader.ValueTextEquals("epoch"u8);
+            var isOffset = reader.ValueTextEquals("offset"u8);
             reader.Read();
-            if (name.SequenceEqual("epoch"u8) && reader.TokenType == JsonTokenType.String)
+            if (isEpoch && reader.TokenType == JsonTokenType.String)
                 epoch = reader.GetString();
-            else if (name.SequenceEqual("offset"u8) && reader.TokenType == JsonTokenType.Number
+            else if (isOffset && reader.TokenType == JsonTokenType.Number
                 && reader.TryGetInt64(out var o) && o >= 0)
                 offset = o;
             else

@@ -1,3 +1,4 @@
+using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Protocol;
 using MoltBeat.WebSocket.Rooms;
@@ -158,7 +159,21 @@ internal sealed partial class ClientConnection
             Send(ServerMessages.Authenticated(id, null));
             return;
         }
-        var user = await authenticate(token, _aborted.Token).ConfigureAwait(false);
+        WSUser? user;
+        try
+        {
+            user = await authenticate(token, _aborted.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The authenticator failed (its database is down, say): a server error, not a bad token, so the
+            // client is told 1011 and reconnects with backoff instead of throwing its token away.
+            _server.Logger.AuthenticatorFailed(ex, Id);
+            if (isRefresh)
+                SendError(id, ErrorCodes.Internal, "authentication failed on the server");
+            RequestClose(CloseCodes.InternalError, flushQueued: isRefresh);
+            return;
+        }
         var now = _server.Time.GetUtcNow();
         var valid = user is not null && (user.ExpiresAt is not { } exp || exp > now);
         if (valid && isRefresh && user!.UserId != Info.User?.UserId)

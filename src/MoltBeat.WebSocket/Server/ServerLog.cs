@@ -38,6 +38,9 @@ internal static partial class ServerLog
     [LoggerMessage(11, LogLevel.Information, "Shutting down: closing {Count} clients with 1001")]
     public static partial void ShuttingDown(this ILogger logger, int count);
 
+    [LoggerMessage(13, LogLevel.Error, "Client {ClientId}: the authenticator threw; closing with 1011")]
+    public static partial void AuthenticatorFailed(this ILogger logger, Exception exception, string clientId);
+
     [LoggerMessage(12, LogLevel.Error, "An event handler of the server threw")]
     public static partial void EventHandlerFailed(this ILogger logger, Exception exception);
 }

@@ -167,6 +167,41 @@ public sealed class AuthTests
     }
 
     [Fact]
+    public async Task Authenticator_that_throws_closes_with_1011_not_4001()
+    {
+        await using var server = await TestServer.StartAsync(o =>
+            o.AuthenticateClient = (_, _) => throw new InvalidOperationException("user store unreachable"));
+        await using var client = await RawClient.ConnectAsync(server.WsUri("token=anything"));
+        var (status, _, before) = await client.ReceiveCloseAsync();
+        Assert.Equal(1011, (int?)status);
+        Assert.Empty(before);
+    }
+
+    [Fact]
+    public async Task Rs256_token_verified_through_a_jwks_document_authenticates()
+    {
+        using var rsa = RSA.Create(2048);
+        var parameters = rsa.ExportParameters(includePrivateParameters: false);
+        var jwks = $$"""{"keys":[{"kty":"RSA","use":"sig","alg":"RS256","kid":"k1","n":"{{Base64UrlEncoder.Encode(parameters.Modulus)}}","e":"{{Base64UrlEncoder.Encode(parameters.Exponent)}}"}]}""";
+        var authenticator = new JwtAuthenticator(new JwtAuthOptions { JwksJson = jwks });
+        string Sign(string kid) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Subject = new ClaimsIdentity([new Claim("sub", "jwks-user")]),
+            Expires = DateTime.UtcNow.AddMinutes(5),
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(rsa) { KeyId = kid }, SecurityAlgorithms.RsaSha256),
+        });
+        Assert.Equal("jwks-user", (await authenticator.AuthenticateAsync(Sign("k1")))?.UserId);
+        using var other = RSA.Create(2048);
+        var forged = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Subject = new ClaimsIdentity([new Claim("sub", "jwks-user")]),
+            Expires = DateTime.UtcNow.AddMinutes(5),
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(other) { KeyId = "k1" }, SecurityAlgorithms.RsaSha256),
+        });
+        Assert.Null(await authenticator.AuthenticateAsync(forged));
+    }
+
+    [Fact]
     public async Task Array_claims_keep_every_value()
     {
         var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor

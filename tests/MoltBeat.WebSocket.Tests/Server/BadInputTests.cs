@@ -43,6 +43,17 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task Field_names_written_with_json_escapes_are_understood()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.ConnectAsync();
+        await client.SendAsync("{\"typ\\u0065\":\"ping\",\"\\u0069d\":5}");
+        var pong = await client.ReceiveAsync();
+        Assert.Equal("pong", pong.GetProperty("type").GetString());
+        Assert.Equal(5, pong.GetProperty("id").GetInt32());
+    }
+
+    [Fact]
     public async Task Unknown_type_gets_unknown_type_and_unknown_fields_are_ignored()
     {
         await using var server = await TestServer.StartAsync();
