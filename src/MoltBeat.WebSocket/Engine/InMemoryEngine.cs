@@ -12,6 +12,11 @@ public sealed class InMemoryEngine : IMoltBeatEngine
 {
     private readonly Lock _sync = new();
     private readonly Dictionary<string, RoomStream> _streams = new(StringComparer.Ordinal);
+
+    // Every room of this engine shares one epoch: their histories are all lost together, at a restart.
+    // A room nobody has published to has no stream at all (position: this epoch, offset 0), so that
+    // subscribing to made-up room names costs the server nothing.
+    private readonly string _epoch = NewEpoch();
     private readonly HistoryOptions _history;
     private readonly TimeProvider _time;
     private readonly ITimer _trimTimer;
@@ -90,18 +95,29 @@ public sealed class InMemoryEngine : IMoltBeatEngine
         ArgumentNullException.ThrowIfNull(attach);
         lock (_sync)
         {
-            var stream = GetOrCreateStream(room);
-            stream.TrimOlderThan(AgeCutoff(), Evicted);
+            var stream = _streams.GetValueOrDefault(room);
+            stream?.TrimOlderThan(AgeCutoff(), Evicted);
+            var current = stream?.Position ?? new StreamPosition(_epoch, 0);
             RecoveryResult result;
             if (since is not { } position)
-                result = new(stream.Position, null, []);
-            else if (position.Epoch == stream.Epoch && stream.EventsAfter(position.Offset) is { } missed)
-                result = new(stream.Position, true, missed);
+                result = new(current, null, []);
+            else if (position.Epoch == current.Epoch && (stream is null ? (position.Offset == 0 ? [] : null) : stream.EventsAfter(position.Offset)) is { } missed)
+                result = new(current, true, missed);
             else
-                result = new(stream.Position, false, []);
+                result = new(current, false, []);
             attach(result);
         }
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Rooms that have a stream (were published to), whether or not their history has aged out.</summary>
+    internal int StreamCount
+    {
+        get
+        {
+            lock (_sync)
+                return _streams.Count;
+        }
     }
 
     /// <inheritdoc />
@@ -134,9 +150,10 @@ public sealed class InMemoryEngine : IMoltBeatEngine
     private RoomStream GetOrCreateStream(string room)
     {
         // Streams are kept for the life of the process even when their history has aged out: dropping
-        // one would change its epoch under subscribers that hold a position in it.
+        // one would restart its offsets under subscribers that hold a position in it. Only publishes
+        // create them, so their number is the number of rooms the application publishes to.
         if (!_streams.TryGetValue(room, out var stream))
-            _streams[room] = stream = new RoomStream(NewEpoch());
+            _streams[room] = stream = new RoomStream(_epoch);
         return stream;
     }
 

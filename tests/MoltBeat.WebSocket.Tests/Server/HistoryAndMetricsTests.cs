@@ -34,6 +34,27 @@ public sealed class HistoryAndMetricsTests
     }
 
     [Fact]
+    public async Task Subscribing_to_rooms_nobody_publishes_to_creates_no_room_state_and_recovers_once_published()
+    {
+        var engine = new InMemoryEngine();
+        await engine.StartAsync(new NullSink(), CancellationToken.None);
+        RecoveryResult? result = null;
+        for (var i = 0; i < 1000; i++)
+            await engine.SubscribeAsync($"made:up:{i}", null, r => result = r, CancellationToken.None);
+        Assert.Equal(0, engine.StreamCount);
+        Assert.Equal(0, result!.Position.Offset);
+
+        // A position taken before the first publish still recovers what came after it.
+        var before = result.Position;
+        await engine.PublishAsync(Request("made:up:7", 1), CancellationToken.None);
+        await engine.SubscribeAsync("made:up:7", before, r => result = r, CancellationToken.None);
+        Assert.True(result.Recovered);
+        Assert.Single(result.Missed);
+        Assert.Equal(before.Epoch, result.Position.Epoch);
+        await engine.DisposeAsync();
+    }
+
+    [Fact]
     public async Task History_older_than_its_age_bound_is_dropped_and_recovery_then_fails()
     {
         var time = TestClock.Create();
