@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Client;
 using MoltBeat.WebSocket.Server;
@@ -116,11 +115,11 @@ public sealed class ClientReconnectTests
         await Task.Delay(1000);
         Assert.Empty(recorder.Disconnected);
 
-        var stalled = Stopwatch.StartNew();
         proxy.StallExisting(); // half-open: nothing is closed, nothing arrives
 
+        // Detected by the heartbeat (the reason says so) well before Eventually gives up; a wall-clock lower
+        // bound would be flaky, as a ping sent just before the stall may be the one that goes unanswered.
         await Eventually(() => !recorder.Disconnected.IsEmpty, "the dead connection to be detected");
-        Assert.InRange(stalled.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(3));
         var lost = recorder.Disconnected.Single();
         Assert.True(lost.WillReconnect);
         Assert.Contains("heartbeat", lost.Reason, StringComparison.OrdinalIgnoreCase);
