@@ -164,6 +164,9 @@ public sealed class RecoveryTests
             // still passes it, as it gets more than the kernel buffers (~4 MB) plus this.
             o.MaxQueuedBytes = 1024 * 1024;
             o.MaxQueuedMessages = 10_000;
+            // The close frame can only leave once the stalled client reads again: give it the time to,
+            // instead of cutting the connection (which is what a real, longer stall gets).
+            o.CloseTimeout = TimeSpan.FromSeconds(30);
         });
         var room = Room();
         using var slow = await StalledSocket.ConnectAsync(server.WsUri());
@@ -194,8 +197,10 @@ public sealed class RecoveryTests
         }
         foreach (var seen in await Task.WhenAll(reading))
             Assert.Equal(Enumerable.Range(1, total), seen);
+        Assert.Equal(1, server.Server.GetStats().Recovery.SlowConsumerDisconnects);
         var (code, _) = await slow.ReadUntilCloseAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(4009, code);
+        slow.Dispose(); // the client goes away after the close, as a real one would
         await WaitUntilAsync(() => server.Server.GetStats().Rooms.Single(r => r.Room == room).Subscribers == 3);
         foreach (var r in readers)
             await r.DisposeAsync();
