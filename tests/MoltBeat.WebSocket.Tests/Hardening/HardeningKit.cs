@@ -86,14 +86,7 @@ public sealed class HardServer : IAsyncDisposable
     }
 
     /// <summary>Connects a raw client that has received <c>connected</c>.</summary>
-    public async Task<RawClient> ConnectAsync(string query = "batch=0")
-    {
-        var client = await RawClient.ConnectAsync(WsUri(query));
-        var connected = await client.ReceiveAsync();
-        Assert.Equal("connected", connected.GetProperty("type").GetString());
-        client.ClientId = connected.GetProperty("clientId").GetString();
-        return client;
-    }
+    public Task<RawClient> ConnectAsync(string query = "batch=0") => RawClient.ConnectReadyAsync(WsUri(query));
 
     /// <summary>A new client connects, gets <c>connected</c> and a <c>pong</c>: the server still serves.</summary>
     public async Task AssertServesANewClientAsync()

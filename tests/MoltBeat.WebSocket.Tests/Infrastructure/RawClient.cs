@@ -34,6 +34,16 @@ public sealed class RawClient : IAsyncDisposable
         return new RawClient(socket);
     }
 
+    /// <summary>Connects and reads the server's <c>connected</c> message, keeping the client id.</summary>
+    public static async Task<RawClient> ConnectReadyAsync(Uri uri)
+    {
+        var client = await ConnectAsync(uri);
+        var connected = await client.ReceiveAsync();
+        Assert.Equal("connected", connected.GetProperty("type").GetString());
+        client.ClientId = connected.GetProperty("clientId").GetString();
+        return client;
+    }
+
     public int NextId() => Interlocked.Increment(ref _nextId);
 
     public Task SendAsync(string json) => SendRawAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text);

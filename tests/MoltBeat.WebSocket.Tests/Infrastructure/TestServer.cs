@@ -25,14 +25,7 @@ public sealed class TestServer : IAsyncDisposable
     }
 
     /// <summary>Connects a raw client that has received <c>connected</c> already.</summary>
-    public async Task<RawClient> ConnectAsync(string query = "batch=0")
-    {
-        var client = await RawClient.ConnectAsync(WsUri(query));
-        var connected = await client.ReceiveAsync();
-        Assert.Equal("connected", connected.GetProperty("type").GetString());
-        client.ClientId = connected.GetProperty("clientId").GetString();
-        return client;
-    }
+    public Task<RawClient> ConnectAsync(string query = "batch=0") => RawClient.ConnectReadyAsync(WsUri(query));
 
     public async ValueTask DisposeAsync() => await Server.DisposeAsync();
 }
