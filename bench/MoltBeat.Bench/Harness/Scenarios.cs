@@ -44,15 +44,35 @@ internal static class Scenarios
         await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, subscribers, recordLatency: true);
         await WarmUpAsync(server, clients);
         var events = (int)(perSecond * duration.TotalSeconds);
+        // Two seconds at the same rate, not measured: until then both processes are still compiling their hot
+        // paths (a profile of the first seconds shows the JIT taking a tenth of the machine), for every peer alike.
+        var warmUp = (int)(perSecond * 2);
+        await server.PublishAsync(warmUp, perSecond, TimeSpan.FromSeconds(60));
+        await clients.WaitForAsync(warmUp, TimeSpan.FromSeconds(30));
+        clients.ResetCounts();
+        var cpuBefore = server.CpuTime();
+        var loadCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var machineBefore = MachineCpu.Read();
+        var clock = Stopwatch.StartNew();
         await server.PublishAsync(events, perSecond, duration + TimeSpan.FromSeconds(60));
         var complete = await clients.WaitForAsync(events, TimeSpan.FromSeconds(30));
+        var machineBusy = MachineCpu.Read().BusyPercentSince(machineBefore);
+        var wall = clock.Elapsed;
         var latency = clients.Latency();
+        var sincePublish = clients.LatencySincePublish();
         var note = complete ? "" : $"fell behind: {clients.Delivered}/{(long)subscribers * events}";
+        var deliveries = Math.Max(1, clients.Delivered);
         return
         [
             new(name, peer, "p50 latency", latency.P50, "ms", false, note),
             new(name, peer, "p99 latency", latency.P99, "ms", false, note),
             new(name, peer, "max latency", latency.Max, "ms", false, note),
+            new(name, peer, "p99 latency since the publish call", sincePublish.P99, "ms", false, note),
+            // CPU per delivery tells where the machine's two cores went: the server, or the load generator beside it.
+            new(name, peer, "server CPU per delivery", (server.CpuTime() - cpuBefore).TotalMicroseconds / deliveries, "µs", false),
+            new(name, peer, "load generator CPU per delivery", (Process.GetCurrentProcess().TotalProcessorTime - loadCpuBefore).TotalMicroseconds / deliveries, "µs", false),
+            new(name, peer, "machine CPU busy", machineBusy, "%", false),
+            new(name, peer, "wall time", wall.TotalSeconds, "s", false),
         ];
     }
 

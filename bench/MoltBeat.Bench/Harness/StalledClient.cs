@@ -16,7 +16,8 @@ internal sealed class StalledClient : IDisposable
 
     public static async Task<StalledClient> ConnectAsync(Uri ws, IEnumerable<byte[]> subscribe)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        var socket = LoopbackConnector.Open();
+        socket.ReceiveBufferSize = 4096;
         await socket.ConnectAsync(IPAddress.Loopback, ws.Port);
         var key = Convert.ToBase64String(Guid.NewGuid().ToByteArray());
         var request = $"GET {ws.PathAndQuery} HTTP/1.1\r\nHost: {ws.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n";

@@ -10,8 +10,9 @@ const room = new Set();
 let pad = 'x'.repeat(120);
 const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
-function publish(seq) {
-  const msg = JSON.stringify({ type: 'event', room: 'bench:room', event: 'bench', data: { sent: nowMicros(), seq, pad } });
+// due: when the event was scheduled; sent: when publish ran (see BenchPayload.cs).
+function publish(seq, due) {
+  const msg = JSON.stringify({ type: 'event', room: 'bench:room', event: 'bench', data: { due, sent: nowMicros(), seq, pad } });
   for (const ws of room) ws.send(msg);
 }
 
@@ -36,11 +37,14 @@ lines.on('line', async (line) => {
     const rate = Number(b);
     const start = performance.now();
     for (let i = 1; i <= count; i++) {
+      let due = nowMicros();
       if (rate > 0) {
-        const wait = start + ((i - 1) * 1000) / rate - performance.now();
+        const at = start + ((i - 1) * 1000) / rate;
+        due = Math.round((performance.timeOrigin + at) * 1000);
+        const wait = at - performance.now();
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       }
-      publish(i);
+      publish(i, due);
     }
     console.log('published');
   } else if (cmd === 'gc') {
