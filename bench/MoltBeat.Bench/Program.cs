@@ -9,6 +9,11 @@ using MoltBeat.Bench.Peers;
 if (args.Length >= 3 && args[0] == "serve")
     return await PeerHost.ServeAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
 
+// The load generator's socket continuations run inline on the socket engine's thread instead of hopping to
+// the thread pool: each one only counts events, and the CPU it saves is left to the server being measured.
+// (Read once, when the first socket is used; peer processes get it removed, see PeerProcess.)
+Environment.SetEnvironmentVariable(PeerProcess.InlineCompletions, "1");
+
 // Diagnostics: hold N idle subscribed connections on a peer for a while, to inspect it (dotnet-gcdump PID).
 if (args.Length >= 4 && args[0] == "hold")
 {

@@ -1,19 +1,16 @@
-using System.Net.WebSockets;
 using System.Text;
 
 namespace MoltBeat.Bench.Harness;
 
 /// <summary>
-/// Many subscribers on one peer, each a ClientWebSocket speaking that peer's protocol (the adapters
+/// Many subscribers on one peer, each a <see cref="BenchSocket"/> speaking that peer's protocol (the adapters
 /// below), counting the benchmark events it receives and their end-to-end latency.
 /// </summary>
 internal sealed class LoadClients : IAsyncDisposable
 {
-    // Above the largest batch a MoltBeat server sends by default (64 KB), so most batches arrive whole.
-    private const int BufferSize = 80 * 1024;
     private static readonly byte[] DueMarker = Encoding.ASCII.GetBytes("\"due\":");
     private static readonly byte[] SentMarker = Encoding.ASCII.GetBytes(",\"sent\":");
-    private readonly List<ClientWebSocket> _sockets = [];
+    private readonly List<BenchSocket> _sockets = [];
     private readonly List<Task> _readers = [];
     private readonly CancellationTokenSource _stop = new();
     private long[] _counts = [];
@@ -52,23 +49,17 @@ internal sealed class LoadClients : IAsyncDisposable
         {
             var wave = await Task.WhenAll(Enumerable.Range(start, Math.Min(200, count - start)).Select(async _ =>
             {
-                var socket = new ClientWebSocket();
-                socket.Options.KeepAliveInterval = TimeSpan.Zero;
                 try
                 {
                     using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                    await socket.ConnectAsync(uri, LoopbackConnector.Invoker, cts.Token);
-                    foreach (var message in SubscribeMessages(peer))
-                        await socket.SendAsync(message, WebSocketMessageType.Text, true, cts.Token);
-                    return socket;
+                    return await BenchSocket.ConnectAsync(uri, SubscribeMessages(peer), cts.Token);
                 }
-                catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or System.Net.Sockets.SocketException or HttpRequestException)
+                catch (Exception ex) when (ex is IOException or OperationCanceledException or System.Net.Sockets.SocketException)
                 {
-                    socket.Dispose();
                     return null;
                 }
             }));
-            clients._sockets.AddRange(wave.OfType<ClientWebSocket>());
+            clients._sockets.AddRange(wave.OfType<BenchSocket>());
             if (wave.Any(s => s is null))
                 break;
         }
@@ -90,13 +81,8 @@ internal sealed class LoadClients : IAsyncDisposable
         {
             var wave = Enumerable.Range(start, Math.Min(200, count - start)).Select(async i =>
             {
-                var socket = new ClientWebSocket();
-                socket.Options.KeepAliveInterval = TimeSpan.Zero;
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-                await socket.ConnectAsync(uri, LoopbackConnector.Invoker, cts.Token);
-                foreach (var message in SubscribeMessages(peer))
-                    await socket.SendAsync(message, WebSocketMessageType.Text, true, cts.Token);
-                return socket;
+                return await BenchSocket.ConnectAsync(uri, SubscribeMessages(peer), cts.Token);
             });
             clients._sockets.AddRange(await Task.WhenAll(wave));
         }
@@ -122,38 +108,11 @@ internal sealed class LoadClients : IAsyncDisposable
 
     private async Task ReadAsync(int index)
     {
-        var socket = _sockets[index];
-        // Pinned and uninitialized: 10k clients' buffers cost only the pages a message touches, and the
-        // load generator's GC never copies them (its own noise would otherwise show up in every figure).
-        var buffer = GC.AllocateUninitializedArray<byte>(BufferSize, pinned: true);
-        var filled = 0;
         try
         {
-            while (!_stop.IsCancellationRequested)
-            {
-                var r = await socket.ReceiveAsync(buffer.AsMemory(filled), _stop.Token);
-                if (r.MessageType == WebSocketMessageType.Close)
-                    return;
-                filled += r.Count;
-                if (r.EndOfMessage)
-                {
-                    CountEvents(index, buffer.AsSpan(0, filled));
-                    filled = 0;
-                }
-                else if (filled == buffer.Length)
-                {
-                    // A batch bigger than the buffer: count the events that are complete (batches separate
-                    // events with newlines) and keep the rest for the next read.
-                    var end = buffer.AsSpan(0, filled).LastIndexOf((byte)'\n');
-                    if (end < 0)
-                        throw new InvalidOperationException($"a message without newlines is bigger than {BufferSize} bytes");
-                    CountEvents(index, buffer.AsSpan(0, end));
-                    buffer.AsSpan(end + 1, filled - end - 1).CopyTo(buffer);
-                    filled -= end + 1;
-                }
-            }
+            await _sockets[index].ReadAsync(payload => CountEvents(index, payload), _stop.Token);
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
         }
     }
@@ -235,10 +194,8 @@ internal sealed class LoadClients : IAsyncDisposable
     {
         _stop.Cancel();
         foreach (var socket in _sockets)
-            socket.Abort();
-        await Task.WhenAll(_readers);
-        foreach (var socket in _sockets)
             socket.Dispose();
+        await Task.WhenAll(_readers);
         _stop.Dispose();
     }
 }

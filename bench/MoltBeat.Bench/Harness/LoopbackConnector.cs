@@ -16,25 +16,6 @@ internal static class LoopbackConnector
 
     private static int _next;
 
-    /// <summary>A handler for <see cref="System.Net.WebSockets.ClientWebSocket"/> connections opened this way.</summary>
-    public static HttpMessageInvoker Invoker { get; } = new(new SocketsHttpHandler
-    {
-        ConnectCallback = async (context, cancellationToken) =>
-        {
-            var socket = Open();
-            try
-            {
-                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    });
-
     /// <summary>A TCP socket bound to the next loopback source address, set to reset on close.</summary>
     public static Socket Open()
     {

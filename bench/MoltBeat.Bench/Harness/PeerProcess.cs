@@ -20,6 +20,9 @@ internal sealed class PeerProcess : IAsyncDisposable
         Port = port;
     }
 
+    /// <summary>The runtime's switch for running socket continuations inline (the load generator sets it, peers must not).</summary>
+    public const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
     public string Name { get; }
 
     public int ProcessId => _process.Id;
@@ -38,6 +41,7 @@ internal sealed class PeerProcess : IAsyncDisposable
         info.RedirectStandardOutput = true;
         info.UseShellExecute = false;
         info.Environment["DOTNET_gcServer"] = "0";
+        info.Environment.Remove(InlineCompletions);
         var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start " + name);
         var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
         if (ready != "ready")
