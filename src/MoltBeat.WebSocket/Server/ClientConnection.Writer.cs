@@ -122,6 +122,63 @@ internal sealed partial class ClientConnection
         }
     }
 
+    /// <summary>
+    /// Writes one event frame straight to the transport from the publishing thread, skipping the writer's
+    /// wake-up (two thread-pool hops) when nothing is queued and the writer is parked: at steady, low
+    /// rates this is most of a delivery's latency. False (nothing written) when the connection is busy;
+    /// the caller queues instead, which keeps order, batching and the slow-consumer bound.
+    /// </summary>
+    private bool TryWriteNow(byte[] frame)
+    {
+        if (!_queue.TryClaimIdle())
+            return false;
+        if (!_stream.TryEnterWrite())
+        {
+            _queue.ReleaseClaim();
+            return false;
+        }
+        ValueTask write;
+        try
+        {
+            write = _stream.WriteTextFrameAsync(frame);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            write = ValueTask.FromException(ex);
+        }
+        if (write.IsCompletedSuccessfully)
+        {
+            EndWriteNow();
+            return true;
+        }
+        // The transport pushes back (or failed): keep the claim, so later events queue behind this one, until it is done.
+        _ = FinishWriteNowAsync(write);
+        return true;
+    }
+
+    private async Task FinishWriteNowAsync(ValueTask write)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            // The socket is gone; the receive loop ends and cleans up.
+            _abortTransport();
+        }
+        finally
+        {
+            EndWriteNow();
+        }
+    }
+
+    private void EndWriteNow()
+    {
+        _stream.ExitWrite();
+        _queue.ReleaseClaim();
+    }
+
     private async Task SendCloseFrameAsync(CancellationToken token)
     {
         if (_socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived))

@@ -124,8 +124,18 @@ internal sealed partial class ClientConnection
         }
     }
 
-    /// <summary>Queues an event frame; false when the connection is closing or was just closed as a slow consumer.</summary>
-    public bool EnqueueEvent(byte[] frame) => Enqueue(new Outgoing(frame, OutgoingKind.Message));
+    /// <summary>
+    /// Hands an event frame to this connection: written at once from the caller's thread when
+    /// <paramref name="writeNowIfIdle"/> and the connection is idle (see <see cref="TryWriteNow"/>), queued
+    /// for the writer otherwise.
+    /// </summary>
+    /// <returns>How the event went: dropped (closing, or just closed as a slow consumer), queued, or written.</returns>
+    public EventHandoff DeliverEvent(byte[] frame, bool writeNowIfIdle)
+    {
+        if (writeNowIfIdle && Volatile.Read(ref _closeState) == 0 && TryWriteNow(frame))
+            return EventHandoff.Written;
+        return Enqueue(new Outgoing(frame, OutgoingKind.Message)) ? EventHandoff.Queued : EventHandoff.Dropped;
+    }
 
     /// <summary>
     /// Queues a replayed event. Replays do not count toward the slow-consumer bound: their bytes are the
@@ -256,4 +266,17 @@ internal sealed partial class ClientConnection
     }
 
     private readonly record struct Outgoing(byte[]? Message, OutgoingKind Kind);
+}
+
+/// <summary>What became of an event handed to a connection.</summary>
+internal enum EventHandoff : byte
+{
+    /// <summary>Not delivered: the connection is closing (or was just closed as a slow consumer).</summary>
+    Dropped,
+
+    /// <summary>Queued for the connection's writer.</summary>
+    Queued,
+
+    /// <summary>Written to the transport by the publishing thread.</summary>
+    Written,
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Rooms;
 
@@ -12,7 +13,13 @@ internal sealed class ConnectionHub(MoltBeatMetrics metrics) : IEventSink
     private readonly Lock _readyLock = new();
     private readonly MemberSet<ClientConnection> _ready = new();
     private readonly Lock _deliverLock = new();
+    // Events closer together than this count as a burst (see StartsOnItsOwn).
+    private static readonly TimeSpan BurstGap = TimeSpan.FromMilliseconds(2);
+    // How long one event's fan-out may write directly on the publishing thread.
+    private static readonly TimeSpan DirectWriteBudget = TimeSpan.FromMilliseconds(2);
     private long _deliveryStamp;
+    private long _lastDeliveryEnded;
+    private bool _previousWasIsolated;
     private long _recovered;
     private long _notRecovered;
     private long _slowConsumers;
@@ -71,14 +78,14 @@ internal sealed class ConnectionHub(MoltBeatMetrics metrics) : IEventSink
         lock (_deliverLock)
         {
             var stamp = ++_deliveryStamp;
-            long delivered = 0;
+            var handoff = new Handoff(StartsOnItsOwn(), metrics);
             if (published.DeliveryRooms is not { } rooms)
             {
                 ClientConnection[] everyone;
                 lock (_readyLock)
                     everyone = _ready.Snapshot();
                 foreach (var connection in everyone)
-                    delivered += connection.EnqueueEvent(published.Frame) ? 1 : 0;
+                    handoff.To(connection, published.Frame);
             }
             else
             {
@@ -91,13 +98,64 @@ internal sealed class ConnectionHub(MoltBeatMetrics metrics) : IEventSink
                         if (connection.DeliveryStamp == stamp)
                             continue;
                         connection.DeliveryStamp = stamp;
-                        delivered += connection.EnqueueEvent(published.Frame) ? 1 : 0;
+                        handoff.To(connection, published.Frame);
                     }
                 }
             }
+            _lastDeliveryEnded = Stopwatch.GetTimestamp();
             metrics.EventsPublished.Add(1);
-            if (delivered > 0)
-                metrics.MessagesSent.Add(delivered);
+            handoff.Report(published.Frame.Length);
+        }
+    }
+
+    /// <summary>
+    /// Whether this event comes on its own rather than in a burst: then it is written at once to idle
+    /// connections, else queued so that each connection's writer packs the burst into few writes. Both
+    /// this gap and the one before must be long: one long gap inside a burst is the publishing thread
+    /// being descheduled.
+    /// </summary>
+    private bool StartsOnItsOwn()
+    {
+        var isolated = Stopwatch.GetElapsedTime(_lastDeliveryEnded) >= BurstGap;
+        var onItsOwn = isolated && _previousWasIsolated;
+        _previousWasIsolated = isolated;
+        return onItsOwn;
+    }
+
+    /// <summary>One event's fan-out: direct writes while they fit the time budget, queueing after that.</summary>
+    private struct Handoff(bool writeNow, MoltBeatMetrics metrics)
+    {
+        private readonly long _started = Stopwatch.GetTimestamp();
+        private bool _writeNow = writeNow;
+        private long _delivered;
+        private long _written;
+
+        public void To(ClientConnection connection, byte[] frame)
+        {
+            // Direct writes run on the publishing thread: past the budget, the writers (on every core) take over.
+            if (_writeNow && (_delivered & 63) == 63 && Stopwatch.GetElapsedTime(_started) > DirectWriteBudget)
+                _writeNow = false;
+            switch (connection.DeliverEvent(frame, _writeNow))
+            {
+                case EventHandoff.Written:
+                    _written++;
+                    _delivered++;
+                    break;
+                case EventHandoff.Queued:
+                    _delivered++;
+                    break;
+            }
+        }
+
+        public readonly void Report(int frameLength)
+        {
+            if (_delivered > 0)
+                metrics.MessagesSent.Add(_delivered);
+            if (_written > 0)
+            {
+                metrics.FramesSent.Add(_written);
+                metrics.BytesSent.Add(_written * CorkableStream.TextFrameLength(frameLength));
+            }
         }
     }
 }

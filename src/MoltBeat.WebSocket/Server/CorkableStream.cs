@@ -16,6 +16,7 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : AsyncDup
     private byte[]? _corked;
     private int _corkedLength;
     private bool _isCorked;
+    private bool _closeFrameWritten;
 
     /// <summary>When the peer last sent bytes, as a <see cref="TimeProvider"/> timestamp.</summary>
     public long LastReadTimestamp { get; private set; } = time.GetTimestamp();
@@ -54,6 +55,84 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : AsyncDup
         }
     }
 
+    /// <summary>
+    /// Takes the stream for one <see cref="WriteTextFrameAsync"/> from the caller's thread, without waiting:
+    /// false while another write is in progress, the writer is corked, or a close frame has gone out.
+    /// </summary>
+    public bool TryEnterWrite()
+    {
+        if (Volatile.Read(ref _isCorked))
+            return false;
+        try
+        {
+            if (!_writeLock.Wait(0))
+                return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        // Nothing may follow a close frame, and the WebSocket sends its own (a protocol error) on the receive side.
+        if (_closeFrameWritten || _isCorked)
+        {
+            _writeLock.Release();
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Gives back the stream taken by <see cref="TryEnterWrite"/>.</summary>
+    public void ExitWrite()
+    {
+        try
+        {
+            _writeLock.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection ended while the write was pending; nobody waits for the stream any more.
+        }
+    }
+
+    /// <summary>The bytes of an unmasked frame carrying <paramref name="payloadLength"/> bytes.</summary>
+    public static int TextFrameLength(int payloadLength) =>
+        payloadLength + (payloadLength < 126 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10);
+
+    /// <summary>
+    /// Frames <paramref name="payload"/> as one unmasked text frame and writes it through (never corked), for
+    /// a caller that holds the stream (<see cref="TryEnterWrite"/>). Completes synchronously unless the
+    /// transport pushes back.
+    /// </summary>
+    public async ValueTask WriteTextFrameAsync(byte[] payload)
+    {
+        var headerLength = TextFrameLength(payload.Length) - payload.Length;
+        var frame = ArrayPool<byte>.Shared.Rent(headerLength + payload.Length);
+        try
+        {
+            frame[0] = 0x81; // FIN + text
+            if (headerLength == 2)
+            {
+                frame[1] = (byte)payload.Length;
+            }
+            else if (headerLength == 4)
+            {
+                frame[1] = 126;
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)payload.Length);
+            }
+            else
+            {
+                frame[1] = 127;
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(2), (ulong)payload.Length);
+            }
+            payload.CopyTo(frame.AsSpan(headerLength));
+            await WriteThroughAsync(frame.AsMemory(0, headerLength + payload.Length), CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
+    }
+
     /// <summary>Appends raw, pre-framed bytes (e.g. a ping frame) as one unit.</summary>
     public ValueTask WriteFrameAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken) =>
         WriteAsync(frame, cancellationToken);
@@ -63,6 +142,8 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : AsyncDup
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (IsCloseFrame(buffer.Span))
+                _closeFrameWritten = true;
             if (_isCorked)
             {
                 var needed = _corkedLength + buffer.Length;

@@ -14,6 +14,7 @@ internal sealed class OutgoingQueue<T> : IValueTaskSource<bool>
     private Queue<T>? _items;
     private bool _completed;
     private bool _waiting;
+    private bool _claimed;
     private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
 
     /// <summary>Adds an item; false once the queue was completed.</summary>
@@ -25,8 +26,11 @@ internal sealed class OutgoingQueue<T> : IValueTaskSource<bool>
             if (_completed)
                 return false;
             (_items ??= new Queue<T>(4)).Enqueue(item);
-            wake = _waiting;
-            _waiting = false;
+            // While a direct write holds the output (TryClaimIdle), the writer stays parked: waking it could
+            // send this item before the direct write is done. ReleaseClaim wakes it.
+            wake = _waiting && !_claimed;
+            if (wake)
+                _waiting = false;
         }
         // Outside the lock, and continuations run on the thread pool: a publisher never runs a writer inline.
         if (wake)
@@ -41,8 +45,40 @@ internal sealed class OutgoingQueue<T> : IValueTaskSource<bool>
         lock (this)
         {
             _completed = true;
-            wake = _waiting;
-            _waiting = false;
+            wake = _waiting && !_claimed;
+            if (wake)
+                _waiting = false;
+        }
+        if (wake)
+            _signal.SetResult(true);
+    }
+
+    /// <summary>
+    /// Claims the output for one write that bypasses the queue: true only when nothing is queued, the
+    /// queue is open and the writer is parked, so the caller's write cannot overtake anything. Until
+    /// <see cref="ReleaseClaim"/>, new items are queued without waking the writer.
+    /// </summary>
+    public bool TryClaimIdle()
+    {
+        lock (this)
+        {
+            if (!_waiting || _claimed || _completed || _items is { Count: > 0 })
+                return false;
+            _claimed = true;
+            return true;
+        }
+    }
+
+    /// <summary>Ends a claim from <see cref="TryClaimIdle"/>, waking the writer for whatever was queued meanwhile.</summary>
+    public void ReleaseClaim()
+    {
+        bool wake;
+        lock (this)
+        {
+            _claimed = false;
+            wake = _waiting && (_completed || _items is { Count: > 0 });
+            if (wake)
+                _waiting = false;
         }
         if (wake)
             _signal.SetResult(true);

@@ -188,6 +188,58 @@ public sealed class SubscriptionTests
     }
 
     [Fact]
+    public async Task Events_on_their_own_and_in_bursts_arrive_once_and_in_order_beside_replies()
+    {
+        // Events far enough apart are written by the publishing thread straight to idle connections; events in
+        // a burst go through each connection's queue. Mixed, with requests answered in between, nothing may
+        // overtake anything.
+        await using var server = await TestServer.StartAsync();
+        await using var batching = await server.ConnectAsync("batch=1");
+        await using var plain = await server.ConnectAsync("batch=0");
+        var room = UniqueRoom();
+        await batching.SubscribeAsync(room);
+        await plain.SubscribeAsync(room);
+        var published = 0;
+        var pings = new List<Task>();
+        for (var round = 0; round < 30; round++)
+        {
+            await Task.Delay(5);
+            server.Server.Broadcast(room, "tick", new { i = published++ });
+            await Task.Delay(5);
+            server.Server.Broadcast(room, "tick", new { i = published++ });
+            if (round % 3 == 0)
+                pings.Add(plain.SendAsync($"{{\"type\":\"ping\",\"id\":{round + 1}}}"));
+            for (var burst = 0; burst < round % 7; burst++)
+                server.Server.Broadcast(room, "tick", new { i = published++ });
+        }
+        await Task.WhenAll(pings);
+        foreach (var client in new[] { batching, plain })
+        {
+            var pongs = 0;
+            for (var expected = 0; expected < published;)
+            {
+                var message = await client.ReceiveAsync();
+                if (message.GetProperty("type").GetString() == "pong")
+                {
+                    pongs++;
+                    continue;
+                }
+                Assert.True(message.GetProperty("type").GetString() == "event", message.GetRawText());
+                Assert.Equal(expected++, message.GetProperty("data").GetProperty("i").GetInt32());
+            }
+            if (client == plain)
+            {
+                while (pongs < pings.Count)
+                {
+                    Assert.Equal("pong", (await client.ReceiveAsync()).GetProperty("type").GetString());
+                    pongs++;
+                }
+            }
+            await client.AssertNothingAsync(TimeSpan.FromMilliseconds(100));
+        }
+    }
+
+    [Fact]
     public async Task Connect_and_disconnect_events_carry_the_client_id()
     {
         await using var server = await TestServer.StartAsync();
