@@ -46,6 +46,7 @@ else
     scenarios.Add(("fanout-burst", p => Scenarios.FanoutBurstAsync(p, root, 10_000, 200)));
     scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 5000, 20, TimeSpan.FromSeconds(10))));
     scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
+    scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 10_000, 100, TimeSpan.FromSeconds(10))));
     scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 10_000)));
     scenarios.Add(("slow-consumer", p => Scenarios.SlowConsumerAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
     scenarios.Add(("max-connections", p => Scenarios.MaxConnectionsAsync(p, root, 19_800)));

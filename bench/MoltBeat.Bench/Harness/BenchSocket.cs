@@ -57,7 +57,8 @@ internal sealed class BenchSocket : IDisposable
     /// Reads frames until the server closes or <paramref name="cancellationToken"/> fires, passing each text
     /// frame's payload to <paramref name="onText"/> and answering pings.
     /// </summary>
-    public async Task ReadAsync(SpanAction onText, CancellationToken cancellationToken)
+    /// <returns>The code of the server's close frame; 1005 for one without a code; 0 when the connection ended without one.</returns>
+    public async Task<int> ReadAsync(SpanAction onText, CancellationToken cancellationToken)
     {
         // Pinned and uninitialized: 10k clients' buffers cost only the pages a message touches, and the
         // load generator's GC never copies them.
@@ -76,7 +77,7 @@ internal sealed class BenchSocket : IDisposable
             {
                 var payload = buffer.AsSpan(consumed + payloadStart, payloadLength);
                 if (opcode == 0x8)
-                    return;
+                    return payloadLength >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(consumed + payloadStart)) : 1005;
                 if (opcode == 0x9)
                     await _socket.SendAsync(MaskedFrame(0x8A, payload.ToArray()), cancellationToken);
                 else if (opcode is 0x1 or 0x0)
@@ -92,7 +93,7 @@ internal sealed class BenchSocket : IDisposable
                 throw new InvalidOperationException($"a frame bigger than {BufferSize} bytes");
             var read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, cancellationToken);
             if (read == 0)
-                return;
+                return 0;
             filled += read;
         }
     }

@@ -18,8 +18,27 @@ internal sealed class StalledClient : IDisposable
         return new StalledClient(await BenchSocket.ConnectAsync(ws, subscribe, cts.Token, receiveBufferSize: 4096));
     }
 
-    /// <summary>Whether the server has closed the connection (checked without reading the queued data).</summary>
-    public bool ServerClosed => _socket.Socket.Poll(0, SelectMode.SelectRead) && !_socket.Socket.Connected;
+    /// <summary>
+    /// Reads what the server had queued for the stalled client, to see how it ended: the close code the server
+    /// sent (4009 for a MoltBeat slow consumer), 0 when it was cut without a close frame, or null when the
+    /// server still had the connection open after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<int?> ReadCloseCodeAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            return await _socket.ReadAsync(static _ => { }, cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+        catch (SocketException)
+        {
+            return 0;
+        }
+    }
 
     public void Dispose() => _socket.Dispose();
 }
