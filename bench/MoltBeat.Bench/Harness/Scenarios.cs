@@ -58,8 +58,16 @@ internal static class Scenarios
         var loadCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var machineBefore = MachineCpu.Read();
         var clock = Stopwatch.StartNew();
-        await server.PublishAsync(events, perSecond, duration + TimeSpan.FromSeconds(60));
-        var complete = await clients.WaitForAsync(events, TimeSpan.FromSeconds(30));
+        try
+        {
+            // A server that cannot even publish at this rate (its publish call does the whole fan-out) is
+            // measured over what it did in twice the time, not waited for.
+            await server.PublishAsync(events, perSecond, duration * 2);
+        }
+        catch (TimeoutException)
+        {
+        }
+        var complete = await clients.WaitForAsync(events, TimeSpan.FromSeconds(10));
         var machineBusy = MachineCpu.Read().BusyPercentSince(machineBefore);
         var wall = clock.Elapsed;
         var latency = clients.Latency();
