@@ -9,8 +9,9 @@ namespace MoltBeat.WebSocket.Server;
 
 /// <summary>
 /// One client's connection: a receive loop that handles its requests, and one writer that drains its
-/// bounded outgoing queue. Everything sent to the client goes through the queue, so the writer is the
-/// only code that writes messages to the socket.
+/// bounded outgoing queue. Messages go through the queue, except an event that finds the connection idle
+/// (nothing queued, writer parked), which the publishing thread may write itself under a claim on the
+/// queue (see <see cref="DeliverEvent"/>), so that nothing is ever sent out of order.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Disposed in Cleanup, when the connection ends; nothing else owns it.")]
 internal sealed partial class ClientConnection
