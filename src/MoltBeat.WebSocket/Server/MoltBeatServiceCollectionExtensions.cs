@@ -56,7 +56,9 @@ public static class MoltBeatServiceCollectionExtensions
 
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            _registration = lifetime.ApplicationStopping.Register(() => server.CloseAsync().GetAwaiter().GetResult());
+            // Only starts closing: the stopping signal's callbacks run under the host's lock on the signal's
+            // thread, which must not be blocked for seconds; StopAsync waits for the same closing.
+            _registration = lifetime.ApplicationStopping.Register(() => _ = server.CloseAsync());
             return Task.CompletedTask;
         }
 

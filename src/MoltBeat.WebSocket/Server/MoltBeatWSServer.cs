@@ -21,6 +21,8 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     private readonly bool _ownsMetrics;
     private int _connectionCount;
     private volatile bool _closing;
+    private readonly Lock _closingLock = new();
+    private Task? _closingTask;
     private long _lastReplenish;
 
     /// <summary>Creates a server.</summary>
@@ -189,18 +191,26 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     /// </summary>
     public async Task CloseAsync()
     {
-        if (!_closing)
+        // Every caller waits for the same closing, however many call (the host's stopping signal and its stop).
+        Task closing;
+        lock (_closingLock)
         {
             _closing = true;
-            Logger.ShuttingDown(Hub.All.Count);
-            foreach (var connection in Hub.All.Keys)
-                connection.RequestClose(CloseCodes.GoingAway, flushQueued: true);
-            // Shutdown waits on the real clock: an injected test clock must not be able to stall it.
-            var waited = System.Diagnostics.Stopwatch.StartNew();
-            while (!Hub.All.IsEmpty && waited.Elapsed < Options.CloseTimeout + TimeSpan.FromSeconds(1))
-                await Task.Delay(TimeSpan.FromMilliseconds(20)).ConfigureAwait(false);
+            closing = _closingTask ??= CloseClientsAsync();
         }
+        await closing.ConfigureAwait(false);
         await StopStandaloneAsync().ConfigureAwait(false);
+    }
+
+    private async Task CloseClientsAsync()
+    {
+        Logger.ShuttingDown(Hub.All.Count);
+        foreach (var connection in Hub.All.Keys)
+            connection.RequestClose(CloseCodes.GoingAway, flushQueued: true);
+        // Shutdown waits on the real clock: an injected test clock must not be able to stall it.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!Hub.All.IsEmpty && waited.Elapsed < Options.CloseTimeout + TimeSpan.FromSeconds(1))
+            await Task.Delay(TimeSpan.FromMilliseconds(20)).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
