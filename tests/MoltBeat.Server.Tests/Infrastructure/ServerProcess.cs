@@ -70,16 +70,37 @@ public sealed class ServerProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    private static readonly Lazy<bool> CanResetSigint = new(() =>
+    {
+        try
+        {
+            using var probe = Process.Start(new ProcessStartInfo("env", ["--default-signal=INT", "true"]) { UseShellExecute = false, RedirectStandardError = true })!;
+            probe.WaitForExit(5000);
+            return probe.HasExited && probe.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    });
+
     /// <summary>Starts the process without waiting for it to serve (for tests of start-up failures).</summary>
     public static ServerProcess Launch(IEnumerable<string> args, IDictionary<string, string>? env = null, int? port = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        // A test run started in the background (`./test.sh &`) has SIGINT ignored, and the server would inherit
+        // that and ignore Ctrl-C: GNU env resets it to the default, as an interactive terminal would have it.
+        var info = new ProcessStartInfo(CanResetSigint.Value ? "env" : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = Path.GetTempPath(), // the server must not depend on its working directory
         };
+        if (CanResetSigint.Value)
+        {
+            info.ArgumentList.Add("--default-signal=INT");
+            info.ArgumentList.Add("dotnet");
+        }
         info.ArgumentList.Add(ServerDll);
         foreach (var arg in args)
             info.ArgumentList.Add(arg);
