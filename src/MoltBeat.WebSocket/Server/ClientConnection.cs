@@ -103,6 +103,8 @@ internal sealed partial class ClientConnection
                 BecomeReady(null);
             else if (handshakeToken is not null)
                 await AuthenticateAsync(handshakeToken, id: null, isRefresh: false).ConfigureAwait(false);
+            // The token is not kept for the connection's life (this method's state lives as long).
+            handshakeToken = null;
             await RunReceiveLoopAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ConnectionAbortedException)

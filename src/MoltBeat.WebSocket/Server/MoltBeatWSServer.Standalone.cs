@@ -79,7 +79,7 @@ public sealed partial class MoltBeatWSServer
             await RefuseRawAsync(transport.Output, remote, StatusCodes.Status404NotFound, "Not Found", $"WebSocket clients connect to {Options.Path}.").ConfigureAwait(false);
             return;
         }
-        var handshake = head.ToHandshake(remote);
+        HandshakeRequest? handshake = head.ToHandshake(remote);
         if (Refusal(handshake) is { } refused)
         {
             await RefuseRawAsync(transport.Output, remote, refused.Status, ReasonPhrase(refused.Status), refused.Reason).ConfigureAwait(false);
@@ -94,7 +94,11 @@ public sealed partial class MoltBeatWSServer
         {
             await RawHandshake.WriteResponseAsync(transport.Output, 101, "Switching Protocols", body: null,
                 [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", WebSocketHandshake.AcceptKey(handshake.Key!))]).ConfigureAwait(false);
-            await RunConnectionAsync(new DuplexPipeStream(transport), connection.Abort, handshake).ConfigureAwait(false);
+            var run = RunConnectionAsync(new DuplexPipeStream(transport), connection.Abort, handshake);
+            // This method's state lives as long as the connection: keep neither the request nor the client's token.
+            head = null;
+            handshake = null;
+            await run.ConfigureAwait(false);
         }
         finally
         {
