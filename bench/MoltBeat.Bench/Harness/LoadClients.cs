@@ -41,20 +41,28 @@ internal sealed class LoadClients : IAsyncDisposable
     /// Connects up to <paramref name="count"/> subscribers and stops at the first wave that fails (the
     /// server's or this process's limit); the clients that did connect are kept.
     /// </summary>
-    public static async Task<LoadClients> ConnectAsManyAsAsync(string peer, Uri ws, int count)
+    public static Task<LoadClients> ConnectAsManyAsAsync(string peer, Uri ws, int count) =>
+        ConnectInWavesAsync(peer, ws, count, recordLatency: false, stopAtLimit: true);
+
+    /// <summary>Connects <paramref name="count"/> subscribers; any that fails to connect fails the scenario.</summary>
+    public static Task<LoadClients> ConnectAsync(string peer, Uri ws, int count, bool recordLatency) =>
+        ConnectInWavesAsync(peer, ws, count, recordLatency, stopAtLimit: false);
+
+    private static async Task<LoadClients> ConnectInWavesAsync(string peer, Uri ws, int count, bool recordLatency, bool stopAtLimit)
     {
-        var clients = new LoadClients(count, recordLatency: false);
+        var clients = new LoadClients(count, recordLatency);
         var uri = ClientUri(peer, ws);
+        // Connect in parallel waves, bounded, so 10k connections take seconds, not minutes.
         for (var start = 0; start < count; start += 200)
         {
             var wave = await Task.WhenAll(Enumerable.Range(start, Math.Min(200, count - start)).Select(async _ =>
             {
                 try
                 {
-                    using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(stopAtLimit ? 30 : 60));
                     return await BenchSocket.ConnectAsync(uri, SubscribeMessages(peer), cts.Token);
                 }
-                catch (Exception ex) when (ex is IOException or OperationCanceledException or System.Net.Sockets.SocketException)
+                catch (Exception ex) when (stopAtLimit && ex is IOException or OperationCanceledException or System.Net.Sockets.SocketException)
                 {
                     return null;
                 }
@@ -64,28 +72,6 @@ internal sealed class LoadClients : IAsyncDisposable
                 break;
         }
         clients._counts = new long[clients._sockets.Count];
-        for (var i = 0; i < clients._sockets.Count; i++)
-        {
-            var index = i;
-            clients._readers.Add(Task.Run(() => clients.ReadAsync(index)));
-        }
-        return clients;
-    }
-
-    public static async Task<LoadClients> ConnectAsync(string peer, Uri ws, int count, bool recordLatency)
-    {
-        var clients = new LoadClients(count, recordLatency);
-        var uri = ClientUri(peer, ws);
-        // Connect in parallel waves, bounded, so 10k connections take seconds, not minutes.
-        for (var start = 0; start < count; start += 200)
-        {
-            var wave = Enumerable.Range(start, Math.Min(200, count - start)).Select(async i =>
-            {
-                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-                return await BenchSocket.ConnectAsync(uri, SubscribeMessages(peer), cts.Token);
-            });
-            clients._sockets.AddRange(await Task.WhenAll(wave));
-        }
         for (var i = 0; i < clients._sockets.Count; i++)
         {
             var index = i;

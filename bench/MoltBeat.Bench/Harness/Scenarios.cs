@@ -19,9 +19,7 @@ internal static class Scenarios
         await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, subscribers, recordLatency: true);
         await WarmUpAsync(server, clients);
         // A first, unmeasured burst: the hot paths of both processes are compiled (tiered JIT) before the clock starts.
-        await server.PublishAsync(events / 4, 0, TimeSpan.FromSeconds(60));
-        await clients.WaitForAsync(events / 4, TimeSpan.FromSeconds(60));
-        clients.ResetCounts();
+        await UnmeasuredRoundAsync(server, clients, events / 4, 0);
         var cpuBefore = server.CpuTime();
         var clock = Stopwatch.StartNew();
         await server.PublishAsync(events, 0, TimeSpan.FromSeconds(60));
@@ -50,10 +48,7 @@ internal static class Scenarios
         var events = (int)(perSecond * duration.TotalSeconds);
         // Two seconds at the same rate, not measured: until then both processes are still compiling their hot
         // paths (a profile of the first seconds shows the JIT taking a tenth of the machine), for every peer alike.
-        var warmUp = (int)(perSecond * 2);
-        await server.PublishAsync(warmUp, perSecond, TimeSpan.FromSeconds(60));
-        await clients.WaitForAsync(warmUp, TimeSpan.FromSeconds(30));
-        clients.ResetCounts();
+        await UnmeasuredRoundAsync(server, clients, (int)(perSecond * 2), perSecond);
         var cpuBefore = server.CpuTime();
         var loadCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var machineBefore = MachineCpu.Read();
@@ -104,9 +99,7 @@ internal static class Scenarios
         await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, readers, recordLatency: true);
         await WarmUpAsync(server, clients);
         // A first round that is not measured (JIT, pools), so that both measured rounds start warm.
-        await server.PublishAsync(events / 4, perSecond, duration + TimeSpan.FromSeconds(60), pad);
-        await clients.WaitForAsync(events / 4, TimeSpan.FromSeconds(30));
-        clients.ResetCounts();
+        await UnmeasuredRoundAsync(server, clients, events / 4, perSecond, pad);
         await server.PublishAsync(events, perSecond, duration + TimeSpan.FromSeconds(60), pad);
         await clients.WaitForAsync(events, TimeSpan.FromSeconds(30));
         var alone = clients.Latency();
@@ -168,6 +161,14 @@ internal static class Scenarios
             new(name, peer, "RSS per connection", (loaded - empty) / 1024.0 / connections, "KB", false),
             new(name, peer, "heap per connection", (loadedHeap - emptyHeap) / 1024.0 / connections, "KB", false),
         ];
+    }
+
+    /// <summary>Events published and received but not measured (warming up), the counts reset after.</summary>
+    private static async Task UnmeasuredRoundAsync(PeerProcess server, LoadClients clients, int events, double perSecond, int pad = Peers.BenchPayload.DefaultPad)
+    {
+        await server.PublishAsync(events, perSecond, TimeSpan.FromSeconds(60) + TimeSpan.FromSeconds(perSecond > 0 ? events / perSecond : 0), pad);
+        await clients.WaitForAsync(events, TimeSpan.FromSeconds(60));
+        clients.ResetCounts();
     }
 
     /// <summary>One event to everybody, so that every subscription is known to be in place before measuring.</summary>

@@ -128,7 +128,7 @@ internal sealed partial class ClientConnection
     /// rates this is most of a delivery's latency. False (nothing written) when the connection is busy;
     /// the caller queues instead, which keeps order, batching and the slow-consumer bound.
     /// </summary>
-    private bool TryWriteNow(byte[] frame)
+    private bool TryWriteNow(byte[] framed)
     {
         if (!_queue.TryClaimIdle())
             return false;
@@ -140,7 +140,7 @@ internal sealed partial class ClientConnection
         ValueTask write;
         try
         {
-            write = _stream.WriteTextFrameAsync(frame);
+            write = _stream.WriteFrameThroughAsync(framed);
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
         {

@@ -128,16 +128,16 @@ internal sealed partial class ClientConnection
     }
 
     /// <summary>
-    /// Hands an event frame to this connection: written at once from the caller's thread when
-    /// <paramref name="writeNowIfIdle"/> and the connection is idle (see <see cref="TryWriteNow"/>), queued
-    /// for the writer otherwise.
+    /// Hands an event to this connection: when <paramref name="framed"/> (the event as a whole WebSocket frame)
+    /// is given and the connection is idle, it is written at once from the caller's thread (see
+    /// <see cref="TryWriteNow"/>); otherwise <paramref name="message"/> is queued for the writer.
     /// </summary>
     /// <returns>How the event went: dropped (closing, or just closed as a slow consumer), queued, or written.</returns>
-    public EventHandoff DeliverEvent(byte[] frame, bool writeNowIfIdle)
+    public EventHandoff DeliverEvent(byte[] message, byte[]? framed)
     {
-        if (writeNowIfIdle && Volatile.Read(ref _closeState) == 0 && TryWriteNow(frame))
+        if (framed is not null && Volatile.Read(ref _closeState) == 0 && TryWriteNow(framed))
             return EventHandoff.Written;
-        return Enqueue(new Outgoing(frame, OutgoingKind.Message)) ? EventHandoff.Queued : EventHandoff.Dropped;
+        return Enqueue(new Outgoing(message, OutgoingKind.Message)) ? EventHandoff.Queued : EventHandoff.Dropped;
     }
 
     /// <summary>

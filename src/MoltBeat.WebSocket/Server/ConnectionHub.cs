@@ -104,7 +104,7 @@ internal sealed class ConnectionHub(MoltBeatMetrics metrics) : IEventSink
             }
             _lastDeliveryEnded = Stopwatch.GetTimestamp();
             metrics.EventsPublished.Add(1);
-            handoff.Report(published.Frame.Length);
+            handoff.Report();
         }
     }
 
@@ -127,15 +127,17 @@ internal sealed class ConnectionHub(MoltBeatMetrics metrics) : IEventSink
     {
         private readonly long _started = Stopwatch.GetTimestamp();
         private bool _writeNow = writeNow;
+        // The event framed once, for every connection that takes it directly.
+        private byte[]? _framed;
         private long _delivered;
         private long _written;
 
-        public void To(ClientConnection connection, byte[] frame)
+        public void To(ClientConnection connection, byte[] message)
         {
             // Direct writes run on the publishing thread: past the budget, the writers (on every core) take over.
             if (_writeNow && (_delivered & 63) == 63 && Stopwatch.GetElapsedTime(_started) > DirectWriteBudget)
                 _writeNow = false;
-            switch (connection.DeliverEvent(frame, _writeNow))
+            switch (connection.DeliverEvent(message, _writeNow ? _framed ??= CorkableStream.TextFrame(message) : null))
             {
                 case EventHandoff.Written:
                     _written++;
@@ -147,14 +149,14 @@ internal sealed class ConnectionHub(MoltBeatMetrics metrics) : IEventSink
             }
         }
 
-        public readonly void Report(int frameLength)
+        public readonly void Report()
         {
             if (_delivered > 0)
                 metrics.MessagesSent.Add(_delivered);
             if (_written > 0)
             {
                 metrics.FramesSent.Add(_written);
-                metrics.BytesSent.Add(_written * CorkableStream.TextFrameLength(frameLength));
+                metrics.BytesSent.Add(_written * _framed!.Length);
             }
         }
     }

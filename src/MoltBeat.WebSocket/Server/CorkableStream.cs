@@ -56,7 +56,7 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : AsyncDup
     }
 
     /// <summary>
-    /// Takes the stream for one <see cref="WriteTextFrameAsync"/> from the caller's thread, without waiting:
+    /// Takes the stream for one <see cref="WriteFrameThroughAsync"/> from the caller's thread, without waiting:
     /// false while another write is in progress, the writer is corked, or a close frame has gone out.
     /// </summary>
     public bool TryEnterWrite()
@@ -94,44 +94,38 @@ internal sealed class CorkableStream(Stream inner, TimeProvider time) : AsyncDup
         }
     }
 
-    /// <summary>The bytes of an unmasked frame carrying <paramref name="payloadLength"/> bytes.</summary>
-    public static int TextFrameLength(int payloadLength) =>
-        payloadLength + (payloadLength < 126 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10);
+    /// <summary>
+    /// <paramref name="payload"/> as one unmasked text frame, header included: built once per event, written
+    /// as is to every connection that takes it directly.
+    /// </summary>
+    public static byte[] TextFrame(byte[] payload)
+    {
+        var headerLength = payload.Length < 126 ? 2 : payload.Length <= ushort.MaxValue ? 4 : 10;
+        var frame = new byte[headerLength + payload.Length];
+        frame[0] = 0x81; // FIN + text
+        if (headerLength == 2)
+        {
+            frame[1] = (byte)payload.Length;
+        }
+        else if (headerLength == 4)
+        {
+            frame[1] = 126;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)payload.Length);
+        }
+        else
+        {
+            frame[1] = 127;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(2), (ulong)payload.Length);
+        }
+        payload.CopyTo(frame.AsSpan(headerLength));
+        return frame;
+    }
 
     /// <summary>
-    /// Frames <paramref name="payload"/> as one unmasked text frame and writes it through (never corked), for
-    /// a caller that holds the stream (<see cref="TryEnterWrite"/>). Completes synchronously unless the
-    /// transport pushes back.
+    /// Writes a whole frame (see <see cref="TextFrame"/>) through, never corked, for a caller that holds the
+    /// stream (<see cref="TryEnterWrite"/>). Completes synchronously unless the transport pushes back.
     /// </summary>
-    public async ValueTask WriteTextFrameAsync(byte[] payload)
-    {
-        var headerLength = TextFrameLength(payload.Length) - payload.Length;
-        var frame = ArrayPool<byte>.Shared.Rent(headerLength + payload.Length);
-        try
-        {
-            frame[0] = 0x81; // FIN + text
-            if (headerLength == 2)
-            {
-                frame[1] = (byte)payload.Length;
-            }
-            else if (headerLength == 4)
-            {
-                frame[1] = 126;
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)payload.Length);
-            }
-            else
-            {
-                frame[1] = 127;
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(2), (ulong)payload.Length);
-            }
-            payload.CopyTo(frame.AsSpan(headerLength));
-            await WriteThroughAsync(frame.AsMemory(0, headerLength + payload.Length), CancellationToken.None).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(frame);
-        }
-    }
+    public ValueTask WriteFrameThroughAsync(byte[] frame) => WriteThroughAsync(frame, CancellationToken.None);
 
     /// <summary>Appends raw, pre-framed bytes (e.g. a ping frame) as one unit.</summary>
     public ValueTask WriteFrameAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken) =>

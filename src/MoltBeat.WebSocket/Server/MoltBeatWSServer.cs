@@ -195,6 +195,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         Task closing;
         lock (_closingLock)
         {
+            // Set before the clients are asked to close: a client arriving meanwhile is refused, not missed.
             _closing = true;
             closing = _closingTask ??= CloseClientsAsync();
         }
