@@ -5,9 +5,9 @@ using MoltBeat.Bench.Peers;
 // MoltBeat's benchmark: the same scenarios and load generator against MoltBeat and its peers
 // (naive Kestrel SendAsync, ASP.NET Core SignalR, Node ws), each peer in its own process on loopback.
 //   dotnet run -c Release --project bench/MoltBeat.Bench -- all [--quick] [--runs N] [--peers moltbeat,naive,signalr,node-ws]
-//   dotnet run -c Release --project bench/MoltBeat.Bench -- serve PEER PORT      (used by the harness)
+//   dotnet run -c Release --project bench/MoltBeat.Bench -- serve PEER PORT [REDIS]      (used by the harness)
 if (args.Length >= 3 && args[0] == "serve")
-    return await PeerHost.ServeAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
+    return await PeerHost.ServeAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : null);
 
 // The load generator's socket continuations run inline on the socket engine's thread instead of hopping to
 // the thread pool: each one only counts events, and the CPU it saves is left to the server being measured.
@@ -39,6 +39,7 @@ if (quick)
 {
     scenarios.Add(("fanout-burst", p => Scenarios.FanoutBurstAsync(p, root, 200, 50)));
     scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 200)));
+    scenarios.Add(("reconnect-storm", p => Scenarios.ReconnectStormAsync(root, 200, 20, TimeSpan.FromSeconds(1))));
 }
 else
 {
@@ -49,6 +50,7 @@ else
     scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 10_000, 100, TimeSpan.FromSeconds(10))));
     scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 10_000)));
     scenarios.Add(("slow-consumer", p => Scenarios.SlowConsumerAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
+    scenarios.Add(("reconnect-storm", p => Scenarios.ReconnectStormAsync(root, 10_000, 20, TimeSpan.FromSeconds(3))));
     scenarios.Add(("max-connections", p => Scenarios.MaxConnectionsAsync(p, root, 19_800)));
 }
 if (Option("--only") is { } only)
@@ -63,7 +65,8 @@ for (var run = 1; run <= runs; run++)
         // Capacity is one figure, not a distribution: max-connections runs once (it takes minutes per peer).
         if (name == "max-connections" && run > 1)
             continue;
-        foreach (var peer in peers)
+        // Recovery is MoltBeat's alone: none of the peers can give a client back the events it missed.
+        foreach (var peer in name == "reconnect-storm" ? peers.Where(p => p == "moltbeat") : peers)
         {
             try
             {

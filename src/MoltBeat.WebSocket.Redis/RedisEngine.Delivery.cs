@@ -23,11 +23,15 @@ public sealed partial class RedisEngine
 {
     private const int MaxSubscribeAttempts = 5;
     private const int RetiredEpochsKept = 32;
+    private const int RecentEventsKept = 4096;
+    private const int SharedReadsKept = 256;
 
     // Held by the loop while it delivers one message, and by a subscribe while it decides where to attach.
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly List<PendingAttach> _pending = [];
     private readonly Queue<string> _retiredEpochs = new();
+    private readonly RecentEvents _recent = new(RecentEventsKept);
+    private readonly SharedReads<ReadResult> _sharedReads;
     private string? _epoch;
     private long _delivered;
     private ChannelMessageQueue? _queue;
@@ -40,14 +44,32 @@ public sealed partial class RedisEngine
         RoomName.EnsureValid(room);
         for (var attempt = 1; ; attempt++)
         {
-            var read = await ReadAsync(room, since).ConfigureAwait(false);
+            var sharedRead = _sharedReads.GetOrStart(room, since, () => ReadAsync(room, since));
+            ReadResult read;
+            try
+            {
+                read = await sharedRead.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                _sharedReads.Forget(room, since, sharedRead);
+                throw;
+            }
             PendingAttach? pending = null;
             await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 var state = Classify(read);
+                if (state == Position.Behind && read.AllEpoch == _epoch
+                    && _recent.TryCatchUp(room, read.Result, read.AllOffset, _delivered, out var caughtUp))
+                {
+                    // This node delivered past the read, and still holds what it delivered since.
+                    attach(caughtUp);
+                    return;
+                }
                 if (state == Position.Behind)
                 {
+                    _sharedReads.Forget(room, since, sharedRead);
                     // This node delivered past the read: read again while the loop waits, so that nothing
                     // is delivered between this read and the attach.
                     read = await ReadAsync(room, since).ConfigureAwait(false);
@@ -259,6 +281,7 @@ public sealed partial class RedisEngine
             Log.EventsLost(_logger, _delivered + 1, sequence - 1, epoch);
         _delivered = sequence;
         sink.Deliver(published);
+        _recent.Add(published);
         ResolvePending();
     }
 
@@ -292,6 +315,8 @@ public sealed partial class RedisEngine
         }
         Volatile.Write(ref _epoch, epoch);
         _delivered = offset;
+        _recent.Clear();
+        _sharedReads.Clear();
     }
 
     // Gate held: attaches the subscribes waiting for this point, and retries those it went past.

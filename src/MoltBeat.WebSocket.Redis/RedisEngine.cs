@@ -68,6 +68,8 @@ public sealed partial class RedisEngine : IMoltBeatEngine
         _maxAgeMs = (long)Math.Min(_history.MaxAge.TotalMilliseconds, 1e15);
         _idleMs = (long)Math.Min(options.RoomIdleExpiry.TotalMilliseconds, 1e15);
         _allMeta = _keys.Meta(WSRoom.AllEvents);
+        // Shared for a second at most, and well within the history's age bound.
+        _sharedReads = new(SharedReadsKept, TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _history.MaxAge.Ticks / 10)));
     }
 
     /// <summary>The history bounds in force (the options', the server's, or the defaults).</summary>

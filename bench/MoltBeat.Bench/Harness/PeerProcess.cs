@@ -31,12 +31,16 @@ internal sealed class PeerProcess : IAsyncDisposable
 
     public Uri WsUri => new($"ws://127.0.0.1:{Port}/ws");
 
-    public static async Task<PeerProcess> StartAsync(string name, string repoRoot)
+    /// <summary>
+    /// Starts peer <paramref name="name"/> on <paramref name="port"/> (a free one when null; the same one to
+    /// restart a server), passing <paramref name="redis"/> to a peer that runs on Redis.
+    /// </summary>
+    public static async Task<PeerProcess> StartAsync(string name, string repoRoot, int? port = null, string? redis = null)
     {
-        var port = FreePort();
+        var listen = (port ?? FreePort()).ToString(CultureInfo.InvariantCulture);
         var info = name == "node-ws"
-            ? new ProcessStartInfo("node", ["--expose-gc", Path.Combine(repoRoot, "bench/peers/node-ws/server.mjs"), port.ToString(CultureInfo.InvariantCulture)])
-            : new ProcessStartInfo("dotnet", [typeof(PeerProcess).Assembly.Location, "serve", name, port.ToString(CultureInfo.InvariantCulture)]);
+            ? new ProcessStartInfo("node", ["--expose-gc", Path.Combine(repoRoot, "bench/peers/node-ws/server.mjs"), listen])
+            : new ProcessStartInfo("dotnet", [typeof(PeerProcess).Assembly.Location, "serve", name, listen, .. redis is null ? Array.Empty<string>() : [redis]]);
         info.RedirectStandardInput = true;
         info.RedirectStandardOutput = true;
         info.UseShellExecute = false;
@@ -46,7 +50,7 @@ internal sealed class PeerProcess : IAsyncDisposable
         var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
         if (ready != "ready")
             throw new InvalidOperationException($"{name} did not start: {ready}");
-        return new PeerProcess(name, process, port);
+        return new PeerProcess(name, process, int.Parse(listen, CultureInfo.InvariantCulture));
     }
 
     /// <summary>Resident memory of the peer process, in bytes (/proc).</summary>
@@ -61,9 +65,12 @@ internal sealed class PeerProcess : IAsyncDisposable
     }
 
     /// <summary>CPU time (user + system) the peer process has used.</summary>
-    public TimeSpan CpuTime()
+    public TimeSpan CpuTime() => CpuTimeOf(_process.Id);
+
+    /// <summary>CPU time (user + system) process <paramref name="pid"/> has used (/proc).</summary>
+    public static TimeSpan CpuTimeOf(int pid)
     {
-        var fields = File.ReadAllText($"/proc/{_process.Id}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return TimeSpan.FromSeconds(ticks / 100.0);
     }
@@ -116,7 +123,7 @@ internal sealed class PeerProcess : IAsyncDisposable
         _commands.Dispose();
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

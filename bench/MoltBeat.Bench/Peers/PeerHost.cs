@@ -8,17 +8,19 @@ namespace MoltBeat.Bench.Peers;
 /// Runs one peer server in this process (<c>MoltBeat.Bench serve PEER PORT</c>) with its WebSocket
 /// endpoint on <c>/ws</c>. The harness drives it through standard input, one command a line, each
 /// answered with one line: <c>publish COUNT RATE</c> → <c>published</c>, <c>gc</c> → heap bytes.
-/// Closing standard input stops it. Each peer's own way of serving and publishing is one small file.
+/// Closing standard input stops it (gracefully: a MoltBeat server closes its connections with 1001). Each
+/// peer's own way of serving and publishing is one small file.
 /// </summary>
 public static class PeerHost
 {
-    public static async Task<int> ServeAsync(string peer, int port)
+    /// <summary>Serves <paramref name="peer"/> on <paramref name="port"/>; <paramref name="redis"/> is the Redis of <c>moltbeat-redis</c>.</summary>
+    public static async Task<int> ServeAsync(string peer, int port, string? redis)
     {
         Action<string> publish;
         Func<Task> stop;
-        if (peer == "moltbeat")
+        if (peer is "moltbeat" or "moltbeat-redis")
         {
-            (publish, stop) = await MoltBeatPeer.StartAsync(port);
+            (publish, stop) = await MoltBeatPeer.StartAsync(port, peer == "moltbeat-redis" ? redis ?? throw new ArgumentException("moltbeat-redis needs a Redis configuration") : null);
         }
         else
         {
@@ -31,7 +33,7 @@ public static class PeerHost
                 "moltbeat-hosted" => MoltBeatPeer.ConfigureHosted(builder),
                 "naive" => NaiveKestrelPeer.Configure(builder),
                 "signalr" => SignalRPeer.Configure(builder),
-                _ => throw new ArgumentException($"unknown peer '{peer}' (moltbeat, moltbeat-hosted, naive, signalr)"),
+                _ => throw new ArgumentException($"unknown peer '{peer}' (moltbeat, moltbeat-hosted, moltbeat-redis, naive, signalr)"),
             };
             var app = builder.Build();
             _ = peer switch

@@ -1,0 +1,79 @@
+using System.Globalization;
+using MoltBeat.WebSocket.Redis.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace MoltBeat.WebSocket.Redis.Tests;
+
+/// <summary>Many clients coming back to one node at once, all from the same position, while events keep flowing.</summary>
+public sealed class ReconnectStormTests
+{
+    [Fact]
+    public async Task Clients_resubscribing_from_one_position_while_events_flow_each_get_every_event_once_from_few_Redis_reads()
+    {
+        const string Room = "storm:room";
+        const int Clients = 150;
+        const int Missed = 20;
+        const int Live = 100;
+        await using var redis = await RedisServer.StartAsync(); // its own, so that the script calls counted are this test's
+        await using var cluster = await Cluster.StartAsync(2, redis);
+        string epoch;
+        long from;
+        await using (var probe = await cluster[1].ConnectAsync())
+        {
+            var reply = await probe.SubscribeAsync(Room);
+            epoch = reply.GetProperty("epoch").GetString()!;
+            from = reply.GetProperty("offset").GetInt64();
+        }
+        for (var n = 1; n <= Missed; n++)
+            await cluster[0].PublishAsync(Room, n);
+
+        var scriptsBefore = await ScriptCallsAsync(redis);
+        var publisher = Task.Run(async () =>
+        {
+            for (var n = Missed + 1; n <= Missed + Live; n++)
+            {
+                await cluster[0].PublishAsync(Room, n);
+                await Task.Delay(3);
+            }
+        });
+        // Staggered over the first part of the live stream: some share a read in flight, some a finished read
+        // that the node brings forward from the events it delivered since.
+        var clients = Enumerable.Range(0, Clients).Select(async i =>
+        {
+            await Task.Delay(i * 2);
+            await using var client = await cluster[1].ConnectAsync();
+            var reply = await client.SubscribeAsync(Room, $"{{\"epoch\":\"{epoch}\",\"offset\":{from}}}");
+            Assert.True(reply.GetProperty("recovered").GetBoolean(), $"client {i} not recovered");
+            for (var expected = from + 1; expected <= from + Missed + Live; expected++)
+            {
+                var evt = await client.ReceiveEventAsync();
+                Assert.Equal(expected, evt.GetProperty("offsets").GetProperty(Room).GetInt64());
+                Assert.Equal(expected - from, evt.GetProperty("data").GetProperty("n").GetInt64());
+            }
+            await client.AssertNothingAsync(TimeSpan.FromMilliseconds(50));
+        });
+        await Task.WhenAll(clients).WaitAsync(TimeSpan.FromSeconds(60));
+        await publisher;
+
+        // Each publish is one script call; subscribes add few, not one history read each.
+        var subscribeScripts = await ScriptCallsAsync(redis) - scriptsBefore - Live;
+        Assert.True(subscribeScripts < Clients / 3, $"{subscribeScripts} script calls for {Clients} subscribes");
+    }
+
+    private static async Task<long> ScriptCallsAsync(RedisServer redis)
+    {
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        var calls = 0L;
+        foreach (var group in await server.InfoAsync("commandstats"))
+        {
+            foreach (var (key, value) in group)
+            {
+                // "cmdstat_evalsha" => "calls=12,usec=...": EVAL and EVALSHA are the engine's scripts.
+                if (key is "cmdstat_eval" or "cmdstat_evalsha")
+                    calls += long.Parse(value.Split(',')[0]["calls=".Length..], CultureInfo.InvariantCulture);
+            }
+        }
+        return calls;
+    }
+}
