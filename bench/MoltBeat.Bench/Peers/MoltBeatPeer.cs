@@ -24,17 +24,20 @@ internal static class MoltBeatPeer
     {
         var options = new WSServerOptions { Port = port, Host = "127.0.0.1" };
         Limits(options);
+        // Warnings and errors go to standard error (standard output is the harness's command channel).
         var logs = LoggerFactory.Create(b => b.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning));
         var engine = redis is null ? null : new RedisEngine(new RedisEngineOptions { Configuration = redis, KeyPrefix = "bench" }, logs);
         var server = new MoltBeatWSServer(options, engine, logs);
         await server.StartAsync();
-        return (json => server.Broadcast(BenchPayload.Room, "bench", JsonDocument.Parse(json).RootElement), async () =>
+        return (json => server.Broadcast(BenchPayload.Room, "bench", JsonDocument.Parse(json).RootElement), StopAsync);
+
+        async Task StopAsync()
         {
             await server.DisposeAsync();
             if (engine is not null)
                 await engine.DisposeAsync();
+            logs.Dispose();
         }
-        );
     }
 
     public static Action<string> ConfigureHosted(WebApplicationBuilder builder)
