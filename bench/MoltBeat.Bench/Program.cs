@@ -14,6 +14,10 @@ if (args.Length >= 3 && args[0] == "serve")
 // (Read once, when the first socket is used; peer processes get it removed, see PeerProcess.)
 Environment.SetEnvironmentVariable(PeerProcess.InlineCompletions, "1");
 
+// A load generator process of the harness (LoadProcess): clients PEER URI COUNT.
+if (args.Length >= 4 && args[0] == "clients")
+    return await LoadProcess.ServeAsync(args[1], new Uri(args[2]), int.Parse(args[3], CultureInfo.InvariantCulture));
+
 // Diagnostics: hold N idle subscribed connections on a peer for a while, to inspect it (dotnet-gcdump PID).
 if (args.Length >= 4 && args[0] == "hold")
 {
@@ -40,6 +44,7 @@ if (quick)
     scenarios.Add(("fanout-burst", p => Scenarios.FanoutBurstAsync(p, root, 200, 50)));
     scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 200)));
     scenarios.Add(("reconnect-storm", p => Scenarios.ReconnectStormAsync(root, 200, 20, TimeSpan.FromSeconds(1))));
+    scenarios.Add(("max-connections-redis", _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 100)));
 }
 else
 {
@@ -52,6 +57,7 @@ else
     scenarios.Add(("slow-consumer", p => Scenarios.SlowConsumerAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
     scenarios.Add(("reconnect-storm", p => Scenarios.ReconnectStormAsync(root, 10_000, 20, TimeSpan.FromSeconds(3))));
     scenarios.Add(("max-connections", p => Scenarios.MaxConnectionsAsync(p, root, 19_800)));
+    scenarios.Add(("max-connections-redis", _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 19_800)));
 }
 if (Option("--only") is { } only)
     scenarios = [.. scenarios.Where(s => s.Name == only)];
@@ -63,10 +69,11 @@ for (var run = 1; run <= runs; run++)
     foreach (var (name, scenario) in scenarios)
     {
         // Capacity is one figure, not a distribution: max-connections runs once (it takes minutes per peer).
-        if (name == "max-connections" && run > 1)
+        if (name.StartsWith("max-connections", StringComparison.Ordinal) && run > 1)
             continue;
-        // Recovery is MoltBeat's alone: none of the peers can give a client back the events it missed.
-        foreach (var peer in name == "reconnect-storm" ? peers.Where(p => p == "moltbeat") : peers)
+        // Recovery and scale-out through Redis are MoltBeat's alone here: none of the peers can give a client
+        // back the events it missed, and none of their adapters has a backplane.
+        foreach (var peer in name is "reconnect-storm" or "max-connections-redis" ? peers.Where(p => p == "moltbeat") : peers)
         {
             try
             {

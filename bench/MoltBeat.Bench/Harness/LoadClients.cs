@@ -32,6 +32,8 @@ internal sealed class LoadClients : IAsyncDisposable
 
     public long MinPerClient() => _counts.Min(c => Interlocked.Read(ref c));
 
+    public int CountWithAtLeast(long events) => _counts.Count(c => Interlocked.Read(ref c) >= events);
+
     public long MaxPerClient() => _counts.Max(c => Interlocked.Read(ref c));
 
     /// <summary>The peer's WebSocket address as its clients use it (MoltBeat's own clients opt in to batching).</summary>

@@ -187,7 +187,7 @@ internal static class Scenarios
             return
             [
                 new(name, peer, "clients back", clients.Reconnected, $"of {subscribers}", true),
-                new(name, peer, "server stop (10k closes)", (stoppedAt - droppedAt) / 1e6, "s", false),
+                new(name, peer, "server stop (closing every connection)", (stoppedAt - droppedAt) / 1e6, "s", false),
                 new(name, peer, "server start", (restartedAt - stoppedAt) / 1e6, "s", false),
                 new(name, peer, "time until all back", (clients.LastReconnectedAt - droppedAt) / 1e6, "s", false),
                 new(name, peer, "time until all complete", ((completeAt ?? Peers.BenchPayload.NowMicros()) - droppedAt) / 1e6, "s", false, note),
@@ -235,6 +235,45 @@ internal static class Scenarios
             clock.Restart();
         }
         return peak;
+    }
+
+    /// <summary>
+    /// max-connections on <paramref name="nodes"/> MoltBeat processes sharing one Redis: each node filled to
+    /// <paramref name="perNode"/> subscribers by a load generator process of its own (one process's open-file
+    /// limit is the bound on either side); then one event published on the first node must reach every
+    /// subscriber of every node, through Redis.
+    /// </summary>
+    public static async Task<List<Measurement>> MaxConnectionsOnRedisAsync(string root, int nodes, int perNode)
+    {
+        const string peer = "moltbeat";
+        var name = $"max-connections on {nodes} Redis nodes (target {nodes * perNode / 1000.0:0.#}k)";
+        await using var redis = await RedisProcess.StartAsync();
+        var servers = new List<PeerProcess>();
+        var loads = new List<LoadProcess>();
+        try
+        {
+            for (var i = 0; i < nodes; i++)
+                servers.Add(await PeerProcess.StartAsync("moltbeat-redis", root, redis: redis.Configuration));
+            // One node after the other: connecting is CPU-bound here, and in parallel the waves time out.
+            foreach (var server in servers)
+                loads.Add(await LoadProcess.StartAsync(peer, server.WsUri, perNode));
+            var connected = loads.Sum(l => l.Connected);
+            await servers[0].PublishAsync(1, 0, TimeSpan.FromSeconds(60));
+            var reached = (await Task.WhenAll(loads.Select(l => l.CountWithAsync(1)))).Sum();
+            return
+            [
+                new(name, peer, "connections served", reached, "", true, reached == connected ? "" : $"{connected} connected, {reached} got the event"),
+                new(name, peer, "lost", connected - reached, "events", false),
+                new(name, peer, "server RSS per node", servers.Average(s => s.RssBytes()) / 1024.0 / 1024.0, "MB", false),
+            ];
+        }
+        finally
+        {
+            foreach (var load in loads)
+                await load.DisposeAsync();
+            foreach (var server in servers)
+                await server.DisposeAsync();
+        }
     }
 
     /// <summary>idle-memory: server RSS per idle, subscribed connection, above the empty server.</summary>
