@@ -393,6 +393,7 @@ public sealed partial class MoltBeatWSClient
             // A fire-and-forget or resubscribe reply for a room unsubscribed meanwhile is not re-added: the unsubscribe follows it.
             if (state is not null)
             {
+                state.FailedResubscribes = 0;
                 // Recovered: the missed events follow this reply and advance the position themselves.
                 if (recovered != true || state.Position is not { } kept || kept.Epoch != epoch)
                     state.Position = new StreamPosition(epoch, offset);
@@ -451,5 +452,46 @@ public sealed partial class MoltBeatWSClient
             pending.Completion.TrySetException(exception);
         else
             PostError(exception);
+        if (pending is { Kind: RequestKind.Resubscribe, Room: { } failedRoom } && code == ErrorCodes.Internal)
+            RetryResubscribeLater(pending.Connection, failedRoom);
+    }
+
+    /// <summary>
+    /// A resubscription the server failed on its side (<c>internal</c>: its engine briefly unavailable, say, in a
+    /// reconnect storm) is sent again on the same connection after the reconnect backoff. Left alone, the client
+    /// would stay connected without that room until the next reconnect and miss its events silently. Refusals
+    /// (<c>forbidden</c>, <c>invalid_room</c>, …) are final and not retried.
+    /// </summary>
+    private void RetryResubscribeLater(Connection connection, string room)
+    {
+        TimeSpan? delay;
+        lock (_gate)
+        {
+            if (_connection != connection || !_rooms.TryGetValue(room, out var state))
+                return;
+            delay = _retryPolicy.NextRetryDelay(new MoltBeatRetryContext(state.FailedResubscribes++, TimeSpan.Zero, null));
+        }
+        if (delay is { } wait)
+            _ = ResubscribeAfterAsync(connection, room, wait);
+    }
+
+    private async Task ResubscribeAfterAsync(Connection connection, string room, TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, connection.Aborted).ConfigureAwait(false);
+            StreamPosition? since;
+            lock (_gate)
+            {
+                if (_connection != connection || !_rooms.TryGetValue(room, out var state))
+                    return;
+                since = state.Position;
+            }
+            await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or MoltBeatConnectionException)
+        {
+            // The connection is going; the next one resubscribes.
+        }
     }
 }

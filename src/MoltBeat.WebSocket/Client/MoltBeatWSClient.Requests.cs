@@ -258,6 +258,9 @@ public sealed partial class MoltBeatWSClient
     private sealed class RoomState
     {
         public StreamPosition? Position { get; set; }
+
+        /// <summary>Resubscriptions on the current connection that the server failed in a row (they are retried with backoff).</summary>
+        public int FailedResubscribes { get; set; }
     }
 
     /// <summary>The ids (<c>offsets.all</c>) of the most recent events, to drop an event seen twice across a recovery.</summary>

@@ -100,6 +100,40 @@ public sealed class ClientReconnectTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Resubscription_the_server_fails_is_retried_on_the_same_connection_and_recovers_what_was_missed()
+    {
+        await using var engine = new FailingSubscribesEngine(new MoltBeat.WebSocket.Engine.InMemoryEngine());
+        await using var server = await TestServer.StartAsync(engine: engine);
+        await using var proxy = TcpProxy.Start(server.HttpUri.Port);
+        await using var client = new MoltBeatWSClient(FastOptions(proxy.WsUri()));
+        var recorder = new ClientRecorder(client);
+        await client.ConnectAsync().WaitAsync(Limit);
+        var room = UniqueRoom();
+        await client.SubscribeAsync(room).WaitAsync(Limit);
+        server.Server.Broadcast(room, "tick", new { n = 1 });
+        await Eventually(() => recorder.Numbers().Count == 1, "the first event");
+
+        proxy.Refusing = true;
+        proxy.KillAll();
+        await Eventually(() => client.State == MoltBeatWSClientState.Reconnecting, "Reconnecting");
+        for (var n = 2; n <= 3; n++)
+            server.Server.Broadcast(room, "tick", new { n });
+        // The server fails the next two subscribes on its side, as a Redis engine does while Redis is out of reach.
+        engine.FailNextSubscribes = 2;
+        proxy.Refusing = false;
+
+        await Eventually(() => recorder.Numbers().Count == 3, "the missed events, after the failed resubscriptions");
+        server.Server.Broadcast(room, "tick", new { n = 4 });
+        await Eventually(() => recorder.Numbers().Count == 4, "a live event");
+        Assert.Equal([1, 2, 3, 4], recorder.Numbers());
+        Assert.Equal(2, recorder.Errors.Count);
+        Assert.All(recorder.Errors, e => Assert.Equal("internal", Assert.IsType<MoltBeatRequestException>(e).ErrorCode));
+        Assert.True(recorder.Subscribed.Last().Recovered);
+        Assert.Equal(2, recorder.Connected.Count); // retried on the same connection, not by reconnecting
+        Assert.Single(recorder.Disconnected);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Heartbeat_detects_a_server_that_stops_answering_and_reconnects()
     {
         await using var server = await TestServer.StartAsync();

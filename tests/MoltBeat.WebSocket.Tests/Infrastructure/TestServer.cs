@@ -15,11 +15,11 @@ public sealed class TestServer : IAsyncDisposable
     public Uri WsUri(string query = "") =>
         new($"ws://{HttpUri.Authority}{Server.Options.Path}{(query.Length > 0 ? "?" + query : "")}");
 
-    public static async Task<TestServer> StartAsync(Action<WSServerOptions>? configure = null, TimeProvider? time = null)
+    public static async Task<TestServer> StartAsync(Action<WSServerOptions>? configure = null, TimeProvider? time = null, MoltBeat.WebSocket.Engine.IMoltBeatEngine? engine = null)
     {
         var options = new WSServerOptions { Port = 0, Host = "127.0.0.1", CloseTimeout = TimeSpan.FromSeconds(2) };
         configure?.Invoke(options);
-        var server = new MoltBeatWSServer(options, timeProvider: time);
+        var server = new MoltBeatWSServer(options, engine, timeProvider: time);
         await server.StartAsync();
         return new TestServer(server);
     }

@@ -1,0 +1,39 @@
+using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Protocol;
+
+namespace MoltBeat.WebSocket.Tests.Infrastructure;
+
+/// <summary>
+/// The in-memory engine, except that the next <see cref="FailNextSubscribes"/> subscribes fail the way a
+/// Redis engine's do while Redis is out of reach (<see cref="EngineUnavailableException"/>): the server
+/// answers them with <c>error</c> code <c>internal</c>.
+/// </summary>
+public sealed class FailingSubscribesEngine(InMemoryEngine inner) : IMoltBeatEngine
+{
+    private int _failNext;
+
+    /// <summary>How many of the next subscribes fail.</summary>
+    public int FailNextSubscribes
+    {
+        get => Volatile.Read(ref _failNext);
+        set => Volatile.Write(ref _failNext, value);
+    }
+
+    public Task StartAsync(IEventSink sink, CancellationToken cancellationToken) => inner.StartAsync(sink, cancellationToken);
+
+    public ValueTask<PublishedEvent> PublishAsync(PublishRequest request, CancellationToken cancellationToken) => inner.PublishAsync(request, cancellationToken);
+
+    public ValueTask BroadcastToAllAsync(PublishedEvent published, CancellationToken cancellationToken) => inner.BroadcastToAllAsync(published, cancellationToken);
+
+    public ValueTask SubscribeAsync(string room, StreamPosition? since, Action<RecoveryResult> attach, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Decrement(ref _failNext) >= 0)
+            throw new EngineUnavailableException("test: the engine is unavailable for this subscribe");
+        Interlocked.Exchange(ref _failNext, 0);
+        return inner.SubscribeAsync(room, since, attach, cancellationToken);
+    }
+
+    public EngineStats GetStats() => inner.GetStats();
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+}
