@@ -65,17 +65,5 @@ internal sealed class LoadProcess : IAsyncDisposable
         return 0;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            _process.StandardInput.Close();
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        }
-        catch (TimeoutException)
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-        _process.Dispose();
-    }
+    public async ValueTask DisposeAsync() => await PeerProcess.StopAsync(_process, TimeSpan.FromSeconds(30));
 }

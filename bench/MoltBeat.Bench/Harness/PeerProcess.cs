@@ -110,17 +110,23 @@ internal sealed class PeerProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await StopAsync(_process, TimeSpan.FromSeconds(10));
+        _commands.Dispose();
+    }
+
+    /// <summary>Stops a child of the harness the way it asks to be stopped (standard input closed), killing it after <paramref name="grace"/>.</summary>
+    public static async Task StopAsync(Process process, TimeSpan grace)
+    {
         try
         {
-            _process.StandardInput.Close();
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            process.StandardInput.Close();
+            await process.WaitForExitAsync().WaitAsync(grace);
         }
         catch (TimeoutException)
         {
-            _process.Kill(entireProcessTree: true);
+            process.Kill(entireProcessTree: true);
         }
-        _process.Dispose();
-        _commands.Dispose();
+        process.Dispose();
     }
 
     public static int FreePort()

@@ -254,7 +254,7 @@ internal static class Scenarios
         {
             for (var i = 0; i < nodes; i++)
                 servers.Add(await PeerProcess.StartAsync("moltbeat-redis", root, redis: redis.Configuration));
-            // One node after the other: connecting is CPU-bound here, and in parallel the waves time out.
+            // One node after the other, so that the figure does not depend on how three connection storms share two cores.
             foreach (var server in servers)
                 loads.Add(await LoadProcess.StartAsync(peer, server.WsUri, perNode));
             var connected = loads.Sum(l => l.Connected);

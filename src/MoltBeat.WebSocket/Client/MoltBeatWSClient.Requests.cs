@@ -259,7 +259,7 @@ public sealed partial class MoltBeatWSClient
     {
         public StreamPosition? Position { get; set; }
 
-        /// <summary>Resubscriptions on the current connection that the server failed in a row (they are retried with backoff).</summary>
+        /// <summary>Resubscriptions of this room that the server failed in a row (each is retried after the reconnect backoff).</summary>
         public int FailedResubscribes { get; set; }
     }
 
