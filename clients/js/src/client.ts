@@ -120,6 +120,8 @@ interface RoomState {
   /** 'idle': not requested on the current connection; 'pending': request sent; 'active': confirmed. */
   status: 'idle' | 'pending' | 'active';
   last?: SubscriptionInfo;
+  /** Resubscriptions the server failed in a row (each is retried after the reconnect backoff). */
+  failedResubscribes?: number;
 }
 
 interface PendingRequest {
@@ -674,6 +676,7 @@ export class MoltBeatWSClient extends Emitter {
     }
 
     st.status = 'active';
+    st.failedResubscribes = 0;
     st.last = info;
     if (p?.since && msg.recovered === true) {
       st.epoch = msg.epoch ?? st.epoch; // offset stays: the missed events follow and advance it
@@ -789,9 +792,15 @@ export class MoltBeatWSClient extends Emitter {
     const err = new MoltBeatError(String(msg.code ?? 'internal'), msg.message, msg.id, p?.room);
     if (p) {
       if (p.kind === 'subscribe' && p.room !== undefined) {
+        const st = this.rooms.get(p.room);
         if (p.catchup) {
           this.catchups.delete(p.room);
           this.checkCatchups();
+        } else if (err.code === 'internal' && p.since && st) {
+          // A resubscription the server failed on its side (e.g. a Redis-backed node that could not read the
+          // history in time): ask again on this connection after the reconnect backoff, from the same position.
+          // Forgetting the room would leave the client connected without it, missing its events silently.
+          this.retryResubscribe(p.room, st);
         } else {
           // The server refused the room (forbidden, invalid_room, too_many_subscriptions...): forget it.
           this.rooms.delete(p.room);
@@ -803,6 +812,16 @@ export class MoltBeatWSClient extends Emitter {
       }
     }
     this.emit('error', err);
+  }
+
+  private retryResubscribe(room: string, st: RoomState): void {
+    const ws = this.ws;
+    st.status = 'idle';
+    const delay = this.reconnectDelay('backoff', st.failedResubscribes ?? 0);
+    st.failedResubscribes = (st.failedResubscribes ?? 0) + 1;
+    this.timers.setTimeout(() => {
+      if (this.ws === ws && this.state === 'open' && this.rooms.get(room) === st && st.status === 'idle') this.sendSubscribe(room, st);
+    }, Math.min(delay, MAX_TIMER));
   }
 
   // -------------------------------------------------------------------------------------------------

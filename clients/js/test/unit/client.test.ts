@@ -459,6 +459,35 @@ test('reconnect resubscribes with since = last epoch and last offset seen per ro
   assert.deepEqual(client.getRoomPosition('analytics:agents'), { epoch: 'G', offset: 10 });
 });
 
+test('a resubscription the server fails with internal is retried after the backoff from the same position', async () => {
+  const { client, timers, events, log } = setup();
+  client.subscribe('analytics');
+  const s = await connectOpen(client);
+  s.serverSend(
+    { type: 'subscribed', room: 'analytics', id: 1, epoch: 'A', offset: 100 },
+    ev('analytics', 'tick', { n: 1 }, { analytics: 101, all: 501 }),
+  );
+  s.serverClose(1001, 'restart');
+  const s2 = await reconnectOpen(timers, 100);
+  assert.deepEqual(s2.sentOfType('subscribe'), [{ type: 'subscribe', room: 'analytics', id: 2, since: { epoch: 'A', offset: 101 } }]);
+  s2.serverSend({ type: 'error', id: 2, code: 'internal', message: 'the server failed to handle the request' });
+  assert.equal(log.at(-1)![0], 'error');
+  assert.deepEqual(client.getRooms(), ['analytics']); // kept, not forgotten
+  timers.advance(100); // attempt 0 of the backoff: at most the reconnect interval
+  await flush();
+  assert.deepEqual(s2.sentOfType('subscribe').at(-1), { type: 'subscribe', room: 'analytics', id: 3, since: { epoch: 'A', offset: 101 } });
+  s2.serverSend(
+    { type: 'subscribed', room: 'analytics', id: 3, epoch: 'A', offset: 102, recovered: true },
+    ev('analytics', 'tick', { n: 2 }, { analytics: 102, all: 502 }),
+  );
+  assert.deepEqual(events(), ['tick#501', 'tick#502']);
+  assert.equal(FakeSocket.instances.length, 2); // retried on the same connection
+  // A refusal is still final.
+  client.subscribe('admin:audit');
+  s2.serverSend({ type: 'error', id: 4, code: 'forbidden', message: 'no' });
+  assert.deepEqual(client.getRooms(), ['analytics']);
+});
+
 test('recovered:false with the same epoch emits recovery_failed and goes on live', async () => {
   const { client, timers, log, events } = setup();
   client.subscribe('analytics');
