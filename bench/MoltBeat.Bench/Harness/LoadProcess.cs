@@ -36,7 +36,7 @@ internal sealed class LoadProcess : IAsyncDisposable
         return new LoadProcess(process, int.Parse(n, CultureInfo.InvariantCulture));
     }
 
-    /// <summary>How many of the child's subscribers have <paramref name="events"/> events (it waits up to a minute for all).</summary>
+    /// <summary>How many of the child's subscribers have <paramref name="events"/> events (it waits up to 5 s for all).</summary>
     public async Task<int> CountWithAsync(int events)
     {
         await _process.StandardInput.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"expect {events}"));
@@ -54,7 +54,7 @@ internal sealed class LoadProcess : IAsyncDisposable
         {
             if (line.Split(' ') is ["expect", var k] && int.TryParse(k, CultureInfo.InvariantCulture, out var events))
             {
-                await clients.WaitForAsync(events, TimeSpan.FromMinutes(1));
+                await clients.WaitForAsync(events, TimeSpan.FromSeconds(5));
                 Console.WriteLine($"have {clients.CountWithAtLeast(events)}");
             }
             else
