@@ -51,8 +51,12 @@ public sealed class CrossNodeRecoveryTests
         const int Total = 400;
         await using var cluster = await Cluster.StartAsync(3);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        // The publisher starts once the first client is subscribed: under a loaded test run, connecting took
+        // longer than publishing all 400, and the first subscribe then started after the last event.
+        var firstSubscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var publisher = Task.Run(async () =>
         {
+            await firstSubscribed.Task.WaitAsync(stop.Token);
             for (var n = 1; n <= Total; n++)
             {
                 await cluster[0].PublishAsync(Room, n);
@@ -74,6 +78,7 @@ public sealed class CrossNodeRecoveryTests
             else
                 offset = reply.GetProperty("offset").GetInt64();
             epoch = reply.GetProperty("epoch").GetString();
+            firstSubscribed.TrySetResult();
             var take = Math.Min(1 + round % 40, Total - (int)offset);
             for (var i = 0; i < take; i++)
             {
