@@ -43,7 +43,7 @@ if (quick)
 {
     scenarios.Add(("fanout-burst", p => Scenarios.FanoutBurstAsync(p, root, 200, 50)));
     scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 200)));
-    scenarios.Add(("reconnect-storm", p => Scenarios.ReconnectStormAsync(root, 200, 20, TimeSpan.FromSeconds(1))));
+    scenarios.Add(("reconnect-storm", _ => Scenarios.ReconnectStormAsync(root, 200, 20, TimeSpan.FromSeconds(1))));
     scenarios.Add(("max-connections-redis", _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 100)));
 }
 else
@@ -55,7 +55,7 @@ else
     scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 10_000, 100, TimeSpan.FromSeconds(10))));
     scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 10_000)));
     scenarios.Add(("slow-consumer", p => Scenarios.SlowConsumerAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
-    scenarios.Add(("reconnect-storm", p => Scenarios.ReconnectStormAsync(root, 10_000, 20, TimeSpan.FromSeconds(3))));
+    scenarios.Add(("reconnect-storm", _ => Scenarios.ReconnectStormAsync(root, 10_000, 20, TimeSpan.FromSeconds(3))));
     scenarios.Add(("max-connections", p => Scenarios.MaxConnectionsAsync(p, root, 19_800)));
     scenarios.Add(("max-connections-redis", _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 19_800)));
 }
