@@ -15,6 +15,9 @@ internal sealed class RecentEvents(int capacity)
     private readonly PublishedEvent[] _ring = new PublishedEvent[capacity];
     private long _first = 1;
     private long _next = 1;
+    // The last catch-up: in a reconnect storm, many subscribes in a row bring the same shared read forward to
+    // the same point, and each would otherwise copy its replay list (hundreds of events) and walk the ring again.
+    private (string Room, RecoveryResult Read, long DeliveredUpTo, RecoveryResult CaughtUp)? _last;
 
     /// <summary>Records the event the loop just delivered; a gap in sequences forgets what came before it.</summary>
     public void Add(PublishedEvent published)
@@ -28,7 +31,11 @@ internal sealed class RecentEvents(int capacity)
     }
 
     /// <summary>Forgets everything (a new epoch).</summary>
-    public void Clear() => _first = _next = 1;
+    public void Clear()
+    {
+        _first = _next = 1;
+        _last = null;
+    }
 
     /// <summary>
     /// Brings <paramref name="read"/> of <paramref name="room"/>, taken at <c>all</c> offset <paramref name="readAt"/>,
@@ -41,6 +48,11 @@ internal sealed class RecentEvents(int capacity)
         caughtUp = read;
         if (readAt + 1 < _first || deliveredUpTo >= _next)
             return false;
+        if (_last is { } last && ReferenceEquals(last.Read, read) && last.DeliveredUpTo == deliveredUpTo && last.Room == room)
+        {
+            caughtUp = last.CaughtUp;
+            return true;
+        }
         var offset = read.Position.Offset;
         List<PublishedEvent>? missed = read.Recovered == true ? [.. read.Missed] : null;
         for (var sequence = readAt + 1; sequence <= deliveredUpTo; sequence++)
@@ -55,6 +67,7 @@ internal sealed class RecentEvents(int capacity)
             missed?.Add(published);
         }
         caughtUp = read with { Position = new StreamPosition(read.Position.Epoch, offset), Missed = missed ?? read.Missed };
+        _last = (room, read, deliveredUpTo, caughtUp);
         return true;
     }
 }

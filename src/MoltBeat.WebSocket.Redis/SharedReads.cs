@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using StreamPosition = MoltBeat.WebSocket.Protocol.StreamPosition;
 
 namespace MoltBeat.WebSocket.Redis;
@@ -24,12 +25,12 @@ internal sealed class SharedReads<T>(int capacity, TimeSpan lifetime)
         lock (_lock)
         {
             if (_reads.TryGetValue(key, out var shared) && !shared.Read.IsFaulted && !shared.Read.IsCanceled
-                && System.Diagnostics.Stopwatch.GetElapsedTime(shared.StartedAt) < lifetime)
+                && Stopwatch.GetElapsedTime(shared.StartedAt) < lifetime)
                 return shared.Read;
             if (_reads.Count >= capacity)
                 _reads.Clear(); // a bound, not a policy: reads in flight keep their waiters, later ones read again
             var started = read();
-            _reads[key] = (started, System.Diagnostics.Stopwatch.GetTimestamp());
+            _reads[key] = (started, Stopwatch.GetTimestamp());
             return started;
         }
     }

@@ -171,11 +171,10 @@ internal sealed class LoadClients : IAsyncDisposable
 
     private static (double P50, double P90, double P99, double Max) Percentiles(List<long>[] perClient)
     {
-        var all = perClient.SelectMany(l => l).Order().ToArray();
+        var all = perClient.SelectMany(l => l).Order().Select(micros => micros / 1000.0).ToArray();
         if (all.Length == 0)
             return (0, 0, 0, 0);
-        double At(double q) => all[Math.Min(all.Length - 1, (int)(q * all.Length))] / 1000.0;
-        return (At(0.5), At(0.9), At(0.99), all[^1] / 1000.0);
+        return (Percentile.Of(all, 0.5), Percentile.Of(all, 0.9), Percentile.Of(all, 0.99), all[^1]);
     }
 
     public async ValueTask DisposeAsync()

@@ -206,7 +206,8 @@ internal sealed class RecoveringClients : IAsyncDisposable
     private static void OnSubscribed(Subscriber subscriber, ReadOnlySpan<byte> message)
     {
         var at = message.IndexOf(EpochMarker);
-        var epoch = at < 0 ? "" : Encoding.ASCII.GetString(message[(at + EpochMarker.Length)..][..message[(at + EpochMarker.Length)..].IndexOf((byte)'"')]);
+        var rest = at < 0 ? default : message[(at + EpochMarker.Length)..];
+        var epoch = Encoding.ASCII.GetString(rest[..Math.Max(0, rest.IndexOf((byte)'"'))]);
         var recovered = message.IndexOf("\"recovered\":true"u8) >= 0;
         var offset = NumberAfter(message, ReplyOffsetMarker);
         if (subscriber.Epoch is not null && !recovered)

@@ -26,11 +26,7 @@ internal sealed class OutgoingQueue<T> : IValueTaskSource<bool>
             if (_completed)
                 return false;
             (_items ??= new Queue<T>(4)).Enqueue(item);
-            // While a direct write holds the output (TryClaimIdle), the writer stays parked: waking it could
-            // send this item before the direct write is done. ReleaseClaim wakes it.
-            wake = _waiting && !_claimed;
-            if (wake)
-                _waiting = false;
+            wake = TakeWakeLocked();
         }
         // Outside the lock, and continuations run on the thread pool: a publisher never runs a writer inline.
         if (wake)
@@ -45,9 +41,7 @@ internal sealed class OutgoingQueue<T> : IValueTaskSource<bool>
         lock (this)
         {
             _completed = true;
-            wake = _waiting && !_claimed;
-            if (wake)
-                _waiting = false;
+            wake = TakeWakeLocked();
         }
         if (wake)
             _signal.SetResult(true);
@@ -76,12 +70,23 @@ internal sealed class OutgoingQueue<T> : IValueTaskSource<bool>
         lock (this)
         {
             _claimed = false;
-            wake = _waiting && (_completed || _items is { Count: > 0 });
-            if (wake)
-                _waiting = false;
+            wake = TakeWakeLocked();
         }
         if (wake)
             _signal.SetResult(true);
+    }
+
+    /// <summary>
+    /// Whether the parked writer is to be woken (and is then no longer waiting): when it has something to do,
+    /// unless a direct write holds the output (<see cref="TryClaimIdle"/>): waking it then could send an item
+    /// before that write is done, so <see cref="ReleaseClaim"/> wakes it instead. Lock held.
+    /// </summary>
+    private bool TakeWakeLocked()
+    {
+        if (!_waiting || _claimed || !(_completed || _items is { Count: > 0 }))
+            return false;
+        _waiting = false;
+        return true;
     }
 
     /// <summary>Waits until an item is queued (true) or the queue is completed and empty (false). One reader only.</summary>
