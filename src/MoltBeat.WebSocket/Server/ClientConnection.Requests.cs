@@ -90,12 +90,19 @@ internal sealed partial class ClientConnection
 
     /// <summary>
     /// Called by the engine atomically with the room's live deliveries: replies, replays what was missed,
-    /// then joins the room, so that the first live event follows the last replayed one.
+    /// then joins the room, so that the first live event follows the last replayed one. Under the hub's
+    /// order lock as well, which keeps that order in the worker's lane whatever the engine.
     /// </summary>
     private void Attach(string room, long? id, RecoveryResult result)
     {
         if (result.Recovered is { } recovered)
             _server.Hub.CountRecovery(recovered);
+        lock (_server.Hub.Order)
+            AttachInOrder(room, id, result);
+    }
+
+    private void AttachInOrder(string room, long? id, RecoveryResult result)
+    {
         Send(ServerMessages.Subscribed(room, id, result.Position, result.Recovered));
         var deliveredAfter = _server.Hub.LastDeliveredSequence;
         foreach (var missed in result.Missed)
@@ -104,7 +111,7 @@ internal sealed partial class ClientConnection
             if (!AlreadySent(missed, room))
                 EnqueueReplay(missed.Frame);
         }
-        if (_server.Hub.Rooms.Add(room, this))
+        if (_server.Hub.Join(room, _output))
             _server.Metrics.Subscriptions.Add(1);
         // A second subscribe to a room keeps the older, lower mark: those events were sent as well.
         _subscriptions[room] = _subscriptions.TryGetValue(room, out var previous) ? Math.Min(previous, deliveredAfter) : deliveredAfter;
@@ -129,9 +136,14 @@ internal sealed partial class ClientConnection
     {
         if (!TryGetRoom(request, out var room))
             return;
-        if (_subscriptions.Remove(room) && _server.Hub.Rooms.Remove(room, this))
-            _server.Metrics.Subscriptions.Add(-1);
-        Send(ServerMessages.Unsubscribed(room, request.Id));
+        // The reply is queued in the same order as deliveries: every event of the room delivered before it
+        // was posted ahead of it, and none after it is for this connection.
+        lock (_server.Hub.Order)
+        {
+            if (_subscriptions.Remove(room) && _server.Hub.Leave(room, _output))
+                _server.Metrics.Subscriptions.Add(-1);
+            Send(ServerMessages.Unsubscribed(room, request.Id));
+        }
     }
 
     private bool TryGetRoom(ClientRequest request, out string room)

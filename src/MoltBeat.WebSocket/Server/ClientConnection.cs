@@ -4,27 +4,25 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Connections;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Protocol;
+using MoltBeat.WebSocket.Server.Outgoing;
 
 namespace MoltBeat.WebSocket.Server;
 
 /// <summary>
-/// One client's connection: a receive loop that handles its requests, and one writer that drains its
-/// bounded outgoing queue. Messages go through the queue, except an event that finds the connection idle
-/// (nothing queued, writer parked), which the publishing thread may write itself under a claim on the
-/// queue (see <see cref="DeliverEvent"/>), so that nothing is ever sent out of order.
+/// One client's connection: a receive loop that handles its requests, and its <see cref="ConnectionOutput"/>,
+/// through which everything it is sent goes (written by the fan-out worker that owns it; see
+/// <see cref="FanoutWorkers"/> for the order and bounds that keeps).
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Disposed in Cleanup, when the connection ends; nothing else owns it.")]
-internal sealed partial class ClientConnection
+internal sealed partial class ClientConnection : IOutputOwner
 {
     private readonly MoltBeatWSServer _server;
     private readonly Action _abortTransport;
     private readonly System.Net.WebSockets.WebSocket _socket;
-    private readonly CorkableStream _stream;
-    private readonly OutgoingQueue<Outgoing> _queue = new();
+    private readonly ConnectionStream _stream;
+    private readonly ConnectionOutput _output;
     private readonly TokenBucketRateLimiter _rateLimiter;
     private readonly CancellationTokenSource _aborted = new();
-    private long _queuedBytes;
-    private int _queuedMessages;
     private int _closeState; // 0 open, 1 closing after flushing the queue, 2 closing now (queue discarded)
     private CloseCode? _closeCode;
     private WebSocketCloseStatus? _clientCloseStatus;
@@ -42,7 +40,8 @@ internal sealed partial class ClientConnection
         _abortTransport = abortTransport;
         Batch = batch;
         Id = NewClientId();
-        _stream = new CorkableStream(upgraded, server.Time);
+        _stream = new ConnectionStream(upgraded, server.Time);
+        _output = new ConnectionOutput(server.Hub.Workers.Assign(), _stream, this, server.OutputLimits);
         _socket = System.Net.WebSockets.WebSocket.CreateFromStream(_stream, new WebSocketCreationOptions
         {
             IsServer = true,
@@ -79,9 +78,6 @@ internal sealed partial class ClientConnection
     /// <summary>When the token stops being valid; null: never.</summary>
     public DateTimeOffset? ExpiresAt { get; private set; }
 
-    /// <summary>Set by the hub during fan-out so that one publish reaches a connection once.</summary>
-    public long DeliveryStamp { get; set; }
-
     public long ConnectedAt { get; }
 
     public long LastPingSent { get; set; }
@@ -96,7 +92,6 @@ internal sealed partial class ClientConnection
     {
         _server.Hub.All.TryAdd(this, 0);
         _server.Metrics.Connections.Add(1);
-        var writer = Task.Run(RunWriterAsync);
         try
         {
             if (_server.Options.AuthenticateClient is null)
@@ -122,58 +117,35 @@ internal sealed partial class ClientConnection
         {
             // The client closed, or the socket died: answer a close handshake if one is pending, then stop.
             RequestClose(_clientCloseStatus is { } status ? new CloseCode((int)status, _clientCloseDescription ?? "", ReconnectAdvice.DoNotReconnect) : CloseCodes.Normal, flushQueued: false, initiatedByClient: true);
-            await WaitOrAbortAsync(writer).ConfigureAwait(false);
+            await WaitOrAbortAsync(_output.Finished).ConfigureAwait(false);
             Cleanup();
         }
     }
 
     /// <summary>
-    /// Hands an event to this connection: when <paramref name="framed"/> (the event as a whole WebSocket frame)
-    /// is given and the connection is idle, it is written at once from the caller's thread (see
-    /// <see cref="TryWriteNow"/>); otherwise <paramref name="message"/> is queued for the writer.
-    /// </summary>
-    /// <returns>How the event went: dropped (closing, or just closed as a slow consumer), queued, or written.</returns>
-    public EventHandoff DeliverEvent(byte[] message, byte[]? framed)
-    {
-        if (framed is not null && Volatile.Read(ref _closeState) == 0 && TryWriteNow(framed))
-            return EventHandoff.Written;
-        return Enqueue(new Outgoing(message, OutgoingKind.Message)) ? EventHandoff.Queued : EventHandoff.Dropped;
-    }
-
-    /// <summary>
-    /// Queues a replayed event. Replays do not count toward the slow-consumer bound: their bytes are the
-    /// history's own (shared, already bounded by it), and counting them would close a client that was cut
-    /// off for being slow again on every attempt to recover, so it could never catch up.
+    /// Queues a replayed event. Replays do not count toward the slow-consumer bound (see
+    /// <see cref="ConnectionOutput"/>), so a client cut off for being slow can still catch up.
     /// </summary>
     private void EnqueueReplay(byte[] frame)
     {
         if (Volatile.Read(ref _closeState) == 0)
-            _queue.TryWrite(new Outgoing(frame, OutgoingKind.Replay));
+            _output.Post(frame, OutgoingKind.Replay);
     }
 
-    /// <summary>Queues a reply or error message to this client.</summary>
-    public bool Send(byte[] message) => Enqueue(new Outgoing(message, OutgoingKind.Message));
-
-    /// <summary>Queues a WebSocket ping, sent by the writer between messages.</summary>
-    public void SendPing() => Enqueue(new Outgoing(null, OutgoingKind.Ping));
-
-    private bool Enqueue(Outgoing item)
+    /// <summary>Queues a reply or error message to this client; false once it is closing.</summary>
+    public bool Send(byte[] message)
     {
         if (Volatile.Read(ref _closeState) != 0)
             return false;
-        var length = item.Message?.Length ?? 2;
-        var bytes = Interlocked.Add(ref _queuedBytes, length);
-        var count = Interlocked.Increment(ref _queuedMessages);
-        var options = _server.Options;
-        if (bytes > options.MaxQueuedBytes || count > options.MaxQueuedMessages)
-        {
-            // One slow client must never grow the server's memory: drop its queue and let it recover.
-            _server.Logger.SlowConsumer(Id, bytes, count);
-            _server.Hub.CountSlowConsumer();
-            RequestClose(CloseCodes.SlowConsumer, flushQueued: false);
-            return false;
-        }
-        return _queue.TryWrite(item);
+        _output.Post(message, OutgoingKind.Message);
+        return true;
+    }
+
+    /// <summary>Queues a WebSocket ping, sent after what is queued before it.</summary>
+    public void SendPing()
+    {
+        if (Volatile.Read(ref _closeState) == 0)
+            _output.Post(null, OutgoingKind.Ping);
     }
 
     /// <summary>
@@ -184,8 +156,9 @@ internal sealed partial class ClientConnection
     {
         if (Interlocked.CompareExchange(ref _closeState, flushQueued ? 1 : 2, 0) != 0)
         {
-            if (!flushQueued)
-                Volatile.Write(ref _closeState, 2);
+            // Closing already: a close that cannot wait drops what is still queued.
+            if (!flushQueued && Interlocked.Exchange(ref _closeState, 2) != 2)
+                _output.PostClose(flushQueued: false);
             return;
         }
         _closeCode = code;
@@ -194,7 +167,7 @@ internal sealed partial class ClientConnection
             _server.Logger.ClosingClient(Id, code.Code, code.Reason);
             _server.Metrics.Closes.Add(1, new KeyValuePair<string, object?>("code", code.Code));
         }
-        _queue.Complete();
+        _output.PostClose(flushQueued);
         try
         {
             // A client that never reads or never answers the close must not hold the connection forever.
@@ -222,10 +195,10 @@ internal sealed partial class ClientConnection
     private void Cleanup()
     {
         foreach (var room in _subscriptions.Keys)
-            _server.Hub.Rooms.Remove(room, this);
+            _server.Hub.Leave(room, _output);
         _server.Metrics.Subscriptions.Add(-_subscriptions.Count);
         _subscriptions.Clear();
-        _server.Hub.RemoveReady(this);
+        _server.Hub.RemoveReady(_output);
         _server.Hub.All.TryRemove(this, out _);
         _server.Metrics.Connections.Add(-1);
         _rateLimiter.Dispose();
@@ -249,7 +222,7 @@ internal sealed partial class ClientConnection
         IsReady = true;
         var userJson = user is null ? null : new Dictionary<string, string> { ["userId"] = user.UserId };
         Send(ServerMessages.Connected(Id, userJson, (int)_server.Options.HeartbeatInterval.TotalMilliseconds));
-        _server.Hub.AddReady(this);
+        _server.Hub.AddReady(_output);
         _server.Logger.ClientConnected(Id, Info.RemoteAddress, user?.UserId);
         _server.RaiseConnected(new WSClientConnectedEventArgs(Info));
     }
@@ -260,26 +233,4 @@ internal sealed partial class ClientConnection
         RandomNumberGenerator.Fill(bytes);
         return "c_" + Convert.ToHexStringLower(bytes);
     }
-
-    private enum OutgoingKind : byte
-    {
-        Message,
-        Replay,
-        Ping,
-    }
-
-    private readonly record struct Outgoing(byte[]? Message, OutgoingKind Kind);
-}
-
-/// <summary>What became of an event handed to a connection.</summary>
-internal enum EventHandoff : byte
-{
-    /// <summary>Not delivered: the connection is closing (or was just closed as a slow consumer).</summary>
-    Dropped,
-
-    /// <summary>Queued for the connection's writer.</summary>
-    Queued,
-
-    /// <summary>Written to the transport by the publishing thread.</summary>
-    Written,
 }

@@ -1,31 +1,52 @@
-using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Rooms;
+using MoltBeat.WebSocket.Server.Outgoing;
 
 namespace MoltBeat.WebSocket.Server;
 
 /// <summary>
-/// This node's connections and their rooms, and the fan-out of events to them. Fan-out only enqueues:
-/// it never awaits a socket, so a stalled client delays nobody.
+/// This node's connections and their rooms, and the hand-off of delivered events to the fan-out workers
+/// (<see cref="FanoutWorkers"/>). Delivering an event only posts it to each worker with that worker's
+/// members of its rooms: it never touches a socket, so a big room or a stalled client delays no publisher.
 /// </summary>
-internal sealed class ConnectionHub(MoltBeatMetrics metrics) : IEventSink
+/// <remarks>
+/// Membership is kept per worker, so that each worker walks only its own connections. <see cref="Order"/>
+/// is held while a delivery is posted and while a membership change posts its reply, so that the two are
+/// in one order in every worker's lane.
+/// </remarks>
+internal sealed class ConnectionHub : IEventSink, IDisposable
 {
-    private readonly Lock _readyLock = new();
-    private readonly MemberSet<ClientConnection> _ready = new();
-    private readonly Lock _deliverLock = new();
-    // Events closer together than this count as a burst (see StartsOnItsOwn).
-    private static readonly TimeSpan BurstGap = TimeSpan.FromMilliseconds(2);
-    // How long one event's fan-out may write directly on the publishing thread.
-    private static readonly TimeSpan DirectWriteBudget = TimeSpan.FromMilliseconds(2);
-    private long _deliveryStamp;
-    private long _lastDeliveryEnded;
-    private bool _previousWasIsolated;
+    private readonly MoltBeatMetrics _metrics;
+    private readonly RoomRegistry<ConnectionOutput>[] _rooms;
+    private readonly MemberSet<ConnectionOutput>[] _ready;
+    private int _readyCount;
     private long _recovered;
     private long _notRecovered;
     private long _slowConsumers;
 
-    /// <summary>Room memberships of this node's connections.</summary>
-    public RoomRegistry<ClientConnection> Rooms { get; } = new();
+    public ConnectionHub(int workers, MoltBeatMetrics metrics, ILogger logger)
+    {
+        _metrics = metrics;
+        Workers = new FanoutWorkers(workers, metrics, logger);
+        _rooms = new RoomRegistry<ConnectionOutput>[workers];
+        _ready = new MemberSet<ConnectionOutput>[workers];
+        for (var i = 0; i < workers; i++)
+        {
+            _rooms[i] = new();
+            _ready[i] = new();
+        }
+    }
+
+    /// <summary>The workers that write to this node's connections.</summary>
+    public FanoutWorkers Workers { get; }
+
+    /// <summary>
+    /// Held while deliveries are posted to the workers; a membership change that answers the client
+    /// (subscribe, unsubscribe) posts its reply under it too, which orders the reply against deliveries.
+    /// Re-entrant.
+    /// </summary>
+    public Lock Order { get; } = new();
 
     /// <summary>Every open connection, authenticated or not (for heartbeats and shutdown).</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<ClientConnection, byte> All { get; } = new();
@@ -34,14 +55,7 @@ internal sealed class ConnectionHub(MoltBeatMetrics metrics) : IEventSink
     public long LastDeliveredSequence { get; private set; }
 
     /// <summary>Connections that completed authentication and receive broadcasts to all.</summary>
-    public int ReadyCount
-    {
-        get
-        {
-            lock (_readyLock)
-                return _ready.Count;
-        }
-    }
+    public int ReadyCount => Volatile.Read(ref _readyCount);
 
     /// <summary>Totals of this node's recoveries and slow-consumer disconnects, for stats.</summary>
     public WSRecoveryStats RecoveryStats =>
@@ -50,114 +64,97 @@ internal sealed class ConnectionHub(MoltBeatMetrics metrics) : IEventSink
     public void CountRecovery(bool recovered)
     {
         Interlocked.Increment(ref recovered ? ref _recovered : ref _notRecovered);
-        metrics.Recoveries.Add(1, new KeyValuePair<string, object?>("recovered", recovered));
+        _metrics.Recoveries.Add(1, new KeyValuePair<string, object?>("recovered", recovered));
     }
 
     public void CountSlowConsumer()
     {
         Interlocked.Increment(ref _slowConsumers);
-        metrics.SlowConsumers.Add(1);
+        _metrics.SlowConsumers.Add(1);
     }
 
-    public void AddReady(ClientConnection connection)
+    public void AddReady(ConnectionOutput output)
     {
-        lock (_readyLock)
-            _ready.Add(connection);
+        lock (Order)
+        {
+            if (_ready[output.Worker.Index].Add(output))
+                _readyCount++;
+        }
     }
 
-    public void RemoveReady(ClientConnection connection)
+    public void RemoveReady(ConnectionOutput output)
     {
-        lock (_readyLock)
-            _ready.Remove(connection);
+        lock (Order)
+        {
+            if (_ready[output.Worker.Index].Remove(output))
+                _readyCount--;
+        }
+    }
+
+    /// <summary>Adds a connection's output to a room; false when it was there already.</summary>
+    public bool Join(string room, ConnectionOutput output)
+    {
+        lock (Order)
+            return _rooms[output.Worker.Index].Add(room, output);
+    }
+
+    /// <summary>Removes a connection's output from a room; false when it was not there.</summary>
+    public bool Leave(string room, ConnectionOutput output)
+    {
+        lock (Order)
+            return _rooms[output.Worker.Index].Remove(room, output);
+    }
+
+    /// <summary>Every room with its subscriber count on this node, ordered by name.</summary>
+    public IReadOnlyList<(string Room, int Members)> RoomCounts()
+    {
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var registry in _rooms)
+        {
+            foreach (var (room, members) in registry.Counts())
+                counts[room] = counts.GetValueOrDefault(room) + members;
+        }
+        return [.. counts.Select(c => (c.Key, c.Value))];
     }
 
     /// <inheritdoc />
     public void Deliver(PublishedEvent published)
     {
-        // Engines deliver one event at a time; the lock only guards against a misbehaving engine.
-        lock (_deliverLock)
+        lock (Order)
         {
-            var stamp = ++_deliveryStamp;
-            var handoff = new Handoff(StartsOnItsOwn(), metrics);
-            if (published.DeliveryRooms is not { } rooms)
-            {
-                ClientConnection[] everyone;
-                lock (_readyLock)
-                    everyone = _ready.Snapshot();
-                foreach (var connection in everyone)
-                    handoff.To(connection, published.Frame);
-            }
-            else
-            {
+            var rooms = published.DeliveryRooms;
+            if (rooms is not null)
                 LastDeliveredSequence = published.Sequence;
-                foreach (var room in rooms)
+            foreach (var worker in Workers.All)
+            {
+                ConnectionOutput[][] members;
+                if (rooms is null)
                 {
-                    foreach (var connection in Rooms.Snapshot(room))
-                    {
-                        // At most once per connection, however many of its rooms match.
-                        if (connection.DeliveryStamp == stamp)
-                            continue;
-                        connection.DeliveryStamp = stamp;
-                        handoff.To(connection, published.Frame);
-                    }
+                    members = [_ready[worker.Index].Snapshot()];
                 }
+                else
+                {
+                    members = new ConnectionOutput[rooms.Length][];
+                    for (var i = 0; i < rooms.Length; i++)
+                        members[i] = _rooms[worker.Index].Snapshot(rooms[i]);
+                }
+                if (HasAnyone(members))
+                    worker.Post(FanoutWorker.WorkItem.Event(published.Frame, members));
             }
-            _lastDeliveryEnded = Stopwatch.GetTimestamp();
-            metrics.EventsPublished.Add(1);
-            handoff.Report();
+            _metrics.EventsPublished.Add(1);
         }
     }
 
-    /// <summary>
-    /// Whether this event comes on its own rather than in a burst: then it is written at once to idle
-    /// connections, else queued so that each connection's writer packs the burst into few writes. Both
-    /// this gap and the one before must be long: one long gap inside a burst is the publishing thread
-    /// being descheduled.
-    /// </summary>
-    private bool StartsOnItsOwn()
+    private static bool HasAnyone(ConnectionOutput[][] members)
     {
-        var isolated = Stopwatch.GetElapsedTime(_lastDeliveryEnded) >= BurstGap;
-        var onItsOwn = isolated && _previousWasIsolated;
-        _previousWasIsolated = isolated;
-        return onItsOwn;
+        foreach (var room in members)
+        {
+            if (room.Length > 0)
+                return true;
+        }
+        return false;
     }
 
-    /// <summary>One event's fan-out: direct writes while they fit the time budget, queueing after that.</summary>
-    private struct Handoff(bool writeNow, MoltBeatMetrics metrics)
-    {
-        private readonly long _started = Stopwatch.GetTimestamp();
-        private bool _writeNow = writeNow;
-        // The event framed once, for every connection that takes it directly.
-        private byte[]? _framed;
-        private long _delivered;
-        private long _written;
-
-        public void To(ClientConnection connection, byte[] message)
-        {
-            // Direct writes run on the publishing thread: past the budget, the writers (on every core) take over.
-            if (_writeNow && (_delivered & 63) == 63 && Stopwatch.GetElapsedTime(_started) > DirectWriteBudget)
-                _writeNow = false;
-            switch (connection.DeliverEvent(message, _writeNow ? _framed ??= CorkableStream.TextFrame(message) : null))
-            {
-                case EventHandoff.Written:
-                    _written++;
-                    _delivered++;
-                    break;
-                case EventHandoff.Queued:
-                    _delivered++;
-                    break;
-            }
-        }
-
-        public readonly void Report()
-        {
-            if (_delivered > 0)
-                metrics.MessagesSent.Add(_delivered);
-            if (_written > 0)
-            {
-                metrics.FramesSent.Add(_written);
-                metrics.BytesSent.Add(_written * _framed!.Length);
-            }
-        }
-    }
+    /// <inheritdoc />
+    public void Dispose() => Workers.Dispose();
 }

@@ -38,8 +38,8 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport) : AsyncDuplexStrea
             throw new IOException("The connection is closed.");
     }
 
-    public override async Task FlushAsync(CancellationToken cancellationToken) =>
-        await transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+    // WriteAsync has flushed already (PipeWriter.WriteAsync is write + flush): a second flush per write is work for nothing.
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     protected override void Dispose(bool disposing)
     {

@@ -20,7 +20,7 @@ public sealed class MoltBeatMetrics : IDisposable
         Connections = _meter.CreateUpDownCounter<long>("moltbeat.connections", "{connection}", "Open WebSocket connections.");
         Subscriptions = _meter.CreateUpDownCounter<long>("moltbeat.subscriptions", "{subscription}", "Room subscriptions held by connections.");
         EventsPublished = _meter.CreateCounter<long>("moltbeat.events.published", "{event}", "Events published (rooms and broadcasts to all).");
-        MessagesSent = _meter.CreateCounter<long>("moltbeat.messages.sent", "{message}", "Messages queued to connections (deliveries).");
+        MessagesSent = _meter.CreateCounter<long>("moltbeat.messages.sent", "{message}", "Events written to connections (deliveries), however many share a frame.");
         FramesSent = _meter.CreateCounter<long>("moltbeat.frames.sent", "{frame}", "WebSocket frames sent.");
         BytesSent = _meter.CreateCounter<long>("moltbeat.bytes.sent", "By", "Bytes written to sockets.");
         Errors = _meter.CreateCounter<long>("moltbeat.errors", "{error}", "Error replies sent, by code.");
@@ -38,7 +38,7 @@ public sealed class MoltBeatMetrics : IDisposable
     /// <summary>Events published.</summary>
     public Counter<long> EventsPublished { get; }
 
-    /// <summary>Messages queued to connections.</summary>
+    /// <summary>Events written to connections (deliveries).</summary>
     public Counter<long> MessagesSent { get; }
 
     /// <summary>Frames sent.</summary>

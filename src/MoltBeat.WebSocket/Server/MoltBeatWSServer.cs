@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Protocol;
+using MoltBeat.WebSocket.Server.Outgoing;
 
 namespace MoltBeat.WebSocket.Server;
 
@@ -48,7 +49,8 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         Metrics = metrics ?? new MoltBeatMetrics();
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         Logger = LoggerFactory.CreateLogger<MoltBeatWSServer>();
-        Hub = new ConnectionHub(Metrics);
+        Hub = new ConnectionHub(Options.FanoutWorkers, Metrics, Logger);
+        OutputLimits = OutputLimits.From(Options);
         _engineStarted = new Lazy<Task>(() => Engine.StartAsync(Hub, CancellationToken.None));
         _lastReplenish = Time.GetTimestamp();
         // One timer drives every connection's heartbeat, auth timeout, token expiry and rate-limit refill.
@@ -78,6 +80,8 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     internal ILogger Logger { get; }
 
     internal ConnectionHub Hub { get; }
+
+    internal OutputLimits OutputLimits { get; }
 
     /// <summary>
     /// Serves one HTTP request on the WebSocket path: refuses what must be refused at the handshake
@@ -157,7 +161,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     /// </summary>
     public WSServerStats GetStats()
     {
-        var rooms = Hub.Rooms.Counts();
+        var rooms = Hub.RoomCounts();
         var ready = Hub.ReadyCount;
         return new WSServerStats(
             ready,
@@ -219,6 +223,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     {
         await CloseAsync().ConfigureAwait(false);
         await _sweepTimer.DisposeAsync().ConfigureAwait(false);
+        Hub.Dispose();
         if (_ownsEngine)
             await Engine.DisposeAsync().ConfigureAwait(false);
         if (_ownsMetrics)

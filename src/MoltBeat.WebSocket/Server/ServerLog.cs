@@ -43,4 +43,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(12, LogLevel.Error, "An event handler of the server threw")]
     public static partial void EventHandlerFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(14, LogLevel.Error, "A fan-out worker failed on one item; it goes on with the next")]
+    public static partial void FanoutFailed(this ILogger logger, Exception exception);
 }

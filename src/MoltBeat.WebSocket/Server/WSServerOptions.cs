@@ -62,6 +62,12 @@ public sealed class WSServerOptions
     /// <summary>Largest frame when a client opted in to batching (<c>batch=1</c>): queued messages are packed up to this size. Default 64 KiB.</summary>
     public int MaxBatchSize { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// Threads that write to the connections, each owning an even share of them (see the outgoing path in
+    /// <c>Server/Outgoing</c>). Default: one per core.
+    /// </summary>
+    public int FanoutWorkers { get; set; } = Environment.ProcessorCount;
+
     /// <summary>Messages per second one connection may send on average. Default 50.</summary>
     public int RateLimitPerSecond { get; set; } = 50;
 
@@ -102,6 +108,8 @@ public sealed class WSServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueuedBytes, MaxPayloadSize);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueuedMessages, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1024);
+        ArgumentOutOfRangeException.ThrowIfLessThan(FanoutWorkers, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(FanoutWorkers, 256);
         ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitPerSecond, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitBurst, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitStrikes, 1);

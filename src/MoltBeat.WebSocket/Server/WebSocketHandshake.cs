@@ -7,8 +7,8 @@ namespace MoltBeat.WebSocket.Server;
 
 /// <summary>
 /// The RFC 6455 opening handshake over Kestrel's HTTP/1.1 upgrade. We do it ourselves (rather than
-/// <c>UseWebSockets</c>) so that the WebSocket runs over our <see cref="CorkableStream"/>, whose writes
-/// the connection's writer batches.
+/// <c>UseWebSockets</c>) so that the WebSocket runs over our <see cref="Outgoing.ConnectionStream"/>,
+/// which the connection's fan-out worker writes to as well.
 /// </summary>
 internal static class WebSocketHandshake
 {

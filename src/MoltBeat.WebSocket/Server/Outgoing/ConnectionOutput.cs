@@ -1,0 +1,297 @@
+using System.Buffers;
+
+namespace MoltBeat.WebSocket.Server.Outgoing;
+
+/// <summary>
+/// Everything one connection sends, in order: events, replies, replays, pings and, last, the close frame.
+/// Other threads only post to it (through its <see cref="FanoutWorker"/>'s lane, which is what orders a
+/// reply against the events delivered before it); the worker alone touches its state, so it has no lock.
+/// </summary>
+/// <remarks>
+/// <para>One write at a time: what arrives while a write is in flight, or while the worker is busy with
+/// other connections, waits here and joins the next write (one frame for a batching client, one
+/// <c>send</c> for the others). Nothing decides it by time: an isolated event leaves in the worker's next
+/// round, and coalescing grows with load by itself.</para>
+/// <para>The slow-consumer bound counts what waits here, which only grows while the client's socket
+/// pushes back; past it the waiting items are dropped and the client is closed with 4009. Replays do not
+/// count: their bytes are the history's own (shared, already bounded by it), and counting them would close
+/// a client that was cut off for being slow again on every attempt to recover.</para>
+/// </remarks>
+internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream stream, IOutputOwner owner, OutputLimits limits)
+{
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private PendingItems _pending;
+    private long _boundedBytes;
+    private int _boundedMessages;
+    private bool _writing;
+    private CloseMode _close;
+    private bool _closeStarted;
+    private bool _done;
+
+    private enum CloseMode : byte
+    {
+        None,
+        AfterQueued,
+        Now,
+    }
+
+    /// <summary>The worker that owns this output.</summary>
+    public FanoutWorker Worker => worker;
+
+    /// <summary>Completes when nothing more will be written: after the close frame, or when the transport failed.</summary>
+    public Task Finished => _finished.Task;
+
+    /// <summary>Worker only: the event stamp that keeps one publish to one delivery per connection.</summary>
+    internal long DeliveryStamp { get; set; }
+
+    /// <summary>Worker only: whether it is in the worker's list to flush.</summary>
+    internal bool IsDirty { get; set; }
+
+    /// <summary>Queues a message (or a ping when <paramref name="message"/> is null) after everything posted before it.</summary>
+    public void Post(byte[]? message, OutgoingKind kind) => worker.Post(FanoutWorker.WorkItem.Send(this, new OutgoingItem(message, kind)));
+
+    /// <summary>Ends the output: after what was posted before (<paramref name="flushQueued"/>) or dropping it; the close frame goes last.</summary>
+    public void PostClose(bool flushQueued) => worker.Post(FanoutWorker.WorkItem.Close(this, flushQueued));
+
+    /// <summary>Worker: adds an item; false when it was dropped (closing, or the bound was just passed).</summary>
+    internal bool Append(OutgoingItem item)
+    {
+        if (_close != CloseMode.None || _done)
+            return false;
+        if (item.Kind != OutgoingKind.Replay)
+        {
+            _boundedBytes += item.Length;
+            _boundedMessages++;
+            if (_boundedBytes > limits.MaxQueuedBytes || _boundedMessages > limits.MaxQueuedMessages)
+            {
+                // One slow client must never grow the server's memory: drop what waits and let it recover.
+                var (bytes, messages) = (_boundedBytes, _boundedMessages);
+                SetClose(flushQueued: false);
+                owner.OnSlowConsumer(bytes, messages);
+                return false;
+            }
+        }
+        _pending.Add(item);
+        return true;
+    }
+
+    /// <summary>Worker: the close was requested; the next flush finishes with the close frame.</summary>
+    internal void SetClose(bool flushQueued)
+    {
+        if (!flushQueued)
+        {
+            _close = CloseMode.Now;
+            DropPending();
+        }
+        else if (_close == CloseMode.None)
+        {
+            _close = CloseMode.AfterQueued;
+        }
+    }
+
+    /// <summary>
+    /// Worker: writes what waits (up to <see cref="OutputLimits.MaxBytesPerWrite"/>) unless a write is in
+    /// flight, then the close frame once nothing is left to write.
+    /// </summary>
+    internal void Flush(ref FanoutWorker.RoundCounters counters)
+    {
+        if (_done || _writing)
+            return;
+        if (_pending.Count == 0)
+        {
+            if (_close != CloseMode.None && !_closeStarted)
+                StartClose();
+            return;
+        }
+        var (buffer, length, taken, frames) = Frame();
+        var events = 0;
+        for (var i = 0; i < taken; i++)
+        {
+            var item = _pending[i];
+            if (item.Kind == OutgoingKind.Event)
+                events++;
+            if (item.Kind != OutgoingKind.Replay)
+            {
+                _boundedBytes -= item.Length;
+                _boundedMessages--;
+            }
+        }
+        counters.Add(events, frames, length);
+        _pending.RemoveFirst(taken);
+        _writing = true;
+        ValueTask<bool> write;
+        try
+        {
+            write = stream.TryWriteFramesAsync(buffer.AsMemory(0, length));
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            write = ValueTask.FromException<bool>(ex);
+        }
+        if (write.IsCompleted)
+            WriteEnded(Outcome(write, buffer));
+        else
+            _ = AwaitWriteAsync(write, buffer);
+    }
+
+    /// <summary>Worker: a write finished.</summary>
+    internal void WriteEnded(WriteOutcome outcome)
+    {
+        _writing = false;
+        if (outcome != WriteOutcome.Written)
+        {
+            // Nothing more can be sent. A failed transport is cut; after the receive side's close frame (the
+            // client's close, or the framework's 1002/1007) it is not: aborting could cut that frame off.
+            if (outcome == WriteOutcome.Failed)
+                owner.Abort();
+            Finish();
+            return;
+        }
+        if (_pending.Count > 0 || _close != CloseMode.None)
+            worker.MarkDirty(this);
+    }
+
+    private async Task AwaitWriteAsync(ValueTask<bool> write, byte[] buffer)
+    {
+        var outcome = WriteOutcome.Failed;
+        try
+        {
+            outcome = await write.ConfigureAwait(false) ? WriteOutcome.Written : WriteOutcome.AfterClose;
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            // The socket is gone; the worker aborts the transport and the receive loop ends the connection.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        worker.Post(FanoutWorker.WorkItem.WriteDone(this, outcome));
+    }
+
+    private static WriteOutcome Outcome(ValueTask<bool> write, byte[] buffer)
+    {
+        try
+        {
+            return write.GetAwaiter().GetResult() ? WriteOutcome.Written : WriteOutcome.AfterClose;
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            return WriteOutcome.Failed;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Frames the oldest waiting items into one pooled buffer: for a batching client, runs of messages share
+    /// a frame up to <see cref="OutputLimits.MaxBatchSize"/>; otherwise one frame each. A ping is its own frame.
+    /// </summary>
+    private (byte[] Buffer, int Length, int Taken, int Frames) Frame()
+    {
+        var taken = 0;
+        var size = 0;
+        while (taken < _pending.Count)
+        {
+            // Room for a header of its own and a separator, whichever way it is packed.
+            var room = _pending[taken].Length + 11;
+            if (taken > 0 && size + room > OutputLimits.MaxBytesPerWrite)
+                break;
+            size += room;
+            taken++;
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        var span = buffer.AsSpan();
+        var at = 0;
+        var frames = 0;
+        for (var i = 0; i < taken;)
+        {
+            var item = _pending[i];
+            if (item.Kind == OutgoingKind.Ping)
+            {
+                FrameEncoder.Ping.CopyTo(span[at..]);
+                at += FrameEncoder.Ping.Length;
+                i++;
+            }
+            else if (!owner.Batch)
+            {
+                at += FrameEncoder.WriteTextHeader(span[at..], item.Message!.Length);
+                item.Message.CopyTo(span[at..]);
+                at += item.Message.Length;
+                i++;
+            }
+            else
+            {
+                // A run of messages up to the batch size (one at least, however big), joined by '\n'.
+                var end = i + 1;
+                var payload = item.Message!.Length;
+                while (end < taken && _pending[end] is { Kind: not OutgoingKind.Ping } next && payload + 1 + next.Length <= limits.MaxBatchSize)
+                {
+                    payload += 1 + next.Length;
+                    end++;
+                }
+                at += FrameEncoder.WriteTextHeader(span[at..], payload);
+                for (var j = i; j < end; j++)
+                {
+                    if (j > i)
+                        span[at++] = (byte)'\n';
+                    var message = _pending[j].Message!;
+                    message.CopyTo(span[at..]);
+                    at += message.Length;
+                }
+                i = end;
+            }
+            frames++;
+        }
+        return (buffer, at, taken, frames);
+    }
+
+    private void StartClose()
+    {
+        _closeStarted = true;
+        _ = CloseAsync();
+
+        async Task CloseAsync()
+        {
+            try
+            {
+                await owner.SendCloseFrameAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                // Nothing follows a close frame (later items are dropped: the close is set).
+                _finished.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Worker: nothing more will be written.</summary>
+    internal void Finish()
+    {
+        _done = true;
+        DropPending();
+        _finished.TrySetResult();
+    }
+
+    private void DropPending()
+    {
+        _pending.Clear();
+        _boundedBytes = 0;
+        _boundedMessages = 0;
+    }
+}
+
+/// <summary>How a write of a connection's output ended.</summary>
+internal enum WriteOutcome : byte
+{
+    /// <summary>The transport took it.</summary>
+    Written,
+
+    /// <summary>Not written: a close frame had gone out from the receive side.</summary>
+    AfterClose,
+
+    /// <summary>The transport failed.</summary>
+    Failed,
+}

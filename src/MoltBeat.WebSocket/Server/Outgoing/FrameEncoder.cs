@@ -1,0 +1,40 @@
+using System.Buffers.Binary;
+
+namespace MoltBeat.WebSocket.Server.Outgoing;
+
+/// <summary>
+/// RFC 6455 framing of what the server sends: unmasked frames, so a header is all there is to add. The
+/// writers frame straight into the buffer they send (no framed copy per message); the receive side's
+/// pongs and close frames still come from the framework's WebSocket.
+/// </summary>
+internal static class FrameEncoder
+{
+    /// <summary>An unmasked ping with no payload: FIN + opcode 9, length 0.</summary>
+    public static ReadOnlySpan<byte> Ping => [0x89, 0x00];
+
+    /// <summary>The header's length for a payload of <paramref name="payloadLength"/> bytes.</summary>
+    public static int HeaderLength(int payloadLength) => payloadLength < 126 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10;
+
+    /// <summary>Writes the header of a final text frame of <paramref name="payloadLength"/> bytes; returns its length.</summary>
+    public static int WriteTextHeader(Span<byte> destination, int payloadLength)
+    {
+        destination[0] = 0x81; // FIN + text
+        if (payloadLength < 126)
+        {
+            destination[1] = (byte)payloadLength;
+            return 2;
+        }
+        if (payloadLength <= ushort.MaxValue)
+        {
+            destination[1] = 126;
+            BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)payloadLength);
+            return 4;
+        }
+        destination[1] = 127;
+        BinaryPrimitives.WriteUInt64BigEndian(destination[2..], (ulong)payloadLength);
+        return 10;
+    }
+
+    /// <summary>Whether <paramref name="frame"/> starts with a close frame's header (FIN + opcode 8).</summary>
+    public static bool IsClose(ReadOnlySpan<byte> frame) => frame.Length >= 2 && frame[0] == 0x88;
+}

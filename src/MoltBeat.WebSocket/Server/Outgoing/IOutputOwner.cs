@@ -1,0 +1,20 @@
+namespace MoltBeat.WebSocket.Server.Outgoing;
+
+/// <summary>What a <see cref="ConnectionOutput"/> asks of the connection it writes for: nothing else of the server.</summary>
+internal interface IOutputOwner
+{
+    /// <summary>Whether the client opted in to batched frames (<c>batch=1</c>).</summary>
+    bool Batch { get; }
+
+    /// <summary>
+    /// The client fell more than the bound behind (<paramref name="bytes"/>, <paramref name="messages"/>
+    /// waiting): close it with 4009. Called on the worker, which has already dropped what was waiting.
+    /// </summary>
+    void OnSlowConsumer(long bytes, int messages);
+
+    /// <summary>Sends the close frame (the connection's last frame, after everything that was to be flushed).</summary>
+    Task SendCloseFrameAsync();
+
+    /// <summary>The transport failed under a write: cut it (no close handshake).</summary>
+    void Abort();
+}
