@@ -77,6 +77,33 @@ public sealed class StalledSocket : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads text frames until <paramref name="messages"/> messages have come (a batched frame holds several,
+    /// split on '\n'); returns them in order and how many frames carried them.
+    /// </summary>
+    public async Task<(List<string> Messages, int Frames)> ReadMessagesAsync(int messages, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var received = new List<string>();
+        var frames = 0;
+        while (received.Count < messages)
+        {
+            var first = await ReadByteAsync(cts.Token);
+            var second = await ReadByteAsync(cts.Token);
+            long length = second & 0x7f;
+            if (length == 126)
+                length = BinaryPrimitives.ReadUInt16BigEndian(await ReadExactlyAsync(2, cts.Token));
+            else if (length == 127)
+                length = (long)BinaryPrimitives.ReadUInt64BigEndian(await ReadExactlyAsync(8, cts.Token));
+            var payload = await ReadExactlyAsync((int)length, cts.Token);
+            if ((first & 0x0f) != 0x1)
+                continue;
+            frames++;
+            received.AddRange(Encoding.UTF8.GetString(payload).Split('\n'));
+        }
+        return (received, frames);
+    }
+
     private async Task<byte> ReadByteAsync(CancellationToken token = default) => (await ReadExactlyAsync(1, token))[0];
 
     private async Task<byte[]> ReadExactlyAsync(int count, CancellationToken token)

@@ -179,7 +179,7 @@ public sealed class SubscriptionTests
         var room = UniqueRoom();
         await client.SubscribeAsync(room);
         var framesBefore = client.FramesReceived;
-        // Published in one go, queued before the writer drains: they leave in few frames.
+        // Published in one go: what arrives while the connection's worker writes joins its next write.
         for (var i = 0; i < 200; i++)
             server.Server.Broadcast(room, "tick", new { i });
         for (var i = 0; i < 200; i++)
@@ -190,9 +190,8 @@ public sealed class SubscriptionTests
     [Fact]
     public async Task Events_on_their_own_and_in_bursts_arrive_once_and_in_order_beside_replies()
     {
-        // Events far enough apart are written by the publishing thread straight to idle connections; events in
-        // a burst go through each connection's queue. Mixed, with requests answered in between, nothing may
-        // overtake anything.
+        // Events far enough apart leave one frame each; events in a burst share writes (and frames, when
+        // batching). Mixed, with requests answered in between, nothing may overtake anything.
         await using var server = await TestServer.StartAsync();
         await using var batching = await server.ConnectAsync("batch=1");
         await using var plain = await server.ConnectAsync("batch=0");
