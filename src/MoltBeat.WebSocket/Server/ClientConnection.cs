@@ -150,7 +150,7 @@ internal sealed partial class ClientConnection : IOutputOwner
 
     /// <summary>
     /// Starts closing the connection with <paramref name="code"/>: after the queued messages when
-    /// <paramref name="flushQueued"/>, else at once. The close frame is the writer's last message.
+    /// <paramref name="flushQueued"/>, else at once. The close frame is the last thing its output writes.
     /// </summary>
     public void RequestClose(CloseCode code, bool flushQueued, bool initiatedByClient = false)
     {

@@ -3,9 +3,9 @@ using System.Buffers.Binary;
 namespace MoltBeat.WebSocket.Server.Outgoing;
 
 /// <summary>
-/// RFC 6455 framing of what the server sends: unmasked frames, so a header is all there is to add. The
-/// writers frame straight into the buffer they send (no framed copy per message); the receive side's
-/// pongs and close frames still come from the framework's WebSocket.
+/// RFC 6455 framing of what the server sends: unmasked frames, so a header is all there is to add. A
+/// connection's output frames straight into the buffer it sends (no framed copy per message); the
+/// receive side's pongs and close frames still come from the framework's WebSocket.
 /// </summary>
 internal static class FrameEncoder
 {
