@@ -1,15 +1,17 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Server;
 
 namespace MoltBeat.Server;
 
-/// <summary>Body of POST /api/publish: give <c>room</c> or <c>rooms</c>, and <c>event</c>; <c>data</c> is any JSON.</summary>
+/// <summary>Body of POST /api/publish for one event, and each item of a batch: give <c>room</c> or <c>rooms</c>, and <c>event</c>; <c>data</c> is any JSON.</summary>
+/// <param name="Event">The event name (1-128 characters), e.g. <c>agent:created</c>.</param>
 /// <param name="Room">The room to publish to (e.g. <c>analytics:agents</c>).</param>
 /// <param name="Rooms">Several rooms at once; a client subscribed to more than one gets the event once.</param>
-/// <param name="Event">The event name (1-128 characters), e.g. <c>agent:created</c>.</param>
 /// <param name="Data">The payload, any JSON value.</param>
-public sealed record PublishBody(string? Room, IReadOnlyList<string>? Rooms, string Event, JsonElement? Data);
+/// <remarks>Only documents the body (the handler reads the JSON itself); the defaults make <c>room</c>, <c>rooms</c> and <c>data</c> optional in the OpenAPI schema.</remarks>
+public sealed record PublishBody(string Event, string? Room = null, IReadOnlyList<string>? Rooms = null, JsonElement? Data = null);
 
 /// <summary>Body of POST /api/broadcast: sent to every connected client, not recorded for recovery.</summary>
 /// <param name="Event">The event name.</param>
@@ -83,8 +85,10 @@ internal static partial class PublishApi
             .WithSummary("Clients, rooms with their subscriber counts, engine and recovery figures of this node.")
             .Produces<WSServerStats>();
         Describe(api.MapPost("/publish", PublishAsync)
-            .WithSummary("Publish an event to a room or rooms; subscribers of the rooms, their parents and 'all' receive it.")
-            .Accepts<PublishBody>("application/json").Produces<PublishResult>());
+            .WithSummary("Publish an event to a room or rooms, or a batch of events in order ({\"events\":[...]}); subscribers of the rooms, their parents and 'all' receive them.")
+            .WithDescription($"A batch holds 1 to {MoltBeatWSServer.MaxBatchEvents} events and is checked whole first: one bad event refuses it with 400 \"events[i]: ...\" and nothing is published.")
+            .Accepts<PublishBody>("application/json").Produces<PublishResult>()
+            .AddOpenApiOperationTransformer(DescribeBatchAsync));
         Describe(api.MapPost("/broadcast", BroadcastAsync)
             .WithSummary("Send an event to every connected client (not recorded, not recovered).")
             .Accepts<BroadcastBody>("application/json").Produces<BroadcastResult>());
@@ -119,36 +123,69 @@ internal static partial class PublishApi
     {
         if (await ReadAsync(http, auth, settings, logger) is not { } json)
             return Results.Empty; // ReadAsync wrote the error
+        if (json.TryGetProperty("events", out var events) && events.ValueKind != JsonValueKind.Null)
+            return await PublishBatchAsync(http, server, json, events);
+        if (!TryReadEvent(json, out var parsed, out var error))
+            return Problem(error);
+        return await RefusingBadInputAsync(async () =>
+        {
+            var published = await server.PublishAsync(parsed.Rooms, parsed.Event, parsed.Payload, http.RequestAborted);
+            return Results.Ok(new PublishResult(true, OffsetsOf(published)));
+        });
+    }
+
+    /// <summary>Reads one event (<c>room</c> or <c>rooms</c>, <c>event</c>, <c>data</c>) from a body or a batch's item, or says what is wrong.</summary>
+    private static bool TryReadEvent(JsonElement json, [NotNullWhen(true)] out EventToPublish? parsed, [NotNullWhen(false)] out string? error)
+    {
+        parsed = null;
         var rooms = new List<string>();
         if (json.TryGetProperty("room", out var room) && room.ValueKind != JsonValueKind.Null)
         {
             if (room.ValueKind != JsonValueKind.String)
-                return Problem("'room' must be a string.");
+                return Refuse("'room' must be a string.", out error);
             rooms.Add(room.GetString()!);
         }
         if (json.TryGetProperty("rooms", out var many) && many.ValueKind != JsonValueKind.Null)
         {
             if (many.ValueKind != JsonValueKind.Array || many.EnumerateArray().Any(r => r.ValueKind != JsonValueKind.String))
-                return Problem("'rooms' must be an array of strings.");
+                return Refuse("'rooms' must be an array of strings.", out error);
             if (many.GetArrayLength() > 100)
-                return Problem("'rooms' may name at most 100 rooms.");
+                return Refuse("'rooms' may name at most 100 rooms.", out error);
             rooms.AddRange(many.EnumerateArray().Select(r => r.GetString()!));
         }
         if (rooms.Count == 0)
-            return Problem("Give 'room' (a string) or 'rooms' (an array of strings).");
+            return Refuse("Give 'room' (a string) or 'rooms' (an array of strings).", out error);
         if (!json.TryGetProperty("event", out var evt) || evt.ValueKind != JsonValueKind.String)
-            return Problem("Give 'event' (a string).");
+            return Refuse("Give 'event' (a string).", out error);
         var data = json.TryGetProperty("data", out var d) ? d : default;
+        parsed = new EventToPublish(rooms, evt.GetString()!, data.ValueKind == JsonValueKind.Undefined ? null : data);
+        error = null;
+        return true;
+
+        static bool Refuse(string reason, out string error)
+        {
+            error = reason;
+            return false;
+        }
+    }
+
+    private static Dictionary<string, long> OffsetsOf(PublishedEvent published)
+    {
+        var offsets = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (published.DeliveryRooms is { } recorded && published.Offsets is { } positions)
+        {
+            for (var i = 0; i < recorded.Length && i < positions.Length; i++)
+                offsets[recorded[i]] = positions[i];
+        }
+        return offsets;
+    }
+
+    /// <summary>Runs a publish, answering the library's refusals: 400 for bad input, 503 when the engine cannot publish.</summary>
+    private static async Task<IResult> RefusingBadInputAsync(Func<Task<IResult>> publish)
+    {
         try
         {
-            var published = await server.PublishAsync(rooms, evt.GetString()!, data.ValueKind == JsonValueKind.Undefined ? null : data, http.RequestAborted);
-            var offsets = new Dictionary<string, long>(StringComparer.Ordinal);
-            if (published.DeliveryRooms is { } recorded && published.Offsets is { } positions)
-            {
-                for (var i = 0; i < recorded.Length && i < positions.Length; i++)
-                    offsets[recorded[i]] = positions[i];
-            }
-            return Results.Ok(new PublishResult(true, offsets));
+            return await publish();
         }
         catch (ArgumentException ex)
         {
@@ -167,19 +204,11 @@ internal static partial class PublishApi
         if (!json.TryGetProperty("event", out var evt) || evt.ValueKind != JsonValueKind.String)
             return Problem("Give 'event' (a string).");
         var data = json.TryGetProperty("data", out var d) ? d : default;
-        try
+        return await RefusingBadInputAsync(async () =>
         {
             await server.BroadcastAllAsync(evt.GetString()!, data.ValueKind == JsonValueKind.Undefined ? null : data, http.RequestAborted);
             return Results.Ok(new BroadcastResult(true));
-        }
-        catch (ArgumentException ex)
-        {
-            return Problem(ex.Message);
-        }
-        catch (EngineUnavailableException ex)
-        {
-            return Results.Json(new ApiError(ex.Message), statusCode: StatusCodes.Status503ServiceUnavailable);
-        }
+        });
     }
 
     /// <summary>Authenticates, then reads the body as a JSON object; on failure writes the error reply and returns null.</summary>

@@ -10,6 +10,9 @@ public sealed partial class MoltBeatWSServer
     /// <summary>The longest event name accepted.</summary>
     public const int MaxEventNameLength = 128;
 
+    /// <summary>The most events one batch publish may hold (protocol 1.1, <c>POST /api/publish</c> with <c>events</c>).</summary>
+    public const int MaxBatchEvents = 1000;
+
     /// <summary>
     /// Publishes an event to a room (the seed's <c>broadcast(room, event, payload)</c>). Subscribers of the
     /// room, of its parents and of <c>all</c> receive it, each once. Returns as soon as it is queued.
@@ -39,18 +42,44 @@ public sealed partial class MoltBeatWSServer
     /// <returns>The recorded event, with its offset in every room.</returns>
     /// <exception cref="ArgumentException">A room or the event name is invalid, or the payload is too large; nothing was sent.</exception>
     /// <exception cref="EngineUnavailableException">The engine cannot publish now; nothing was sent.</exception>
-    public Task<PublishedEvent> PublishAsync(IReadOnlyList<string> rooms, string @event, object? payload, CancellationToken cancellationToken = default)
+    public Task<PublishedEvent> PublishAsync(IReadOnlyList<string> rooms, string @event, object? payload, CancellationToken cancellationToken = default) =>
+        PublishCoreAsync(CreateRequest(rooms, @event, payload), cancellationToken);
+
+    /// <summary>
+    /// Publishes a batch of events in order, each as <see cref="PublishAsync(IReadOnlyList{string}, string, object?, CancellationToken)"/>
+    /// would, and completes when the engine recorded them all. Every event is checked before the first is
+    /// published: one invalid event refuses the whole batch and nothing is sent.
+    /// </summary>
+    /// <remarks>
+    /// Validation is all or nothing, the engine's part is not: when the engine fails partway, the events
+    /// before the failing one stay published (the exception says which one failed).
+    /// </remarks>
+    /// <param name="events">1 to <see cref="MaxBatchEvents"/> events, published in this order.</param>
+    /// <param name="cancellationToken">Stops publishing the events not yet handed to the engine.</param>
+    /// <returns>The recorded events, in the order given, each with its offset in every room.</returns>
+    /// <exception cref="ArgumentException">
+    /// The batch is empty or holds more than <see cref="MaxBatchEvents"/> events, or one event is invalid (its
+    /// message starts with <c>events[i]: </c>, naming the first invalid one); nothing was sent.
+    /// </exception>
+    /// <exception cref="EngineUnavailableException">The engine cannot publish now; the message starts with <c>events[i]: </c>, and the events before it were published.</exception>
+    public async Task<IReadOnlyList<PublishedEvent>> PublishAsync(IReadOnlyList<EventToPublish> events, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(rooms);
-        if (rooms.Count == 0)
-            throw new ArgumentException("Name at least one room.", nameof(rooms));
-        foreach (var room in rooms)
-            RoomName.EnsureValid(room, nameof(rooms));
-        ValidateEventName(@event);
-        var data = SerializePayload(payload);
-        var distinct = rooms.Distinct(StringComparer.Ordinal).ToArray();
-        var request = new PublishRequest(distinct, RoomName.ExpandForDelivery(distinct), @event, data, Time.GetUtcNow().ToUnixTimeMilliseconds());
-        return PublishCoreAsync(request, cancellationToken);
+        var requests = CreateRequests(events);
+        await _engineStarted.Value.ConfigureAwait(false);
+        var published = new PublishedEvent[requests.Length];
+        for (var i = 0; i < requests.Length; i++)
+        {
+            try
+            {
+                // One at a time: the engine orders a room's events by the order of its publishes.
+                published[i] = await Engine.PublishAsync(requests[i], cancellationToken).ConfigureAwait(false);
+            }
+            catch (EngineUnavailableException ex)
+            {
+                throw new EngineUnavailableException($"events[{i}]: {ex.Message} " + (i == 0 ? "Nothing was published." : $"The {i} events before it were published."), ex);
+            }
+        }
+        return published;
     }
 
     /// <summary>Sends an event to every connected client (the seed's <c>broadcastAll</c>). It is not recorded, so it is not recovered after a reconnect.</summary>
@@ -75,6 +104,47 @@ public sealed partial class MoltBeatWSServer
         var frame = EventFrame.Build([], @event, data, Time.GetUtcNow().ToUnixTimeMilliseconds(), offsets: null);
         await _engineStarted.Value.ConfigureAwait(false);
         await Engine.BroadcastToAllAsync(new PublishedEvent(frame, null, null), cancellationToken).ConfigureAwait(false);
+    }
+
+    private PublishRequest CreateRequest(IReadOnlyList<string> rooms, string @event, object? payload)
+    {
+        ArgumentNullException.ThrowIfNull(rooms);
+        if (rooms.Count == 0)
+            throw new ArgumentException("Name at least one room.", nameof(rooms));
+        foreach (var room in rooms)
+            RoomName.EnsureValid(room, nameof(rooms));
+        ValidateEventName(@event);
+        var data = SerializePayload(payload);
+        var distinct = rooms.Distinct(StringComparer.Ordinal).ToArray();
+        return new PublishRequest(distinct, RoomName.ExpandForDelivery(distinct), @event, data, Time.GetUtcNow().ToUnixTimeMilliseconds());
+    }
+
+    private PublishRequest[] CreateRequests(IReadOnlyList<EventToPublish> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        if (events.Count is 0 or > MaxBatchEvents)
+            throw new ArgumentException($"A batch holds 1 to {MaxBatchEvents} events, got {events.Count}. Nothing was sent.", nameof(events));
+        var requests = new PublishRequest[events.Count];
+        for (var i = 0; i < requests.Length; i++)
+        {
+            try
+            {
+                var e = events[i] ?? throw new ArgumentException("The event is null.", nameof(events));
+                requests[i] = CreateRequest(e.Rooms, e.Event, e.Payload);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new ArgumentException($"events[{i}]: {WithoutParameterName(ex)}", nameof(events), ex);
+            }
+        }
+        return requests;
+    }
+
+    /// <summary>An <see cref="ArgumentException"/>'s message without the " (Parameter 'x')" it appends: the batch's own exception names the parameter.</summary>
+    private static string WithoutParameterName(ArgumentException ex)
+    {
+        var suffix = ex.ParamName is null ? null : $" (Parameter '{ex.ParamName}')";
+        return suffix is not null && ex.Message.EndsWith(suffix, StringComparison.Ordinal) ? ex.Message[..^suffix.Length] : ex.Message;
     }
 
     private async Task<PublishedEvent> PublishCoreAsync(PublishRequest request, CancellationToken cancellationToken)

@@ -1,0 +1,24 @@
+namespace MoltBeat.WebSocket.Server;
+
+/// <summary>
+/// One event of a batch given to <see cref="MoltBeatWSServer.PublishAsync(IReadOnlyList{EventToPublish}, CancellationToken)"/>:
+/// the rooms it goes to, its name and its payload, checked as a single publish checks them.
+/// </summary>
+/// <remarks>
+/// A record with init-only properties, so that later options of a publish (a conflation key, an
+/// idempotency key) can be added as optional properties without breaking callers.
+/// </remarks>
+/// <param name="Rooms">The rooms to publish to (at least one); a client subscribed to more than one receives the event once.</param>
+/// <param name="Event">The event name, 1 to <see cref="MoltBeatWSServer.MaxEventNameLength"/> characters.</param>
+/// <param name="Payload">The payload, serialized with <see cref="WSServerOptions.JsonSerializerOptions"/>; null is sent as JSON <c>null</c>.</param>
+public sealed record EventToPublish(IReadOnlyList<string> Rooms, string Event, object? Payload)
+{
+    /// <summary>An event to one room.</summary>
+    /// <param name="room">The room to publish to.</param>
+    /// <param name="event">The event name.</param>
+    /// <param name="payload">The payload.</param>
+    public EventToPublish(string room, string @event, object? payload)
+        : this([room], @event, payload)
+    {
+    }
+}
