@@ -13,7 +13,13 @@ public sealed class OutgoingPathTests
     [Fact]
     public async Task Unsubscribed_reply_follows_the_events_delivered_before_it_and_no_event_of_the_room_comes_after()
     {
-        await using var server = await TestServer.StartAsync(o => o.FanoutWorkers = 2);
+        // Bounds a flooding publisher cannot reach: this is about order, not about the slow-consumer close.
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.FanoutWorkers = 2;
+            o.MaxQueuedMessages = 100_000;
+            o.MaxQueuedBytes = 64 * 1024 * 1024;
+        });
         await using var client = await server.ConnectAsync("batch=1");
         var room = UniqueRoom();
         var marker = UniqueRoom("marker");
@@ -29,6 +35,8 @@ public sealed class OutgoingPathTests
             {
                 await server.Server.PublishAsync([room], "tick", new { i });
                 published = i + 1;
+                if (i % 64 == 63)
+                    await Task.Delay(1);
             }
         });
         await client.ReceiveEventAsync();
