@@ -9,6 +9,9 @@ namespace MoltBeat.WebSocket.Server;
 /// </summary>
 internal sealed class DuplexPipeStream(IDuplexPipe transport) : AsyncDuplexStream
 {
+    /// <summary>The transport's output pipe, for writers that frame straight into it (see <see cref="Outgoing.ConnectionStream"/>).</summary>
+    public PipeWriter Output => transport.Output;
+
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty)

@@ -103,7 +103,39 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
                 StartClose();
             return;
         }
-        var (buffer, length, taken, frames) = Frame();
+        var (taken, size) = Plan();
+        byte[]? buffer = null;
+        int length = 0, frames = 0;
+        ValueTask<bool> write;
+        try
+        {
+            switch (stream.TryBeginDirectWrite(out var pipe))
+            {
+                case DirectWrite.Begun:
+                    try
+                    {
+                        (length, frames) = FrameInto(pipe.GetSpan(size), taken);
+                        pipe.Advance(length);
+                    }
+                    finally
+                    {
+                        write = stream.EndDirectWriteAsync();
+                    }
+                    break;
+                case DirectWrite.Unavailable:
+                    buffer = ArrayPool<byte>.Shared.Rent(size);
+                    (length, frames) = FrameInto(buffer, taken);
+                    write = stream.TryWriteFramesAsync(buffer.AsMemory(0, length));
+                    break;
+                default:
+                    write = ValueTask.FromResult(false);
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            write = ValueTask.FromException<bool>(ex);
+        }
         var events = 0;
         for (var i = 0; i < taken; i++)
         {
@@ -119,15 +151,6 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
         counters.Add(events, frames, length);
         _pending.RemoveFirst(taken);
         _writing = true;
-        ValueTask<bool> write;
-        try
-        {
-            write = stream.TryWriteFramesAsync(buffer.AsMemory(0, length));
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
-        {
-            write = ValueTask.FromException<bool>(ex);
-        }
         if (write.IsCompleted)
             WriteEnded(Outcome(write, buffer));
         else
@@ -151,7 +174,7 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
             worker.MarkDirty(this);
     }
 
-    private async Task AwaitWriteAsync(ValueTask<bool> write, byte[] buffer)
+    private async Task AwaitWriteAsync(ValueTask<bool> write, byte[]? buffer)
     {
         var outcome = WriteOutcome.Failed;
         try
@@ -164,12 +187,13 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+                ArrayPool<byte>.Shared.Return(buffer);
         }
         worker.Post(FanoutWorker.WorkItem.WriteDone(this, outcome));
     }
 
-    private static WriteOutcome Outcome(ValueTask<bool> write, byte[] buffer)
+    private static WriteOutcome Outcome(ValueTask<bool> write, byte[]? buffer)
     {
         try
         {
@@ -181,15 +205,13 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+                ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
-    /// <summary>
-    /// Frames the oldest waiting items into one pooled buffer: for a batching client, runs of messages share
-    /// a frame up to <see cref="OutputLimits.MaxBatchSize"/>; otherwise one frame each. A ping is its own frame.
-    /// </summary>
-    private (byte[] Buffer, int Length, int Taken, int Frames) Frame()
+    /// <summary>How many of the oldest waiting items one write takes, and the most bytes their frames can need.</summary>
+    private (int Taken, int Size) Plan()
     {
         var taken = 0;
         var size = 0;
@@ -202,8 +224,16 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
             size += room;
             taken++;
         }
-        var buffer = ArrayPool<byte>.Shared.Rent(size);
-        var span = buffer.AsSpan();
+        return (taken, size);
+    }
+
+    /// <summary>
+    /// Frames the <paramref name="taken"/> oldest items into <paramref name="span"/>: for a batching client, runs
+    /// of messages share a frame up to <see cref="OutputLimits.MaxBatchSize"/>; otherwise one frame each. A
+    /// ping is its own frame.
+    /// </summary>
+    private (int Length, int Frames) FrameInto(Span<byte> span, int taken)
+    {
         var at = 0;
         var frames = 0;
         for (var i = 0; i < taken;)
@@ -245,7 +275,7 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
             }
             frames++;
         }
-        return (buffer, at, taken, frames);
+        return (at, frames);
     }
 
     private void StartClose()

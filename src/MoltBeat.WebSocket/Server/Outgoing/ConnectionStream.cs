@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 
 namespace MoltBeat.WebSocket.Server.Outgoing;
 
@@ -9,8 +10,13 @@ namespace MoltBeat.WebSocket.Server.Outgoing;
 /// their frames whole, and nothing is written after a close frame. Reads pass through and record when
 /// the peer last sent anything.
 /// </summary>
+/// <remarks>
+/// Over Kestrel's raw transport (the standalone server) the output frames straight into the transport's
+/// pipe (<see cref="TryBeginDirectWrite"/>): no buffer of its own, no copy, no stream layers per write.
+/// </remarks>
 internal sealed class ConnectionStream(Stream inner, TimeProvider time) : AsyncDuplexStream
 {
+    private readonly PipeWriter? _pipe = (inner as DuplexPipeStream)?.Output;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private bool _closeFrameWritten;
 
@@ -29,6 +35,40 @@ internal sealed class ConnectionStream(Stream inner, TimeProvider time) : AsyncD
             if (_closeFrameWritten)
                 return false;
             await WriteThroughAsync(frames, CancellationToken.None).ConfigureAwait(false);
+            return true;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Takes the stream for frames written straight into the transport's pipe, without waiting: then
+    /// <paramref name="pipe"/> is where to write them, and <see cref="EndDirectWriteAsync"/> sends them.
+    /// </summary>
+    public DirectWrite TryBeginDirectWrite(out PipeWriter pipe)
+    {
+        pipe = _pipe!;
+        if (_pipe is null || !_writeLock.Wait(0))
+            return DirectWrite.Unavailable;
+        if (_closeFrameWritten)
+        {
+            _writeLock.Release();
+            return DirectWrite.Closed;
+        }
+        return DirectWrite.Begun;
+    }
+
+    /// <summary>Flushes what was written into the pipe since <see cref="TryBeginDirectWrite"/> and gives the stream back.</summary>
+    /// <exception cref="IOException">The connection is closed.</exception>
+    public async ValueTask<bool> EndDirectWriteAsync()
+    {
+        try
+        {
+            var result = await _pipe!.FlushAsync().ConfigureAwait(false);
+            if (result.IsCompleted)
+                throw new IOException("The connection is closed.");
             return true;
         }
         finally
@@ -105,4 +145,17 @@ internal sealed class ConnectionStream(Stream inner, TimeProvider time) : AsyncD
     // The WebSocket disposes this stream as soon as it fails; the transport under it stays open until the
     // connection has drained it (see DrainAsync) and calls DisposeTransport. The write lock is not disposed:
     // a write still in flight releases it afterwards.
+}
+
+/// <summary>Whether <see cref="ConnectionStream.TryBeginDirectWrite"/> took the stream.</summary>
+internal enum DirectWrite : byte
+{
+    /// <summary>Taken: write into the pipe, then end the write.</summary>
+    Begun,
+
+    /// <summary>Not now (no pipe underneath, or another write holds the stream): write through the stream instead.</summary>
+    Unavailable,
+
+    /// <summary>Never again: a close frame has gone out.</summary>
+    Closed,
 }
