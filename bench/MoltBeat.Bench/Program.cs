@@ -5,6 +5,7 @@ using MoltBeat.Bench.Peers;
 // MoltBeat's benchmark: the same scenarios and load generator against MoltBeat and its peers
 // (naive Kestrel SendAsync, ASP.NET Core SignalR, Node ws), each peer in its own process on loopback.
 //   dotnet run -c Release --project bench/MoltBeat.Bench -- all [--quick] [--runs N] [--peers moltbeat,naive,signalr,node-ws]
+//       [--mode loop,awaited,http,redis] [--only fanout-burst,fanout-steady,...]
 //   dotnet run -c Release --project bench/MoltBeat.Bench -- serve PEER PORT [REDIS]      (used by the harness)
 if (args.Length >= 3 && args[0] == "serve")
     return await PeerHost.ServeAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : null);
@@ -38,42 +39,52 @@ var root = FindRepoRoot();
 if (peers.Contains("node-ws") && !File.Exists(Path.Combine(root, "bench/peers/node-ws/node_modules/ws/package.json")))
     throw new InvalidOperationException("Node peer not installed: run `npm ci --prefix bench/peers/node-ws` first.");
 
-var scenarios = new List<(string Name, Func<string, Task<List<Measurement>>> Run)>();
+// The publish modes (see PublishModes) the fan-out scenarios run in; the others publish only to warm up.
+var modes = (Option("--mode") ?? string.Join(',', PublishModes.All)).Split(',');
+if (modes.FirstOrDefault(m => !PublishModes.All.Contains(m)) is { } unknown)
+    throw new ArgumentException($"unknown publish mode '{unknown}' ({string.Join(", ", PublishModes.All)})");
+
+var scenarios = new List<(string Name, string? Mode, Func<string, Task<List<Measurement>>> Run)>();
+void InEveryMode(string name, Func<string, string, Task<List<Measurement>>> run)
+{
+    foreach (var mode in modes)
+        scenarios.Add((name, mode, peer => run(peer, mode)));
+}
 if (quick)
 {
-    scenarios.Add(("fanout-burst", p => Scenarios.FanoutBurstAsync(p, root, 200, 50)));
-    scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 200)));
-    scenarios.Add(("reconnect-storm", _ => Scenarios.ReconnectStormAsync(root, 200, 20, TimeSpan.FromSeconds(1))));
-    scenarios.Add(("max-connections-redis", _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 100)));
+    InEveryMode("fanout-burst", (p, m) => Scenarios.FanoutBurstAsync(p, m, root, 200, 50));
+    scenarios.Add(("idle-memory", null, p => Scenarios.IdleMemoryAsync(p, root, 200)));
+    scenarios.Add(("reconnect-storm", null, _ => Scenarios.ReconnectStormAsync(root, 200, 20, TimeSpan.FromSeconds(1))));
+    scenarios.Add(("max-connections-redis", null, _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 100)));
 }
 else
 {
-    scenarios.Add(("fanout-burst", p => Scenarios.FanoutBurstAsync(p, root, 1000, 200)));
-    scenarios.Add(("fanout-burst", p => Scenarios.FanoutBurstAsync(p, root, 10_000, 200)));
-    scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 5000, 20, TimeSpan.FromSeconds(10))));
-    scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
-    scenarios.Add(("fanout-steady", p => Scenarios.FanoutSteadyAsync(p, root, 10_000, 100, TimeSpan.FromSeconds(10))));
-    scenarios.Add(("idle-memory", p => Scenarios.IdleMemoryAsync(p, root, 10_000)));
-    scenarios.Add(("slow-consumer", p => Scenarios.SlowConsumerAsync(p, root, 1000, 100, TimeSpan.FromSeconds(10))));
-    scenarios.Add(("reconnect-storm", _ => Scenarios.ReconnectStormAsync(root, 10_000, 20, TimeSpan.FromSeconds(3))));
-    scenarios.Add(("max-connections", p => Scenarios.MaxConnectionsAsync(p, root, 19_800)));
-    scenarios.Add(("max-connections-redis", _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 19_800)));
+    InEveryMode("fanout-burst", (p, m) => Scenarios.FanoutBurstAsync(p, m, root, 1000, 200));
+    InEveryMode("fanout-burst", (p, m) => Scenarios.FanoutBurstAsync(p, m, root, 10_000, 200));
+    InEveryMode("fanout-steady", (p, m) => Scenarios.FanoutSteadyAsync(p, m, root, 5000, 20, TimeSpan.FromSeconds(10)));
+    InEveryMode("fanout-steady", (p, m) => Scenarios.FanoutSteadyAsync(p, m, root, 1000, 100, TimeSpan.FromSeconds(10)));
+    InEveryMode("fanout-steady", (p, m) => Scenarios.FanoutSteadyAsync(p, m, root, 10_000, 100, TimeSpan.FromSeconds(10)));
+    scenarios.Add(("idle-memory", null, p => Scenarios.IdleMemoryAsync(p, root, 10_000)));
+    InEveryMode("slow-consumer", (p, m) => Scenarios.SlowConsumerAsync(p, m, root, 1000, 100, TimeSpan.FromSeconds(10)));
+    scenarios.Add(("reconnect-storm", null, _ => Scenarios.ReconnectStormAsync(root, 10_000, 20, TimeSpan.FromSeconds(3))));
+    scenarios.Add(("max-connections", null, p => Scenarios.MaxConnectionsAsync(p, root, 19_800)));
+    scenarios.Add(("max-connections-redis", null, _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 19_800)));
 }
 if (Option("--only") is { } only)
-    scenarios = [.. scenarios.Where(s => s.Name == only)];
+    scenarios = [.. scenarios.Where(s => only.Split(',').Contains(s.Name))];
 
 var all = new List<Measurement>();
 var failures = 0;
 for (var run = 1; run <= runs; run++)
 {
-    foreach (var (name, scenario) in scenarios)
+    foreach (var (name, mode, scenario) in scenarios)
     {
         // Capacity is one figure, not a distribution: max-connections runs once (it takes minutes per peer).
         if (name.StartsWith("max-connections", StringComparison.Ordinal) && run > 1)
             continue;
         // Recovery and scale-out through Redis are MoltBeat's alone here: none of the peers can give a client
         // back the events it missed, and none of their adapters has a backplane.
-        foreach (var peer in name is "reconnect-storm" or "max-connections-redis" ? peers.Where(p => p == "moltbeat") : peers)
+        foreach (var peer in name is "reconnect-storm" or "max-connections-redis" ? peers.Where(p => p == "moltbeat") : peers.Where(p => mode is null || PublishModes.Supports(p, mode)))
         {
             try
             {
@@ -84,7 +95,7 @@ for (var run = 1; run <= runs; run++)
             }
             catch (Exception ex)
             {
-                Console.WriteLine($"run {run} {peer,-9} {name} FAILED: {ex.Message}");
+                Console.WriteLine($"run {run} {peer,-9} {name} {mode} FAILED: {ex.Message}");
                 failures++;
             }
         }

@@ -14,6 +14,7 @@ internal sealed class LoadClients : IAsyncDisposable
     private readonly List<Task> _readers = [];
     private readonly CancellationTokenSource _stop = new();
     private long[] _counts = [];
+    private long[] _frames = [];
     private readonly List<long>[] _latencies;
     private readonly List<long>[] _publishLatencies;
     private readonly bool _recordLatency;
@@ -21,6 +22,7 @@ internal sealed class LoadClients : IAsyncDisposable
     private LoadClients(int count, bool recordLatency)
     {
         _counts = new long[count];
+        _frames = new long[count];
         _latencies = [.. Enumerable.Range(0, count).Select(_ => new List<long>())];
         _publishLatencies = [.. Enumerable.Range(0, count).Select(_ => new List<long>())];
         _recordLatency = recordLatency;
@@ -29,6 +31,9 @@ internal sealed class LoadClients : IAsyncDisposable
     public int Count => _counts.Length;
 
     public long Delivered => _counts.Sum(c => Interlocked.Read(ref c));
+
+    /// <summary>Frames that carried benchmark events (a batched frame holds several).</summary>
+    public long EventFrames => _frames.Sum(c => Interlocked.Read(ref c));
 
     public long MinPerClient() => _counts.Min(c => Interlocked.Read(ref c));
 
@@ -74,6 +79,7 @@ internal sealed class LoadClients : IAsyncDisposable
                 break;
         }
         clients._counts = new long[clients._sockets.Count];
+        clients._frames = new long[clients._sockets.Count];
         for (var i = 0; i < clients._sockets.Count; i++)
         {
             var index = i;
@@ -85,7 +91,7 @@ internal sealed class LoadClients : IAsyncDisposable
     /// <summary>What a client sends to join the bench room, per peer protocol.</summary>
     public static IEnumerable<byte[]> SubscribeMessages(string peer) => peer switch
     {
-        "moltbeat" or "moltbeat-hosted" => [Encoding.UTF8.GetBytes($"{{\"type\":\"subscribe\",\"room\":\"{Peers.BenchPayload.Room}\"}}")],
+        _ when peer.StartsWith("moltbeat", StringComparison.Ordinal) => [Encoding.UTF8.GetBytes($"{{\"type\":\"subscribe\",\"room\":\"{Peers.BenchPayload.Room}\"}}")],
         "signalr" =>
         [
             Encoding.UTF8.GetBytes("{\"protocol\":\"json\",\"version\":1}\u001e"),
@@ -129,7 +135,10 @@ internal sealed class LoadClients : IAsyncDisposable
             }
         }
         if (found > 0)
+        {
             Interlocked.Add(ref _counts[index], found);
+            Interlocked.Increment(ref _frames[index]);
+        }
     }
 
     private static long ParseNumber(ref ReadOnlySpan<byte> text)
@@ -158,6 +167,7 @@ internal sealed class LoadClients : IAsyncDisposable
     public void ResetCounts()
     {
         _counts = new long[_counts.Length];
+        _frames = new long[_frames.Length];
         foreach (var l in _latencies.Concat(_publishLatencies))
             lock (l)
                 l.Clear();

@@ -83,12 +83,22 @@ internal sealed class PeerProcess : IAsyncDisposable
         return long.Parse(heap, CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Has the peer publish <paramref name="count"/> events, back to back (rate 0) or at <paramref name="rate"/> per second.</summary>
-    public async Task PublishAsync(int count, double rate, TimeSpan timeout, int pad = Peers.BenchPayload.DefaultPad)
+    /// <summary>
+    /// Has the peer publish <paramref name="count"/> events in-process, back to back (rate 0) or at
+    /// <paramref name="rate"/> per second, in publish mode <paramref name="mode"/> (<c>loop</c> or
+    /// <c>awaited</c>); the peer stops at <paramref name="deadline"/> and says how many it published.
+    /// </summary>
+    public async Task<Peers.PublishCalls> PublishAsync(int count, double rate, TimeSpan deadline, int pad = Peers.BenchPayload.DefaultPad, string mode = Peers.PublishModes.Loop)
     {
-        var answer = await CommandAsync(string.Create(CultureInfo.InvariantCulture, $"publish {count} {rate} {pad}"), timeout);
-        if (answer != "published")
-            throw new InvalidOperationException($"{Name}: publish answered '{answer}'");
+        var answer = await CommandAsync(string.Create(CultureInfo.InvariantCulture, $"publish {count} {rate} {pad} {mode} {deadline.TotalSeconds:0.###}"), deadline + TimeSpan.FromSeconds(30));
+        try
+        {
+            return Peers.PublishCalls.Parse(answer);
+        }
+        catch (FormatException ex)
+        {
+            throw new InvalidOperationException($"{Name}: {ex.Message}", ex);
+        }
     }
 
     private readonly SemaphoreSlim _commands = new(1, 1);

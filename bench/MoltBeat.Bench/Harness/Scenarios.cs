@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MoltBeat.Bench.Peers;
 
 namespace MoltBeat.Bench.Harness;
 
@@ -10,64 +11,73 @@ internal static partial class Scenarios
 {
     /// <summary>
     /// fanout-burst: <paramref name="subscribers"/> in one room, <paramref name="events"/> events published
-    /// back to back; deliveries per second until every subscriber has every event, plus loss.
+    /// back to back in publish <paramref name="mode"/>; deliveries per second until every subscriber has every
+    /// event, loss, and how the publisher and the wire saw it.
     /// </summary>
-    public static async Task<List<Measurement>> FanoutBurstAsync(string peer, string root, int subscribers, int events)
+    public static async Task<List<Measurement>> FanoutBurstAsync(string peer, string mode, string root, int subscribers, int events)
     {
-        var name = $"fanout-burst {subscribers / 1000.0:0.#}k";
-        await using var server = await PeerProcess.StartAsync(peer, root);
+        var name = $"fanout-burst {subscribers / 1000.0:0.#}k [{mode}]";
+        await using var served = await ServedPeer.StartAsync(peer, mode, root);
+        var server = served.Server;
         await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, subscribers, recordLatency: true);
-        await WarmUpAsync(server, clients);
+        await WarmUpAsync(served, clients);
         // A first, unmeasured burst: the hot paths of both processes are compiled (tiered JIT) before the clock starts.
-        await UnmeasuredRoundAsync(server, clients, events / 4, 0);
+        await UnmeasuredRoundAsync(served, clients, events / 4, 0);
         var cpuBefore = server.CpuTime();
         var clock = Stopwatch.StartNew();
-        await server.PublishAsync(events, 0, TimeSpan.FromSeconds(60));
+        var calls = await served.PublishAsync(events, 0, TimeSpan.FromSeconds(60));
         var complete = await clients.WaitForAsync(events, TimeSpan.FromSeconds(60));
         clock.Stop();
         var delivered = clients.Delivered;
         var expected = (long)subscribers * events;
         var latency = clients.Latency();
+        var cpu = server.CpuTime() - cpuBefore;
         return
         [
             new(name, peer, "deliveries/s", delivered / clock.Elapsed.TotalSeconds, "/s", true, complete ? "" : $"incomplete: {delivered}/{expected}"),
             new(name, peer, "lost", expected - Math.Min(expected, delivered), "events", false),
             new(name, peer, "duplicates", Math.Max(0, clients.MaxPerClient() - events), "events", false),
             new(name, peer, "p99 latency", latency.P99, "ms", false),
-            new(name, peer, "server CPU", (server.CpuTime() - cpuBefore).TotalMilliseconds, "ms", false),
+            new(name, peer, "server CPU", cpu.TotalMilliseconds, "ms", false),
+            new(name, peer, "server CPU per delivery", cpu.TotalMicroseconds / Math.Max(1, delivered), "µs", false),
+            .. PublishFigures(name, peer, clients, calls),
         ];
     }
 
-    /// <summary>fanout-steady: events at a fixed rate for a while; end-to-end latency percentiles.</summary>
-    public static async Task<List<Measurement>> FanoutSteadyAsync(string peer, string root, int subscribers, double perSecond, TimeSpan duration)
+    /// <summary>What every fan-out scenario reports beside its own figures: frames on the wire, and the publish call as the publisher timed it.</summary>
+    private static List<Measurement> PublishFigures(string name, string peer, LoadClients clients, PublishCalls calls) =>
+    [
+        // Above 1 when a server coalesces what queues up for a connection (MoltBeat's batch=1 clients; the peers send one event a frame).
+        new(name, peer, "deliveries per frame", clients.Delivered / (double)Math.Max(1, clients.EventFrames), "", true),
+        new(name, peer, "publish call p50", calls.P50, "µs", false),
+        new(name, peer, "publish call p99", calls.P99, "µs", false),
+    ];
+
+    /// <summary>fanout-steady: events at a fixed rate for a while, in publish <paramref name="mode"/>; end-to-end latency percentiles.</summary>
+    public static async Task<List<Measurement>> FanoutSteadyAsync(string peer, string mode, string root, int subscribers, double perSecond, TimeSpan duration)
     {
-        var name = $"fanout-steady {subscribers / 1000.0:0.#}k x {perSecond}/s";
-        await using var server = await PeerProcess.StartAsync(peer, root);
+        var name = $"fanout-steady {subscribers / 1000.0:0.#}k x {perSecond}/s [{mode}]";
+        await using var served = await ServedPeer.StartAsync(peer, mode, root);
+        var server = served.Server;
         await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, subscribers, recordLatency: true);
-        await WarmUpAsync(server, clients);
+        await WarmUpAsync(served, clients);
         var events = (int)(perSecond * duration.TotalSeconds);
         // Two seconds at the same rate, not measured: until then both processes are still compiling their hot
         // paths (a profile of the first seconds shows the JIT taking a tenth of the machine), for every peer alike.
-        await UnmeasuredRoundAsync(server, clients, (int)(perSecond * 2), perSecond);
+        await UnmeasuredRoundAsync(served, clients, (int)(perSecond * 2), perSecond);
         var cpuBefore = server.CpuTime();
         var loadCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var machineBefore = MachineCpu.Read();
         var clock = Stopwatch.StartNew();
-        try
-        {
-            // A server that cannot even publish at this rate (its publish call does the whole fan-out) is
-            // measured over what it did in twice the time, not waited for.
-            await server.PublishAsync(events, perSecond, duration * 2);
-        }
-        catch (TimeoutException)
-        {
-        }
-        var complete = await clients.WaitForAsync(events, TimeSpan.FromSeconds(10));
+        // A server that cannot even take publishes at this rate (its publish call does the whole fan-out) is
+        // measured over what it did in twice the time, not waited for.
+        var calls = await served.PublishAsync(events, perSecond, duration * 2);
+        var complete = await clients.WaitForAsync(calls.Count, TimeSpan.FromSeconds(10)) && calls.Count == events;
         var machineBusy = MachineCpu.Read().BusyPercentSince(machineBefore);
         var wall = clock.Elapsed;
         var latency = clients.Latency();
         var sincePublish = clients.LatencySincePublish();
-        var note = complete ? "" : $"fell behind: {clients.Delivered}/{(long)subscribers * events}";
+        var note = complete ? "" : $"fell behind: {clients.Delivered}/{(long)subscribers * events} delivered, {calls.Count}/{events} published";
         var deliveries = Math.Max(1, clients.Delivered);
         return
         [
@@ -80,6 +90,7 @@ internal static partial class Scenarios
             new(name, peer, "load generator CPU per delivery", (Process.GetCurrentProcess().TotalProcessorTime - loadCpuBefore).TotalMicroseconds / deliveries, "µs", false),
             new(name, peer, "machine CPU busy", machineBusy, "%", false),
             new(name, peer, "wall time", wall.TotalSeconds, "s", false),
+            .. PublishFigures(name, peer, clients, calls),
         ];
     }
 
@@ -87,20 +98,21 @@ internal static partial class Scenarios
     /// slow-consumer: readers at a steady rate, once alone and once beside one subscriber that never reads;
     /// the readers' p99 both ways, the server's memory growth, and whether the stalled one was cut off.
     /// </summary>
-    public static async Task<List<Measurement>> SlowConsumerAsync(string peer, string root, int readers, double perSecond, TimeSpan duration)
+    public static async Task<List<Measurement>> SlowConsumerAsync(string peer, string mode, string root, int readers, double perSecond, TimeSpan duration)
     {
-        var name = $"slow-consumer {readers / 1000.0:0.#}k x {perSecond}/s";
+        var name = $"slow-consumer {readers / 1000.0:0.#}k x {perSecond}/s [{mode}]";
         var events = (int)(perSecond * duration.TotalSeconds);
         // ~6 KB events: within the run, the stalled client's backlog outgrows what the kernel buffers for it
         // (up to 4 MB here) plus a server's default bound (MoltBeat: 1 MB), so a bound has to act; 1k readers
         // at 100/s (600 MB/s over loopback) still fit this machine.
         const int pad = 6000;
-        await using var server = await PeerProcess.StartAsync(peer, root);
+        await using var served = await ServedPeer.StartAsync(peer, mode, root);
+        var server = served.Server;
         await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, readers, recordLatency: true);
-        await WarmUpAsync(server, clients);
+        await WarmUpAsync(served, clients);
         // A first round that is not measured (JIT, pools), so that both measured rounds start warm.
-        await UnmeasuredRoundAsync(server, clients, events / 4, perSecond, pad);
-        await server.PublishAsync(events, perSecond, duration + TimeSpan.FromSeconds(60), pad);
+        await UnmeasuredRoundAsync(served, clients, events / 4, perSecond, pad);
+        await served.PublishAsync(events, perSecond, duration + TimeSpan.FromSeconds(60), pad);
         await clients.WaitForAsync(events, TimeSpan.FromSeconds(30));
         var alone = clients.Latency();
         clients.ResetCounts();
@@ -108,7 +120,7 @@ internal static partial class Scenarios
         var rssBefore = server.RssBytes();
         using var stalled = await StalledClient.ConnectAsync(LoadClients.ClientUri(peer, server.WsUri), LoadClients.SubscribeMessages(peer));
         await Task.Delay(500);
-        await server.PublishAsync(events, perSecond, duration + TimeSpan.FromSeconds(60), pad);
+        await served.PublishAsync(events, perSecond, duration + TimeSpan.FromSeconds(60), pad);
         var complete = await clients.WaitForAsync(events, TimeSpan.FromSeconds(30));
         var beside = clients.Latency();
         var rssGrowth = (server.RssBytes() - rssBefore) / 1024.0 / 1024.0;
@@ -130,9 +142,10 @@ internal static partial class Scenarios
     public static async Task<List<Measurement>> MaxConnectionsAsync(string peer, string root, int target)
     {
         var name = $"max-connections (target {target / 1000.0:0.#}k)";
-        await using var server = await PeerProcess.StartAsync(peer, root);
+        await using var served = await ServedPeer.StartAsync(peer, PublishModes.Loop, root);
+        var server = served.Server;
         await using var clients = await LoadClients.ConnectAsManyAsAsync(peer, server.WsUri, target);
-        await WarmUpAsync(server, clients);
+        await WarmUpAsync(served, clients);
         return
         [
             new(name, peer, "connections served", clients.Count, "", true),
@@ -144,15 +157,16 @@ internal static partial class Scenarios
     public static async Task<List<Measurement>> IdleMemoryAsync(string peer, string root, int connections)
     {
         var name = $"idle-memory {connections / 1000.0:0.#}k";
-        await using var server = await PeerProcess.StartAsync(peer, root);
+        await using var served = await ServedPeer.StartAsync(peer, PublishModes.Loop, root);
+        var server = served.Server;
         // Warm the empty server up (JIT, pools) with a few clients first, then measure from there.
         await using (var warm = await LoadClients.ConnectAsync(peer, server.WsUri, 20, recordLatency: false))
-            await WarmUpAsync(server, warm);
+            await WarmUpAsync(served, warm);
         await Task.Delay(500);
         var emptyHeap = await server.CollectGarbageAsync();
         var empty = server.RssBytes();
         await using var clients = await LoadClients.ConnectAsync(peer, server.WsUri, connections, recordLatency: false);
-        await WarmUpAsync(server, clients);
+        await WarmUpAsync(served, clients);
         await Task.Delay(2000);
         var loadedHeap = await server.CollectGarbageAsync();
         var loaded = server.RssBytes();
@@ -164,7 +178,7 @@ internal static partial class Scenarios
     }
 
     /// <summary>Events published and received but not measured (warming up), the counts reset after.</summary>
-    private static async Task UnmeasuredRoundAsync(PeerProcess server, LoadClients clients, int events, double perSecond, int pad = Peers.BenchPayload.DefaultPad)
+    private static async Task UnmeasuredRoundAsync(ServedPeer server, LoadClients clients, int events, double perSecond, int pad = BenchPayload.DefaultPad)
     {
         await server.PublishAsync(events, perSecond, TimeSpan.FromSeconds(60) + TimeSpan.FromSeconds(perSecond > 0 ? events / perSecond : 0), pad);
         await clients.WaitForAsync(events, TimeSpan.FromSeconds(60));
@@ -172,7 +186,7 @@ internal static partial class Scenarios
     }
 
     /// <summary>One event to everybody, so that every subscription is known to be in place before measuring.</summary>
-    private static async Task WarmUpAsync(PeerProcess server, LoadClients clients)
+    private static async Task WarmUpAsync(ServedPeer server, LoadClients clients)
     {
         for (var attempt = 0; attempt < 50; attempt++)
         {
@@ -184,6 +198,6 @@ internal static partial class Scenarios
             }
             clients.ResetCounts();
         }
-        throw new InvalidOperationException($"{server.Name}: subscribers never all joined");
+        throw new InvalidOperationException($"{server.Server.Name}: subscribers never all joined");
     }
 }

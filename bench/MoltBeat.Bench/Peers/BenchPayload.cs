@@ -21,13 +21,18 @@ public static class BenchPayload
 
     public static string Json(int seq, string pad, long due) => $"{{\"due\":{due},\"sent\":{NowMicros()},\"seq\":{seq},\"pad\":\"{pad}\"}}";
 
-    /// <summary>Publishes <paramref name="count"/> events through <paramref name="publish"/>, back to back or at <paramref name="perSecond"/>.</summary>
-    public static async Task RunAsync(int count, double perSecond, Action<string> publish, int padLength = DefaultPad)
+    /// <summary>
+    /// Publishes <paramref name="count"/> events through <paramref name="publish"/>, back to back or at
+    /// <paramref name="perSecond"/>, each awaited before the next, until done or <paramref name="stop"/>;
+    /// returns how long the publish calls took.
+    /// </summary>
+    public static async Task<PublishCalls> RunAsync(int count, double perSecond, Func<string, ValueTask> publish, int padLength = DefaultPad, CancellationToken stop = default)
     {
+        var calls = new List<double>(count);
         var pad = new string('x', padLength);
         var clock = Stopwatch.StartNew();
         var start = NowMicros();
-        for (var i = 1; i <= count; i++)
+        for (var i = 1; i <= count && !stop.IsCancellationRequested; i++)
         {
             var dueMicros = perSecond > 0 ? start + (long)((i - 1) * 1_000_000 / perSecond) : NowMicros();
             if (perSecond > 0)
@@ -35,9 +40,38 @@ public static class BenchPayload
                 var due = TimeSpan.FromSeconds((i - 1) / perSecond);
                 var wait = due - clock.Elapsed;
                 if (wait > TimeSpan.FromMilliseconds(1))
-                    await Task.Delay(wait);
+                    await Task.Delay(wait, CancellationToken.None);
             }
-            publish(Json(i, pad, dueMicros));
+            var began = Stopwatch.GetTimestamp();
+            await publish(Json(i, pad, dueMicros));
+            calls.Add(Stopwatch.GetElapsedTime(began).TotalMicroseconds);
         }
+        return PublishCalls.Of(calls);
+    }
+}
+
+/// <summary>
+/// How long one round's publish calls took, as the publisher saw them (µs): the call a user's code waits
+/// for. <see cref="Count"/> is below the events asked for when the round was stopped at its deadline.
+/// </summary>
+public sealed record PublishCalls(int Count, double P50, double P99)
+{
+    public static PublishCalls Of(List<double> micros)
+    {
+        var sorted = micros.Order().ToArray();
+        return new(sorted.Length, Harness.Percentile.Of(sorted, 0.5), Harness.Percentile.Of(sorted, 0.99));
+    }
+
+    /// <summary>The peer's answer line: <c>published COUNT P50 P99</c>.</summary>
+    public string ToLine() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"published {Count} {P50:0.#} {P99:0.#}");
+
+    /// <summary>Reads <see cref="ToLine"/>'s line back.</summary>
+    public static PublishCalls Parse(string line)
+    {
+        var words = line.Split(' ');
+        if (words is not ["published", var count, var p50, var p99])
+            throw new FormatException($"publish answered '{line}'");
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        return new(int.Parse(count, c), double.Parse(p50, c), double.Parse(p99, c));
     }
 }

@@ -20,7 +20,7 @@ internal static class MoltBeatPeer
     // default queue bound (1 MB, 10 000 messages), and the slow-consumer scenario shows that bound at work.
     private static void Limits(WSServerOptions o) => o.MaxConnections = 100_000;
 
-    public static async Task<(Action<string> Publish, Func<Task> Stop)> StartAsync(int port, string? redis = null)
+    public static async Task<(Publisher Publish, Func<Task> Stop)> StartAsync(int port, string? redis = null)
     {
         var options = new WSServerOptions { Port = port, Host = "127.0.0.1" };
         Limits(options);
@@ -29,7 +29,9 @@ internal static class MoltBeatPeer
         var engine = redis is null ? null : new RedisEngine(new RedisEngineOptions { Configuration = redis, KeyPrefix = "bench" }, logs);
         var server = new MoltBeatWSServer(options, engine, logs);
         await server.StartAsync();
-        return (json => server.Broadcast(BenchPayload.Room, "bench", JsonDocument.Parse(json).RootElement), StopAsync);
+        return (new Publisher(
+            json => server.Broadcast(BenchPayload.Room, "bench", JsonDocument.Parse(json).RootElement),
+            json => server.PublishAsync([BenchPayload.Room], "bench", JsonDocument.Parse(json).RootElement)), StopAsync);
 
         async Task StopAsync()
         {
@@ -40,10 +42,55 @@ internal static class MoltBeatPeer
         }
     }
 
-    public static Action<string> ConfigureHosted(WebApplicationBuilder builder)
+    public static Publisher ConfigureHosted(WebApplicationBuilder builder)
     {
         builder.Services.AddMoltBeatWebSocket(Limits);
-        return json => _hosted!.Broadcast(BenchPayload.Room, "bench", JsonDocument.Parse(json).RootElement);
+        return new Publisher(
+            json => _hosted!.Broadcast(BenchPayload.Room, "bench", JsonDocument.Parse(json).RootElement),
+            json => _hosted!.PublishAsync([BenchPayload.Room], "bench", JsonDocument.Parse(json).RootElement));
+    }
+
+    /// <summary>
+    /// <c>moltbeat-server</c>: the real server application (<c>MoltBeat.Server</c>, what a user runs) on
+    /// <paramref name="port"/>, published to through its public <c>POST /api/publish</c> (the http mode only:
+    /// in-process publishing is the <c>moltbeat</c> peer). Its logs go to standard error, since standard output
+    /// is the harness's command channel; it stops the way an operator stops it, with SIGTERM.
+    /// </summary>
+    public static async Task<(Publisher Publish, Func<Task> Stop)> StartServerAppAsync(int port)
+    {
+        Environment.SetEnvironmentVariable("Logging__Console__LogToStandardErrorThreshold", "Trace");
+        Environment.SetEnvironmentVariable("Logging__LogLevel__Default", "Warning");
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        var running = MoltBeat.Server.ServerApp.RunAsync(["--host", "127.0.0.1", "--port", port.ToString(c), "--max-connections", "100000"]);
+        using var http = new HttpClient();
+        for (var attempt = 0; !await HealthyAsync(http, port); attempt++)
+        {
+            if (running.IsCompleted)
+                throw new InvalidOperationException($"the server application exited with {await running}");
+            if (attempt == 300)
+                throw new TimeoutException("the server application did not become healthy within 30 s");
+            await Task.Delay(100);
+        }
+        var inProcess = new Publisher(
+            _ => throw new NotSupportedException("moltbeat-server is published to over HTTP only"),
+            _ => throw new NotSupportedException("moltbeat-server is published to over HTTP only"));
+        return (inProcess, async () =>
+        {
+            using var kill = System.Diagnostics.Process.Start("kill", ["-TERM", Environment.ProcessId.ToString(c)]);
+            await running;
+        });
+    }
+
+    private static async Task<bool> HealthyAsync(HttpClient http, int port)
+    {
+        try
+        {
+            return (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/api/health"))).IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
     }
 
     public static object MapHosted(WebApplication app)

@@ -14,12 +14,22 @@ internal static class NaiveKestrelPeer
 {
     private static readonly ConcurrentDictionary<System.Net.WebSockets.WebSocket, SemaphoreSlim> Members = new();
 
-    public static Action<string> Configure(WebApplicationBuilder builder) => json =>
-    {
-        var bytes = Encoding.UTF8.GetBytes($"{{\"type\":\"event\",\"room\":\"{BenchPayload.Room}\",\"event\":\"bench\",\"data\":{json}}}");
-        foreach (var (socket, gate) in Members)
-            _ = SendAsync(socket, gate, bytes);
-    };
+    public static Publisher Configure(WebApplicationBuilder builder) => new(
+        json =>
+        {
+            var bytes = Frame(json);
+            foreach (var (socket, gate) in Members)
+                _ = SendAsync(socket, gate, bytes);
+        },
+        // Awaited: the event's sends to every member, all started at once, then awaited together.
+        json =>
+        {
+            var bytes = Frame(json);
+            return Task.WhenAll(Members.Select(m => SendAsync(m.Key, m.Value, bytes)));
+        });
+
+    private static byte[] Frame(string json) =>
+        Encoding.UTF8.GetBytes($"{{\"type\":\"event\",\"room\":\"{BenchPayload.Room}\",\"event\":\"bench\",\"data\":{json}}}");
 
     public static object Map(WebApplication app)
     {

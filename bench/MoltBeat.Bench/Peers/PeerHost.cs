@@ -1,24 +1,31 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace MoltBeat.Bench.Peers;
 
 /// <summary>
 /// Runs one peer server in this process (<c>MoltBeat.Bench serve PEER PORT</c>) with its WebSocket
-/// endpoint on <c>/ws</c>. The harness drives it through standard input, one command a line, each
-/// answered with one line: <c>publish COUNT RATE</c> → <c>published</c>, <c>gc</c> → heap bytes.
-/// Closing standard input stops it (gracefully: a MoltBeat server closes its connections with 1001). Each
-/// peer's own way of serving and publishing is one small file.
+/// endpoint on <c>/ws</c> and, for the <c>http</c> publish mode, <c>POST /publish</c> (one event, answered once
+/// broadcast). The harness drives it through standard input, one command a line, each answered with one
+/// line: <c>publish COUNT RATE PAD MODE DEADLINE</c> (in-process modes; stops after DEADLINE seconds) →
+/// <c>published N P50 P99</c> (see <see cref="PublishCalls"/>), <c>gc</c> → heap bytes. Closing standard
+/// input stops it (gracefully: a MoltBeat server closes its connections with 1001). Each peer's own way of
+/// serving and publishing is one small file; <c>moltbeat-server</c> is the real server application.
 /// </summary>
 public static class PeerHost
 {
     /// <summary>Serves <paramref name="peer"/> on <paramref name="port"/>; <paramref name="redis"/> is the Redis of <c>moltbeat-redis</c>.</summary>
     public static async Task<int> ServeAsync(string peer, int port, string? redis)
     {
-        Action<string> publish;
+        Publisher publish;
         Func<Task> stop;
-        if (peer is "moltbeat" or "moltbeat-redis")
+        if (peer == "moltbeat-server")
+        {
+            (publish, stop) = await MoltBeatPeer.StartServerAppAsync(port);
+        }
+        else if (peer is "moltbeat" or "moltbeat-redis")
         {
             (publish, stop) = await MoltBeatPeer.StartAsync(port, peer == "moltbeat-redis" ? redis ?? throw new ArgumentException("moltbeat-redis needs a Redis configuration") : null);
         }
@@ -42,6 +49,7 @@ public static class PeerHost
                 "naive" => NaiveKestrelPeer.Map(app),
                 _ => SignalRPeer.Map(app),
             };
+            MapPublishEndpoint(app, publish);
             await app.StartAsync();
             stop = () => app.StopAsync();
         }
@@ -51,13 +59,13 @@ public static class PeerHost
             var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             switch (words.FirstOrDefault())
             {
-                case "publish":
-                    await BenchPayload.RunAsync(
-                        int.Parse(words[1], System.Globalization.CultureInfo.InvariantCulture),
-                        double.Parse(words[2], System.Globalization.CultureInfo.InvariantCulture),
-                        publish,
-                        words.Length > 3 ? int.Parse(words[3], System.Globalization.CultureInfo.InvariantCulture) : BenchPayload.DefaultPad);
-                    Console.WriteLine("published");
+                case "publish" when words.Length == 6:
+                    var c = System.Globalization.CultureInfo.InvariantCulture;
+                    using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(double.Parse(words[5], c))))
+                    {
+                        var calls = await BenchPayload.RunAsync(int.Parse(words[1], c), double.Parse(words[2], c), publish.For(words[4]), int.Parse(words[3], c), deadline.Token);
+                        Console.WriteLine(calls.ToLine());
+                    }
                     break;
                 case "gc":
                     // Memory is compared after a full, compacting collection in every peer, so that garbage
@@ -75,4 +83,16 @@ public static class PeerHost
         await stop();
         return 0;
     }
+
+    /// <summary>
+    /// <c>POST /publish</c>, the peers' endpoint for the <c>http</c> mode: the body is one event's payload, and
+    /// the answer comes once the peer's awaitable broadcast has completed (as a user's endpoint would do it).
+    /// </summary>
+    private static void MapPublishEndpoint(WebApplication app, Publisher publish) =>
+        app.MapPost("/publish", async (HttpRequest request) =>
+        {
+            using var body = new StreamReader(request.Body);
+            await publish.Awaited(await body.ReadToEndAsync());
+            return Results.Ok();
+        });
 }

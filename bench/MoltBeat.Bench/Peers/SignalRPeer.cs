@@ -10,10 +10,12 @@ internal static class SignalRPeer
 {
     private static IHubContext<BenchHub>? _hub;
 
-    public static Action<string> Configure(WebApplicationBuilder builder)
+    public static Publisher Configure(WebApplicationBuilder builder)
     {
         builder.Services.AddSignalR();
-        return json => _ = _hub!.Clients.Group(BenchPayload.Room).SendAsync("event", JsonDocument.Parse(json).RootElement);
+        return new Publisher(
+            json => _ = _hub!.Clients.Group(BenchPayload.Room).SendAsync("event", JsonDocument.Parse(json).RootElement),
+            json => _hub!.Clients.Group(BenchPayload.Room).SendAsync("event", JsonDocument.Parse(json).RootElement));
     }
 
     public static object Map(WebApplication app)

@@ -1,0 +1,25 @@
+namespace MoltBeat.Bench.Peers;
+
+/// <summary>
+/// How a peer publishes one benchmark event (its JSON payload), each in its own best way: <see cref="Loop"/>
+/// is its fire-and-forget broadcast, <see cref="Awaited"/> its awaitable one. The publish modes of the
+/// benchmark (<see cref="PublishModes"/>) call one or the other: <c>loop</c> calls <see cref="Loop"/> back to
+/// back; <c>awaited</c> awaits <see cref="Awaited"/> before the next event; <c>http</c> is the harness's
+/// <c>POST</c> per event, which the peer's endpoint answers once <see cref="Awaited"/> has completed.
+/// </summary>
+/// <param name="Loop">Publishes without waiting for anything.</param>
+/// <param name="Awaited">Publishes and completes when the peer's broadcast call has completed.</param>
+internal sealed record Publisher(Action<string> Loop, Func<string, Task> Awaited)
+{
+    /// <summary>The call for in-process <paramref name="mode"/> (<c>loop</c> or <c>awaited</c>).</summary>
+    public Func<string, ValueTask> For(string mode) => mode switch
+    {
+        PublishModes.Loop => json =>
+        {
+            Loop(json);
+            return ValueTask.CompletedTask;
+        },
+        PublishModes.Awaited => json => new ValueTask(Awaited(json)),
+        _ => throw new ArgumentException($"'{mode}' is not an in-process publish mode ({PublishModes.Loop}, {PublishModes.Awaited})"),
+    };
+}
