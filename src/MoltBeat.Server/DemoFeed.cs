@@ -30,7 +30,7 @@ internal sealed partial class DemoFeed(MoltBeatWSServer server, ServerSettings s
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var broadcaster = new EventBroadcaster(server);
+        var broadcaster = new EventBroadcaster(server.Broadcast);
         LogStarted(logger, settings.DemoRate);
         for (var i = 0; i < 8; i++)
             NewAgent(broadcaster, Now());

@@ -87,6 +87,8 @@ public static class ServerApp
         {
             k.Limits.MaxRequestBodySize = settings.MaxRequestBodySize;
             k.AddServerHeader = false;
+            // WebSocket clients on raw connections (the fast path, as the standalone server), HTTP for the rest.
+            k.ConfigureEndpointDefaults(listen => listen.UseMoltBeatWebSocket());
             if (hasUrls || hasEndpoints)
                 return; // --urls, ASPNETCORE_URLS or Kestrel:Endpoints (TLS) decide where to listen
             if (settings.Host == "localhost")

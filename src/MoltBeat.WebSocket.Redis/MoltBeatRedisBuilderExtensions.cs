@@ -2,7 +2,6 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Redis;
-using MoltBeat.WebSocket.Server;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -23,7 +22,7 @@ public static class MoltBeatRedisBuilderExtensions
 
     /// <summary>
     /// Replaces the in-memory engine with a <see cref="RedisEngine"/> configured by <paramref name="configure"/>.
-    /// History bounds left null are the server's (<see cref="WSServerOptions.History"/>).
+    /// History bounds left null are the server's (its options' <c>History</c>, registered as <see cref="HistoryOptions"/>).
     /// </summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public static MoltBeatBuilder AddRedisEngine(this MoltBeatBuilder builder, Action<RedisEngineOptions> configure)
@@ -37,7 +36,7 @@ public static class MoltBeatRedisBuilderExtensions
         builder.Services.AddSingleton<IMoltBeatEngine>(sp => new RedisEngine(
             options,
             sp.GetService<ILoggerFactory>(),
-            sp.GetService<WSServerOptions>()?.History));
+            sp.GetService<HistoryOptions>()));
         return builder;
     }
 }

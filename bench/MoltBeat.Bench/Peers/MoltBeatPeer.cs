@@ -74,11 +74,13 @@ internal static class MoltBeatPeer
         var inProcess = new Publisher(
             _ => throw new NotSupportedException("moltbeat-server is published to over HTTP only"),
             _ => throw new NotSupportedException("moltbeat-server is published to over HTTP only"));
-        return (inProcess, async () =>
+        return (inProcess, StopAsync);
+
+        async Task StopAsync()
         {
             using var kill = System.Diagnostics.Process.Start("kill", ["-TERM", Environment.ProcessId.ToString(c)]);
             await running;
-        });
+        }
     }
 
     private static async Task<bool> HealthyAsync(HttpClient http, int port)

@@ -14,12 +14,14 @@ internal sealed record Publisher(Action<string> Loop, Func<string, Task> Awaited
     /// <summary>The call for in-process <paramref name="mode"/> (<c>loop</c> or <c>awaited</c>).</summary>
     public Func<string, ValueTask> For(string mode) => mode switch
     {
-        PublishModes.Loop => json =>
-        {
-            Loop(json);
-            return ValueTask.CompletedTask;
-        },
+        PublishModes.Loop => LoopCall,
         PublishModes.Awaited => json => new ValueTask(Awaited(json)),
         _ => throw new ArgumentException($"'{mode}' is not an in-process publish mode ({PublishModes.Loop}, {PublishModes.Awaited})"),
     };
+
+    private ValueTask LoopCall(string json)
+    {
+        Loop(json);
+        return ValueTask.CompletedTask;
+    }
 }

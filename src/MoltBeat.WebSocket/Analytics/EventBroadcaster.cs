@@ -1,5 +1,4 @@
 using MoltBeat.WebSocket.Rooms;
-using MoltBeat.WebSocket.Server;
 
 namespace MoltBeat.WebSocket.Analytics;
 
@@ -15,16 +14,13 @@ public sealed class EventBroadcaster
 
     private readonly Action<IReadOnlyList<string>, string, object?> _publish;
 
-    /// <summary>Publishes through <paramref name="publish"/> (rooms, event name, payload).</summary>
+    /// <summary>
+    /// Publishes through <paramref name="publish"/> (rooms, event name, payload), typically a server's
+    /// <c>Broadcast</c>: <c>new EventBroadcaster(server.Broadcast)</c>. The vocabulary knows nothing of the
+    /// server, so the same broadcaster can publish through anything with that shape (a queue, a test).
+    /// </summary>
     public EventBroadcaster(Action<IReadOnlyList<string>, string, object?> publish) =>
         _publish = publish ?? throw new ArgumentNullException(nameof(publish));
-
-    /// <summary>Publishes through <paramref name="server"/>'s <c>Broadcast</c>.</summary>
-    public EventBroadcaster(MoltBeatWSServer server)
-    {
-        ArgumentNullException.ThrowIfNull(server);
-        _publish = server.Broadcast;
-    }
 
     /// <summary><c>agent:created</c> to <c>analytics:agents</c> and <c>agent:&lt;id&gt;</c>.</summary>
     public void AgentCreated(AgentPayload agent) => Agent(AnalyticsEvent.AgentCreated, agent?.Id, agent);

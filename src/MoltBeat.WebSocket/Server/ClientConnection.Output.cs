@@ -9,8 +9,8 @@ internal sealed partial class ClientConnection
 {
     void IOutputOwner.OnSlowConsumer(long bytes, int messages)
     {
-        _server.Logger.SlowConsumer(Id, bytes, messages);
-        _server.Hub.CountSlowConsumer();
+        _services.Logger.SlowConsumer(Id, bytes, messages);
+        _services.Hub.CountSlowConsumer();
         RequestClose(CloseCodes.SlowConsumer, flushQueued: false);
     }
 

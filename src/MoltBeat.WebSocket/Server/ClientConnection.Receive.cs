@@ -15,7 +15,7 @@ internal sealed partial class ClientConnection
         var small = new byte[SmallMessageBuffer];
         byte[] buffer = small;
         var length = 0;
-        var limit = _server.Options.MaxMessageSize;
+        var limit = _services.Options.MaxMessageSize;
         var discarding = false;
         try
         {

@@ -17,7 +17,7 @@ internal sealed partial class ClientConnection
         if (!_rateLimiter.AttemptAcquire().IsAcquired)
         {
             // Answer the first refusals so the client knows why; past the strikes, stop talking and close.
-            if (++_rateStrikes >= _server.Options.RateLimitStrikes)
+            if (++_rateStrikes >= _services.Options.RateLimitStrikes)
                 RequestClose(CloseCodes.RateLimited, flushQueued: true);
             else
                 SendError(null, ErrorCodes.RateLimited, "too many messages: slow down");
@@ -29,7 +29,7 @@ internal sealed partial class ClientConnection
         if (parsed.Request is not { } request)
         {
             SendError(parsed.Id, ErrorCodes.BadRequest, parsed.Error!);
-            if (++_consecutiveBadRequests >= _server.Options.MaxConsecutiveBadRequests)
+            if (++_consecutiveBadRequests >= _services.Options.MaxConsecutiveBadRequests)
                 RequestClose(CloseCodes.PolicyViolation, flushQueued: true);
             return;
         }
@@ -66,7 +66,7 @@ internal sealed partial class ClientConnection
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            _server.Logger.HandlerFailed(ex, Id, request.Type);
+            _services.Logger.HandlerFailed(ex, Id, request.Type);
             SendError(request.Id, ErrorCodes.Internal, "the server failed to handle the request");
         }
     }
@@ -75,17 +75,17 @@ internal sealed partial class ClientConnection
     {
         if (!TryGetRoom(request, out var room))
             return;
-        if (!_subscriptions.ContainsKey(room) && _subscriptions.Count >= _server.Options.MaxSubscriptionsPerConnection)
+        if (!_subscriptions.ContainsKey(room) && _subscriptions.Count >= _services.Options.MaxSubscriptionsPerConnection)
         {
-            SendError(request.Id, ErrorCodes.TooManySubscriptions, $"at most {_server.Options.MaxSubscriptionsPerConnection} subscriptions per connection");
+            SendError(request.Id, ErrorCodes.TooManySubscriptions, $"at most {_services.Options.MaxSubscriptionsPerConnection} subscriptions per connection");
             return;
         }
-        if (_server.Options.AuthorizeSubscription is { } authorize && !await authorize(Info, room, _aborted.Token).ConfigureAwait(false))
+        if (_services.Options.AuthorizeSubscription is { } authorize && !await authorize(Info, room, _aborted.Token).ConfigureAwait(false))
         {
             SendError(request.Id, ErrorCodes.Forbidden, $"not allowed to subscribe to {room}");
             return;
         }
-        await _server.Engine.SubscribeAsync(room, request.Since, result => Attach(room, request.Id, result), _aborted.Token).ConfigureAwait(false);
+        await _services.Engine.SubscribeAsync(room, request.Since, result => Attach(room, request.Id, result), _aborted.Token).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -96,23 +96,23 @@ internal sealed partial class ClientConnection
     private void Attach(string room, long? id, RecoveryResult result)
     {
         if (result.Recovered is { } recovered)
-            _server.Hub.CountRecovery(recovered);
-        lock (_server.Hub.Order)
+            _services.Hub.CountRecovery(recovered);
+        lock (_services.Hub.Order)
             AttachInOrder(room, id, result);
     }
 
     private void AttachInOrder(string room, long? id, RecoveryResult result)
     {
         Send(ServerMessages.Subscribed(room, id, result.Position, result.Recovered));
-        var deliveredAfter = _server.Hub.LastDeliveredSequence;
+        var deliveredAfter = _services.Hub.LastDeliveredSequence;
         foreach (var missed in result.Missed)
         {
             deliveredAfter = Math.Min(deliveredAfter, missed.Sequence - 1);
             if (!AlreadySent(missed, room))
                 EnqueueReplay(missed.Frame);
         }
-        if (_server.Hub.Join(room, _output))
-            _server.Metrics.Subscriptions.Add(1);
+        if (_services.Hub.Join(room, _output))
+            _services.Metrics.Subscriptions.Add(1);
         // A second subscribe to a room keeps the older, lower mark: those events were sent as well.
         _subscriptions[room] = _subscriptions.TryGetValue(room, out var previous) ? Math.Min(previous, deliveredAfter) : deliveredAfter;
     }
@@ -138,10 +138,10 @@ internal sealed partial class ClientConnection
             return;
         // The reply is queued in the same order as deliveries: every event of the room delivered before it
         // was posted ahead of it, and none after it is for this connection.
-        lock (_server.Hub.Order)
+        lock (_services.Hub.Order)
         {
-            if (_subscriptions.Remove(room) && _server.Hub.Leave(room, _output))
-                _server.Metrics.Subscriptions.Add(-1);
+            if (_subscriptions.Remove(room) && _services.Hub.Leave(room, _output))
+                _services.Metrics.Subscriptions.Add(-1);
             Send(ServerMessages.Unsubscribed(room, request.Id));
         }
     }
@@ -164,7 +164,7 @@ internal sealed partial class ClientConnection
 
     private async ValueTask AuthenticateAsync(string token, long? id, bool isRefresh)
     {
-        var authenticate = _server.Options.AuthenticateClient;
+        var authenticate = _services.Options.AuthenticateClient;
         if (authenticate is null)
         {
             // Without authentication there is nothing to refresh; say so rather than pretend.
@@ -180,19 +180,19 @@ internal sealed partial class ClientConnection
         {
             // The authenticator failed (its database is down, say): a server error, not a bad token, so the
             // client is told 1011 and reconnects with backoff instead of throwing its token away.
-            _server.Logger.AuthenticatorFailed(ex, Id);
+            _services.Logger.AuthenticatorFailed(ex, Id);
             if (isRefresh)
                 SendError(id, ErrorCodes.Internal, "authentication failed on the server");
             RequestClose(CloseCodes.InternalError, flushQueued: isRefresh);
             return;
         }
-        var now = _server.Time.GetUtcNow();
+        var now = _services.Time.GetUtcNow();
         var valid = user is not null && (user.ExpiresAt is not { } exp || exp > now);
         if (valid && isRefresh && user!.UserId != Info.User?.UserId)
             valid = false; // a refresh may extend a session, never switch it to another user
         if (!valid)
         {
-            _server.Logger.AuthenticationFailed(Id, user is null ? "token refused" : "token expired or for another user");
+            _services.Logger.AuthenticationFailed(Id, user is null ? "token refused" : "token expired or for another user");
             if (isRefresh)
                 SendError(id, ErrorCodes.Unauthorized, "token refused");
             RequestClose(CloseCodes.Unauthorized, flushQueued: isRefresh);
@@ -212,7 +212,7 @@ internal sealed partial class ClientConnection
 
     private void SendError(long? id, string code, string message)
     {
-        _server.Metrics.Errors.Add(1, new KeyValuePair<string, object?>("code", code));
+        _services.Metrics.Errors.Add(1, new KeyValuePair<string, object?>("code", code));
         Send(ServerMessages.Error(id, code, message));
     }
 }

@@ -16,7 +16,7 @@ namespace MoltBeat.WebSocket.Server;
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Disposed in Cleanup, when the connection ends; nothing else owns it.")]
 internal sealed partial class ClientConnection : IOutputOwner
 {
-    private readonly MoltBeatWSServer _server;
+    private readonly ConnectionServices _services;
     private readonly Action _abortTransport;
     private readonly System.Net.WebSockets.WebSocket _socket;
     private readonly ConnectionStream _stream;
@@ -29,26 +29,26 @@ internal sealed partial class ClientConnection : IOutputOwner
     private string? _clientCloseDescription;
 
     /// <summary>Creates the connection over an upgraded duplex stream.</summary>
-    /// <param name="server">The server it belongs to.</param>
+    /// <param name="services">What it needs of the server it belongs to.</param>
     /// <param name="upgraded">The raw stream after the 101 response.</param>
     /// <param name="abortTransport">Cuts the underlying connection (no close handshake).</param>
     /// <param name="remoteAddress">The peer's address, for logs and hooks.</param>
     /// <param name="batch">Whether the client opted in to batched frames.</param>
-    public ClientConnection(MoltBeatWSServer server, Stream upgraded, Action abortTransport, string? remoteAddress, bool batch)
+    public ClientConnection(ConnectionServices services, Stream upgraded, Action abortTransport, string? remoteAddress, bool batch)
     {
-        _server = server;
+        _services = services;
         _abortTransport = abortTransport;
         Batch = batch;
         Id = NewClientId();
-        _stream = new ConnectionStream(upgraded, server.Time);
-        _output = new ConnectionOutput(server.Hub.Workers.Assign(), _stream, this, server.OutputLimits);
+        _stream = new ConnectionStream(upgraded, services.Time);
+        _output = new ConnectionOutput(services.Hub.Workers.Assign(), _stream, this, services.OutputLimits);
         _socket = System.Net.WebSockets.WebSocket.CreateFromStream(_stream, new WebSocketCreationOptions
         {
             IsServer = true,
             // Heartbeats are driven by the server's single sweep timer, not a timer per socket.
             KeepAliveInterval = Timeout.InfiniteTimeSpan,
         });
-        var options = server.Options;
+        var options = services.Options;
         _rateLimiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
             TokenLimit = options.RateLimitBurst,
@@ -58,7 +58,7 @@ internal sealed partial class ClientConnection : IOutputOwner
             AutoReplenishment = false,
             QueueLimit = 0,
         });
-        ConnectedAt = server.Time.GetTimestamp();
+        ConnectedAt = services.Time.GetTimestamp();
         LastPingSent = ConnectedAt;
         Info = new WSClientInfo(Id, null, remoteAddress);
     }
@@ -90,11 +90,11 @@ internal sealed partial class ClientConnection : IOutputOwner
     /// <summary>Serves the connection until it closes.</summary>
     public async Task RunAsync(string? handshakeToken)
     {
-        _server.Hub.All.TryAdd(this, 0);
-        _server.Metrics.Connections.Add(1);
+        _services.Hub.All.TryAdd(this, 0);
+        _services.Metrics.Connections.Add(1);
         try
         {
-            if (_server.Options.AuthenticateClient is null)
+            if (_services.Options.AuthenticateClient is null)
                 BecomeReady(null);
             else if (handshakeToken is not null)
                 await AuthenticateAsync(handshakeToken, id: null, isRefresh: false).ConfigureAwait(false);
@@ -104,13 +104,13 @@ internal sealed partial class ClientConnection : IOutputOwner
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ConnectionAbortedException)
         {
-            _server.Logger.ConnectionFault(ex, Id);
+            _services.Logger.ConnectionFault(ex, Id);
             if (_socket.CloseStatus is not null)
             {
                 // The framework closed for a protocol error (1002/1007) while the client may still be sending.
                 // Closing the socket over unread input makes the kernel send a reset, which can destroy the
                 // close frame before the client reads it: read and drop its input for a moment first.
-                await _stream.DrainAsync(_server.Options.CloseTimeout).ConfigureAwait(false);
+                await _stream.DrainAsync(_services.Options.CloseTimeout).ConfigureAwait(false);
             }
         }
         finally
@@ -164,14 +164,14 @@ internal sealed partial class ClientConnection : IOutputOwner
         _closeCode = code;
         if (!initiatedByClient)
         {
-            _server.Logger.ClosingClient(Id, code.Code, code.Reason);
-            _server.Metrics.Closes.Add(1, new KeyValuePair<string, object?>("code", code.Code));
+            _services.Logger.ClosingClient(Id, code.Code, code.Reason);
+            _services.Metrics.Closes.Add(1, new KeyValuePair<string, object?>("code", code.Code));
         }
         _output.PostClose(flushQueued);
         try
         {
             // A client that never reads or never answers the close must not hold the connection forever.
-            _aborted.CancelAfter(_server.Options.CloseTimeout);
+            _aborted.CancelAfter(_services.Options.CloseTimeout);
             _aborted.Token.UnsafeRegister(static s => ((ClientConnection)s!)._abortTransport(), this);
         }
         catch (ObjectDisposedException)
@@ -184,7 +184,7 @@ internal sealed partial class ClientConnection : IOutputOwner
     {
         try
         {
-            await task.WaitAsync(_server.Options.CloseTimeout).ConfigureAwait(false);
+            await task.WaitAsync(_services.Options.CloseTimeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -195,19 +195,19 @@ internal sealed partial class ClientConnection : IOutputOwner
     private void Cleanup()
     {
         foreach (var room in _subscriptions.Keys)
-            _server.Hub.Leave(room, _output);
-        _server.Metrics.Subscriptions.Add(-_subscriptions.Count);
+            _services.Hub.Leave(room, _output);
+        _services.Metrics.Subscriptions.Add(-_subscriptions.Count);
         _subscriptions.Clear();
-        _server.Hub.RemoveReady(_output);
-        _server.Hub.All.TryRemove(this, out _);
-        _server.Metrics.Connections.Add(-1);
+        _services.Hub.RemoveReady(_output);
+        _services.Hub.All.TryRemove(this, out _);
+        _services.Metrics.Connections.Add(-1);
         _rateLimiter.Dispose();
         _aborted.Dispose();
         var code = _clientCloseStatus is { } s ? (int)s : _closeCode?.Code;
         var reason = _clientCloseStatus is not null ? _clientCloseDescription : _closeCode?.Reason;
-        _server.Logger.ClientDisconnected(Id, code, reason);
+        _services.Logger.ClientDisconnected(Id, code, reason);
         if (IsReady)
-            _server.RaiseDisconnected(new WSClientDisconnectedEventArgs(Info, code, reason));
+            _services.RaiseDisconnected(new WSClientDisconnectedEventArgs(Info, code, reason));
         _socket.Dispose();
         _stream.DisposeTransport();
     }
@@ -221,10 +221,10 @@ internal sealed partial class ClientConnection : IOutputOwner
         ExpiresAt = user?.ExpiresAt;
         IsReady = true;
         var userJson = user is null ? null : new Dictionary<string, string> { ["userId"] = user.UserId };
-        Send(ServerMessages.Connected(Id, userJson, (int)_server.Options.HeartbeatInterval.TotalMilliseconds));
-        _server.Hub.AddReady(_output);
-        _server.Logger.ClientConnected(Id, Info.RemoteAddress, user?.UserId);
-        _server.RaiseConnected(new WSClientConnectedEventArgs(Info));
+        Send(ServerMessages.Connected(Id, userJson, (int)_services.Options.HeartbeatInterval.TotalMilliseconds));
+        _services.Hub.AddReady(_output);
+        _services.Logger.ClientConnected(Id, Info.RemoteAddress, user?.UserId);
+        _services.RaiseConnected(new WSClientConnectedEventArgs(Info));
     }
 
     private static string NewClientId()

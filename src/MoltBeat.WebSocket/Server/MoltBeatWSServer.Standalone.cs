@@ -1,13 +1,16 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using MoltBeat.WebSocket.Hosting;
 
 namespace MoltBeat.WebSocket.Server;
 
@@ -68,6 +71,28 @@ public sealed partial class MoltBeatWSServer
                 head = null; // a peer that trickles its headers (slowloris) is cut off
             }
         }
+        await ServeHandshakeAsync(connection, head).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A connection of an endpoint that serves HTTP too (see <c>UseMoltBeatWebSocket</c>): a WebSocket upgrade
+    /// to <see cref="WSServerOptions.Path"/> is served raw, as by the standalone server; anything else goes on
+    /// to <paramref name="next"/>, Kestrel's HTTP, with nothing read.
+    /// </summary>
+    internal async Task ServeOrPassAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        RawHandshake.Head? head;
+        using (var timeout = new CancellationTokenSource(Options.HandshakeTimeout))
+            head = await RawHandshake.ReadUpgradeHeadAsync(connection.Transport.Input, Options.Path, timeout.Token).ConfigureAwait(false);
+        if (head is null)
+            await next(connection).ConfigureAwait(false);
+        else
+            await ServeHandshakeAsync(connection, head).ConfigureAwait(false);
+    }
+
+    private async Task ServeHandshakeAsync(ConnectionContext connection, RawHandshake.Head? head)
+    {
+        var transport = connection.Transport;
         var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString();
         if (head is null)
         {
@@ -92,9 +117,13 @@ public sealed partial class MoltBeatWSServer
         }
         try
         {
-            await RawHandshake.WriteResponseAsync(transport.Output, 101, "Switching Protocols", body: null,
-                [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", WebSocketHandshake.AcceptKey(handshake.Key!))]).ConfigureAwait(false);
-            var run = RunConnectionAsync(new DuplexPipeStream(transport), connection.Abort, handshake);
+            // Writes go to the socket itself when Kestrel's transport has one (see DuplexPipeStream), the 101 first.
+            // Never under TLS: the socket carries the encrypted stream.
+            var socket = connection.Features.Get<ITlsConnectionFeature>() is null ? connection.Features.Get<IConnectionSocketFeature>()?.Socket : null;
+            var stream = new DuplexPipeStream(transport, socket);
+            await stream.WriteAsync(RawHandshake.Response(101, "Switching Protocols", body: null,
+                [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", WebSocketHandshake.AcceptKey(handshake.Key!))])).ConfigureAwait(false);
+            var run = RunConnectionAsync(stream, connection.Abort, handshake);
             // This method's state lives as long as the connection: keep neither the request nor the client's token.
             head = null;
             handshake = null;

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Hosting;
 using MoltBeat.WebSocket.Protocol;
 using MoltBeat.WebSocket.Server.Outgoing;
 
@@ -20,6 +21,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     private readonly ITimer _sweepTimer;
     private readonly bool _ownsEngine;
     private readonly bool _ownsMetrics;
+    private readonly ConnectionServices _connectionServices;
     private int _connectionCount;
     private volatile bool _closing;
     private readonly Lock _closingLock = new();
@@ -51,6 +53,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         Logger = LoggerFactory.CreateLogger<MoltBeatWSServer>();
         Hub = new ConnectionHub(Options.FanoutWorkers, Metrics, Logger);
         OutputLimits = OutputLimits.From(Options);
+        _connectionServices = new ConnectionServices(Options, Engine, Hub, Metrics, Logger, Time, OutputLimits, RaiseConnected, RaiseDisconnected);
         _engineStarted = new Lazy<Task>(() => Engine.StartAsync(Hub, CancellationToken.None));
         _lastReplenish = Time.GetTimestamp();
         // One timer drives every connection's heartbeat, auth timeout, token expiry and rate-limit refill.
@@ -145,13 +148,13 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     {
         // Not an async method on the common path: every idle connection would keep its state machine.
         return _engineStarted.Value.IsCompletedSuccessfully
-            ? new ClientConnection(this, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch).RunAsync(handshake.Token)
+            ? new ClientConnection(_connectionServices, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch).RunAsync(handshake.Token)
             : RunAfterEngineStartAsync();
 
         async Task RunAfterEngineStartAsync()
         {
             await _engineStarted.Value.ConfigureAwait(false);
-            await new ClientConnection(this, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch).RunAsync(handshake.Token).ConfigureAwait(false);
+            await new ClientConnection(_connectionServices, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch).RunAsync(handshake.Token).ConfigureAwait(false);
         }
     }
 

@@ -116,7 +116,7 @@ public sealed class LifecycleTests
         await entity.SubscribeAsync(WSRoom.CreateEntityRoom("agent", "123"));
         await both.SubscribeAsync(WSRoom.Analytics);
         await both.SubscribeAsync(WSRoom.CreateEntityRoom("agent", "123"));
-        var broadcaster = new EventBroadcaster(server.Server);
+        var broadcaster = new EventBroadcaster(server.Server.Broadcast);
 
         broadcaster.AgentCreated(new AgentPayload("123", "Agent Smith", "ACTIVE", 1));
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using MoltBeat.WebSocket.Hosting;
 
 namespace MoltBeat.WebSocket.Server.Outgoing;
 
@@ -11,8 +12,9 @@ namespace MoltBeat.WebSocket.Server.Outgoing;
 /// the peer last sent anything.
 /// </summary>
 /// <remarks>
-/// Over Kestrel's raw transport (the standalone server) the output frames straight into the transport's
-/// pipe (<see cref="TryBeginDirectWrite"/>): no buffer of its own, no copy, no stream layers per write.
+/// Over Kestrel's raw transport without a socket to send on (see <see cref="DuplexPipeStream"/>), the output
+/// frames straight into the transport's pipe (<see cref="TryBeginDirectWrite"/>): no buffer of its own, no
+/// copy, no stream layers per write.
 /// </remarks>
 internal sealed class ConnectionStream(Stream inner, TimeProvider time) : AsyncDuplexStream
 {

@@ -3,11 +3,11 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace MoltBeat.WebSocket.Server;
+namespace MoltBeat.WebSocket.Hosting;
 
 /// <summary>
 /// The RFC 6455 opening handshake over Kestrel's HTTP/1.1 upgrade. We do it ourselves (rather than
-/// <c>UseWebSockets</c>) so that the WebSocket runs over our <see cref="Outgoing.ConnectionStream"/>,
+/// <c>UseWebSockets</c>) so that the WebSocket runs over our <see cref="Server.Outgoing.ConnectionStream"/>,
 /// which the connection's fan-out worker writes to as well.
 /// </summary>
 internal static class WebSocketHandshake

@@ -3,7 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
 
-namespace MoltBeat.WebSocket.Server;
+namespace MoltBeat.WebSocket.Hosting;
 
 /// <summary>
 /// The HTTP/1.1 side of the standalone transport: reads one request head from a raw connection and
@@ -43,12 +43,10 @@ internal static class RawHandshake
         {
             var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
-            var reader = new SequenceReader<byte>(buffer);
-            if (reader.TryReadTo(out ReadOnlySequence<byte> head, EndOfHead, advancePastDelimiter: true))
+            if (TryReadHead(buffer, out var parsed, out var end))
             {
-                var parsed = Parse(Encoding.Latin1.GetString(head));
                 // Bytes after the head (a first frame sent eagerly) stay in the pipe for the WebSocket.
-                input.AdvanceTo(reader.Position);
+                input.AdvanceTo(end);
                 return parsed;
             }
             input.AdvanceTo(buffer.Start, buffer.End);
@@ -57,8 +55,69 @@ internal static class RawHandshake
         }
     }
 
+    /// <summary>
+    /// Reads the head of a WebSocket upgrade to <paramref name="path"/> if that is what the connection starts
+    /// with; anything else (another request, HTTP/2, TLS, a head cut short or too slow) is left unread for
+    /// the HTTP server, and null is returned. An endpoint that serves both takes its WebSocket clients raw.
+    /// </summary>
+    public static async Task<Head?> ReadUpgradeHeadAsync(PipeReader input, string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                if (TryReadHead(buffer, out var head, out var end))
+                {
+                    var ours = head is { Method: "GET" } && string.Equals(head.Path, path, StringComparison.Ordinal)
+                        && string.Equals(head.Header("Upgrade"), "websocket", StringComparison.OrdinalIgnoreCase);
+                    input.AdvanceTo(ours ? end : buffer.Start);
+                    return ours ? head : null;
+                }
+                if (buffer.Length > MaxHeadBytes || result.IsCompleted || !StartsLikeGet(buffer))
+                {
+                    input.AdvanceTo(buffer.Start);
+                    return null;
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return null; // too slow for us: the HTTP server applies its own header timeout
+        }
+    }
+
+    // "GET " or as much of it as has arrived: anything else is not a WebSocket handshake.
+    private static bool StartsLikeGet(ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> start = stackalloc byte[4];
+        var length = (int)Math.Min(4, buffer.Length);
+        buffer.Slice(0, length).CopyTo(start);
+        return "GET "u8[..length].SequenceEqual(start[..length]);
+    }
+
+    private static bool TryReadHead(ReadOnlySequence<byte> buffer, out Head? head, out SequencePosition end)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        if (reader.TryReadTo(out ReadOnlySequence<byte> text, EndOfHead, advancePastDelimiter: true))
+        {
+            head = Parse(Encoding.Latin1.GetString(text));
+            end = reader.Position;
+            return true;
+        }
+        head = null;
+        end = buffer.Start;
+        return false;
+    }
+
     /// <summary>Writes a complete response and nothing after it; for refusals the connection is closed next.</summary>
-    public static async Task WriteResponseAsync(PipeWriter output, int status, string reason, string? body, IEnumerable<(string Name, string Value)>? headers = null)
+    public static async Task WriteResponseAsync(PipeWriter output, int status, string reason, string? body, IEnumerable<(string Name, string Value)>? headers = null) =>
+        await output.WriteAsync(Response(status, reason, body, headers)).ConfigureAwait(false);
+
+    /// <summary>The bytes of a complete response: status line, <paramref name="headers"/>, and a plain-text <paramref name="body"/> if any.</summary>
+    public static byte[] Response(int status, string reason, string? body, IEnumerable<(string Name, string Value)>? headers = null)
     {
         var text = new StringBuilder();
         text.Append("HTTP/1.1 ").Append(status).Append(' ').Append(reason).Append("\r\n");
@@ -73,7 +132,7 @@ internal static class RawHandshake
         {
             text.Append("\r\n");
         }
-        await output.WriteAsync(Encoding.UTF8.GetBytes(text.ToString())).ConfigureAwait(false);
+        return Encoding.UTF8.GetBytes(text.ToString());
     }
 
     private static Head? Parse(string head)

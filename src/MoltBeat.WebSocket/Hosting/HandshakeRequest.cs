@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http;
 
-namespace MoltBeat.WebSocket.Server;
+namespace MoltBeat.WebSocket.Hosting;
 
 /// <summary>
 /// The parts of a WebSocket opening handshake the server decides on, whichever transport read it:

@@ -1,4 +1,4 @@
-namespace MoltBeat.WebSocket.Server;
+namespace MoltBeat.WebSocket.Hosting;
 
 /// <summary>
 /// Base of the server's async-only duplex streams: everything a WebSocket never calls (seeking, length,

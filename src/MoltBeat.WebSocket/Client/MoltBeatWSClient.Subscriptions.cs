@@ -1,0 +1,192 @@
+using System.Text.Json;
+using MoltBeat.WebSocket.Protocol;
+
+namespace MoltBeat.WebSocket.Client;
+
+public sealed partial class MoltBeatWSClient
+{
+    private void OnSubscribed(Connection connection, JsonElement root)
+    {
+        var room = GetString(root, "room"u8) ?? throw new InvalidDataException("'subscribed' without 'room'.");
+        var epoch = GetString(root, "epoch"u8) ?? "";
+        var offset = root.TryGetProperty("offset"u8, out var o) && o.TryGetInt64(out var value) ? value : 0;
+        bool? recovered = root.TryGetProperty("recovered"u8, out var r) && r.ValueKind is JsonValueKind.True or JsonValueKind.False ? r.GetBoolean() : null;
+        var subscription = new MoltBeatSubscription(room, epoch, offset, recovered);
+        PendingRequest? pending;
+        lock (_gate)
+        {
+            pending = TakePendingLocked(GetId(root));
+            var current = _connection == connection;
+            RoomState? state = null;
+            if (current && !_rooms.TryGetValue(room, out state) && pending?.Kind == RequestKind.Awaited)
+                _rooms[room] = state = new RoomState();
+            // A fire-and-forget or resubscribe reply for a room unsubscribed meanwhile is not re-added: the unsubscribe follows it.
+            if (state is not null)
+            {
+                state.FailedResubscribes = 0;
+                // Recovered: the missed events follow this reply and advance the position themselves.
+                if (recovered != true || state.Position is not { } kept || kept.Epoch != epoch)
+                    state.Position = new StreamPosition(epoch, offset);
+            }
+            if (current)
+                Post(() => Subscribed?.Invoke(this, subscription));
+            if (current && recovered == false)
+            {
+                // The history was lost (e.g. a server restart): event ids start over, so forget the old ones.
+                _dedup.Clear();
+                var since = pending?.Since;
+                _logger.RecoveryFailed(room, since?.Epoch, since?.Offset, epoch, offset);
+                var args = new MoltBeatRecoveryFailedEventArgs(room, since, new StreamPosition(epoch, offset));
+                Post(() => RecoveryFailed?.Invoke(this, args));
+            }
+        }
+        pending?.Completion.TrySetResult(subscription);
+    }
+
+    private void OnUnsubscribed(Connection connection, JsonElement root)
+    {
+        var room = GetString(root, "room"u8) ?? "";
+        PendingRequest? pending;
+        lock (_gate)
+        {
+            pending = TakePendingLocked(GetId(root));
+            if (_connection == connection)
+                Post(() => Unsubscribed?.Invoke(this, new MoltBeatUnsubscribedEventArgs(room)));
+        }
+        pending?.Completion.TrySetResult(null);
+    }
+
+    /// <summary>
+    /// A resubscription the server failed on its side (<c>internal</c>: its engine briefly unavailable, say, in a
+    /// reconnect storm) is sent again on the same connection after the reconnect backoff. Left alone, the client
+    /// would stay connected without that room until the next reconnect and miss its events silently. Refusals
+    /// (<c>forbidden</c>, <c>invalid_room</c>, …) are final and not retried.
+    /// </summary>
+    private void RetryResubscribeLater(Connection connection, string room)
+    {
+        TimeSpan? delay;
+        lock (_gate)
+        {
+            if (_connection != connection || !_rooms.TryGetValue(room, out var state))
+                return;
+            delay = _retryPolicy.NextRetryDelay(new MoltBeatRetryContext(state.FailedResubscribes++, TimeSpan.Zero, null));
+        }
+        if (delay is { } wait)
+            _ = ResubscribeAfterAsync(connection, room, wait);
+    }
+
+    private async Task ResubscribeAfterAsync(Connection connection, string room, TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, connection.Aborted).ConfigureAwait(false);
+            StreamPosition? since;
+            lock (_gate)
+            {
+                if (_connection != connection || !_rooms.TryGetValue(room, out var state))
+                    return;
+                since = state.Position;
+            }
+            await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or MoltBeatConnectionException)
+        {
+            // The connection is going; the next one resubscribes.
+        }
+    }
+
+    /// <summary>
+    /// Subscribes to a room and completes when the server confirmed it. The room is then resubscribed after every
+    /// reconnect, recovering the events missed meanwhile. Subscribing twice is not an error.
+    /// </summary>
+    /// <returns>The room's epoch and offset when the subscription began.</returns>
+    /// <exception cref="MoltBeatRequestException">The server refused it: <c>forbidden</c>, <c>invalid_room</c>, <c>too_many_subscriptions</c>, <c>rate_limited</c>…</exception>
+    /// <exception cref="MoltBeatConnectionException">The connection was lost before the reply; the room is not subscribed.</exception>
+    /// <exception cref="InvalidOperationException">The client is not connected; <see cref="Subscribe"/> queues a room for the next connection instead.</exception>
+    public async Task<MoltBeatSubscription> SubscribeAsync(string room, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        var reply = await SendRequestAsync(RequireConnection(), MessageTypes.Subscribe, room, null, null, RequestKind.Awaited, cancellationToken).ConfigureAwait(false);
+        return (MoltBeatSubscription)reply!;
+    }
+
+    /// <summary>
+    /// Unsubscribes from a room and completes when the server confirmed it (also when it was not subscribed). The
+    /// room is forgotten at once, so it is not resubscribed after a reconnect; when not connected, or when the
+    /// connection is lost before the reply, there is nothing more to do and this completes without error.
+    /// </summary>
+    /// <exception cref="MoltBeatRequestException">The server refused it (e.g. <c>invalid_room</c>).</exception>
+    public async Task UnsubscribeAsync(string room, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        Connection? connection;
+        lock (_gate)
+        {
+            _rooms.Remove(room);
+            connection = _connection;
+        }
+        if (connection is null)
+            return;
+        try
+        {
+            await SendRequestAsync(connection, MessageTypes.Unsubscribe, room, null, null, RequestKind.Awaited, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MoltBeatConnectionException)
+        {
+            // A lost connection holds no subscription, and the next one will not make it.
+        }
+    }
+
+    /// <summary>
+    /// Subscribes to a room without waiting (the seed's <c>subscribe(room): void</c>): at once when connected,
+    /// else as soon as the client (re)connects. A refusal by the server is raised through <see cref="Error"/>;
+    /// the confirmation through <see cref="Subscribed"/>.
+    /// </summary>
+    public void Subscribe(string room)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        Connection? connection;
+        lock (_gate)
+        {
+            if (!_rooms.ContainsKey(room))
+                _rooms[room] = new RoomState();
+            connection = _connection;
+        }
+        if (connection is not null)
+            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None), ignoreConnectionLoss: true);
+    }
+
+    /// <summary>Unsubscribes from a room without waiting (the seed's <c>unsubscribe(room): void</c>); a failure is raised through <see cref="Error"/>.</summary>
+    public void Unsubscribe(string room)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        Connection? connection;
+        lock (_gate)
+        {
+            _rooms.Remove(room);
+            connection = _connection;
+        }
+        if (connection is not null)
+            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Unsubscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None), ignoreConnectionLoss: true);
+    }
+
+    /// <summary>
+    /// Where the client stands in a room: the epoch of its last <c>subscribed</c> reply and the offset of the last
+    /// event seen there. A reconnect recovers from it. Null when not subscribed or not confirmed yet.
+    /// </summary>
+    public StreamPosition? GetPosition(string room)
+    {
+        lock (_gate)
+            return _rooms.TryGetValue(room, out var state) ? state.Position : null;
+    }
+
+    /// <summary>The rooms the client is subscribed to (or will subscribe to when it connects).</summary>
+    public IReadOnlyCollection<string> Subscriptions
+    {
+        get
+        {
+            lock (_gate)
+                return [.. _rooms.Keys];
+        }
+    }
+}
