@@ -12,7 +12,7 @@ namespace MoltBeat.Server;
 /// alerts raised and later resolved; system health. About <see cref="ServerSettings.DemoRate"/>
 /// events per second, at irregular intervals like real traffic.
 /// </summary>
-internal sealed partial class DemoFeed(MoltBeatWSServer server, ServerSettings settings, ILogger<DemoFeed> logger) : BackgroundService
+internal sealed class DemoFeed(MoltBeatWSServer server, ServerSettings settings, ILogger<DemoFeed> logger) : BackgroundService
 {
     private static readonly string[] Names = ["Agent Smith", "Nova", "Orion", "Vega", "Atlas", "Lyra", "Echo", "Sage", "Juno", "Kepler", "Mira", "Rigel"];
     private static readonly string[] Statuses = ["ACTIVE", "IDLE", "BUSY", "OFFLINE"];
@@ -31,7 +31,7 @@ internal sealed partial class DemoFeed(MoltBeatWSServer server, ServerSettings s
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var broadcaster = new EventBroadcaster(server.Broadcast);
-        LogStarted(logger, settings.DemoRate);
+        logger.DemoFeedStarted(settings.DemoRate);
         for (var i = 0; i < 8; i++)
             NewAgent(broadcaster, Now());
 
@@ -58,7 +58,7 @@ internal sealed partial class DemoFeed(MoltBeatWSServer server, ServerSettings s
                 }
                 catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or MoltBeat.WebSocket.Engine.EngineUnavailableException)
                 {
-                    LogFailed(logger, ex);
+                    logger.DemoFeedFailed(ex);
                 }
             }
             if (now - lastMetrics >= TimeSpan.FromSeconds(1))
@@ -198,10 +198,4 @@ internal sealed partial class DemoFeed(MoltBeatWSServer server, ServerSettings s
     }
 
     private string RandomKey<T>(Dictionary<string, T> map) => map.Count == 0 ? "1" : map.Keys.ElementAt(_random.Next(map.Count));
-
-    [LoggerMessage(100, LogLevel.Information, "Demo feed started: {Rate} events/s")]
-    private static partial void LogStarted(ILogger logger, double rate);
-
-    [LoggerMessage(101, LogLevel.Warning, "Demo feed could not publish")]
-    private static partial void LogFailed(ILogger logger, Exception exception);
 }

@@ -217,7 +217,7 @@ internal static partial class PublishApi
         var outcome = await auth.CheckAsync(http.Request, http.RequestAborted);
         if (!outcome.Allowed)
         {
-            LogRefused(logger, http.Connection.RemoteIpAddress?.ToString(), outcome.Status, outcome.Error!);
+            logger.PublishRefused(http.Connection.RemoteIpAddress?.ToString(), outcome.Status, outcome.Error!);
             if (outcome.Status == StatusCodes.Status401Unauthorized)
                 http.Response.Headers.WWWAuthenticate = auth.Challenge;
             await WriteAsync(http, outcome.Status, outcome.Error!);
@@ -269,7 +269,4 @@ internal static partial class PublishApi
     }
 
     private static IResult Problem(string message) => Results.Json(new ApiError(message), statusCode: StatusCodes.Status400BadRequest);
-
-    [LoggerMessage(200, LogLevel.Warning, "Publish API refused a request from {Remote}: {Status} {Reason}")]
-    private static partial void LogRefused(ILogger logger, string? remote, int status, string reason);
 }

@@ -62,12 +62,12 @@ public static class ServerApp
         catch (Exception ex) when (ex is IOException or InvalidOperationException or System.Net.Sockets.SocketException)
         {
             // e.g. the port is in use: say so in one line, and exit without serving anything.
-            StartupLog.StartFailed(app.Logger, ex.GetBaseException().Message);
+            app.Logger.StartFailed(ex.GetBaseException().Message);
             await Console.Error.WriteLineAsync($"The server could not start: {ex.GetBaseException().Message}");
             return StartFailed;
         }
         await app.WaitForShutdownAsync();
-        StartupLog.Stopped(app.Logger);
+        app.Logger.Stopped();
         return 0;
     }
 
@@ -154,12 +154,12 @@ public static class ServerApp
             foreach (var url in app.Urls)
             {
                 var http = url.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal);
-                StartupLog.Ready(app.Logger, http, http.Replace("http", "ws", StringComparison.Ordinal) + settings.Path, settings.Demo ? "on" : "off");
+                app.Logger.Ready(http, http.Replace("http", "ws", StringComparison.Ordinal) + settings.Path, settings.Demo ? "on" : "off");
             }
             if (!settings.PublishRequiresAuth && !app.Urls.All(IsLoopback))
-                StartupLog.OpenPublishApi(app.Logger);
+                app.Logger.OpenPublishApi();
         });
-        app.Lifetime.ApplicationStopping.Register(() => StartupLog.Stopping(app.Logger));
+        app.Lifetime.ApplicationStopping.Register(() => app.Logger.Stopping());
     }
 
     private static bool IsLoopback(string url) =>

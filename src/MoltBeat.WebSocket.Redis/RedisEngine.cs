@@ -94,7 +94,7 @@ public sealed partial class RedisEngine : IMoltBeatEngine
         _redis.ConnectionFailed += OnConnectionFailed;
         _redis.ConnectionRestored += OnConnectionRestored;
         await StartDeliveryAsync(cancellationToken).ConfigureAwait(false);
-        Log.Started(_logger, _endpoints, _keys.EventsName);
+        _logger.Started(_endpoints, _keys.EventsName);
     }
 
     /// <inheritdoc />
@@ -205,11 +205,11 @@ public sealed partial class RedisEngine : IMoltBeatEngine
     private static string NewEpoch() => RandomNumberGenerator.GetHexString(12, lowercase: true);
 
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) =>
-        Log.ConnectionFailed(_logger, e.Exception, e.ConnectionType, e.EndPoint, e.FailureType);
+        _logger.ConnectionFailed(e.Exception, e.ConnectionType, e.EndPoint, e.FailureType);
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        Log.ConnectionRestored(_logger, e.ConnectionType, e.EndPoint);
+        _logger.ConnectionRestored(e.ConnectionType, e.EndPoint);
         // Learn at once whether Redis lost its data meanwhile (new epoch) and which events this node missed.
         if (e.ConnectionType == ConnectionType.Subscription)
             _ = RequestSyncAsync();

@@ -41,6 +41,12 @@ public sealed record MoltBeatSubscription(string Room, string Epoch, long Offset
 /// <param name="Room">The room left.</param>
 public sealed record MoltBeatUnsubscribedEventArgs(string Room);
 
+/// <summary>Arguments of <see cref="MoltBeatWSClient.Reconnecting"/>.</summary>
+/// <param name="Attempt">The attempt about to be made (1 for the first after a connection was lost).</param>
+/// <param name="Delay">How long the client waits before it (full-jitter backoff; zero after a 4009).</param>
+/// <param name="CloseCode">The close code of the connection that was lost (null when it broke without one).</param>
+public sealed record MoltBeatReconnectingEventArgs(int Attempt, TimeSpan Delay, int? CloseCode);
+
 /// <summary>Arguments of <see cref="MoltBeatWSClient.ReconnectFailed"/>.</summary>
 /// <param name="Attempts">Reconnect attempts made.</param>
 /// <param name="LastException">Why the last attempt failed.</param>

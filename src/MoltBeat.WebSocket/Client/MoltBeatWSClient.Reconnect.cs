@@ -101,6 +101,8 @@ public sealed partial class MoltBeatWSClient
                     delay = TimeSpan.Zero;
                 immediate = false;
                 _logger.ReconnectScheduled(attempts + 1, delay.Value);
+                var reconnecting = new MoltBeatReconnectingEventArgs(attempts + 1, delay.Value, closeCode);
+                Post(() => Reconnecting?.Invoke(this, reconnecting));
                 if (delay.Value > TimeSpan.Zero)
                     await Task.Delay(delay.Value, _time, token).ConfigureAwait(false);
                 attempts++;

@@ -84,6 +84,9 @@ public sealed partial class MoltBeatWSClient : IAsyncDisposable
     /// <summary>Raised when the server confirmed an unsubscription.</summary>
     public event EventHandler<MoltBeatUnsubscribedEventArgs>? Unsubscribed;
 
+    /// <summary>Raised before each reconnect attempt, with its number and the delay before it (a dashboard shows "reconnecting in 4 s").</summary>
+    public event EventHandler<MoltBeatReconnectingEventArgs>? Reconnecting;
+
     /// <summary>Raised when the client stopped reconnecting: the attempts ran out, or the token was refused (4001) and no new one came.</summary>
     public event EventHandler<MoltBeatReconnectFailedEventArgs>? ReconnectFailed;
 

@@ -5,6 +5,7 @@ namespace MoltBeat.WebSocket.Server;
 /// <summary>
 /// The server's instruments on <see cref="System.Diagnostics.Metrics"/>, meter <c>MoltBeat.WebSocket</c>.
 /// Export them with OpenTelemetry or watch them with <c>dotnet-counters monitor --counters MoltBeat.WebSocket</c>.
+/// The instruments themselves are the server's to record on: read them through the meter, by name.
 /// </summary>
 public sealed class MoltBeatMetrics : IDisposable
 {
@@ -30,34 +31,34 @@ public sealed class MoltBeatMetrics : IDisposable
     }
 
     /// <summary>Open connections.</summary>
-    public UpDownCounter<long> Connections { get; }
+    internal UpDownCounter<long> Connections { get; }
 
     /// <summary>Subscriptions held.</summary>
-    public UpDownCounter<long> Subscriptions { get; }
+    internal UpDownCounter<long> Subscriptions { get; }
 
     /// <summary>Events published.</summary>
-    public Counter<long> EventsPublished { get; }
+    internal Counter<long> EventsPublished { get; }
 
     /// <summary>Events written to connections (deliveries).</summary>
-    public Counter<long> MessagesSent { get; }
+    internal Counter<long> MessagesSent { get; }
 
     /// <summary>Frames sent.</summary>
-    public Counter<long> FramesSent { get; }
+    internal Counter<long> FramesSent { get; }
 
     /// <summary>Bytes written.</summary>
-    public Counter<long> BytesSent { get; }
+    internal Counter<long> BytesSent { get; }
 
     /// <summary>Error replies, tagged <c>code</c>.</summary>
-    public Counter<long> Errors { get; }
+    internal Counter<long> Errors { get; }
 
     /// <summary>Server-side closes, tagged <c>code</c>.</summary>
-    public Counter<long> Closes { get; }
+    internal Counter<long> Closes { get; }
 
     /// <summary>Recoveries, tagged <c>recovered</c> (true/false).</summary>
-    public Counter<long> Recoveries { get; }
+    internal Counter<long> Recoveries { get; }
 
     /// <summary>Slow-consumer disconnects.</summary>
-    public Counter<long> SlowConsumers { get; }
+    internal Counter<long> SlowConsumers { get; }
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();

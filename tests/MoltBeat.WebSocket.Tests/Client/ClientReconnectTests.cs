@@ -187,6 +187,29 @@ public sealed class ClientReconnectTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Reconnecting_is_raised_before_each_attempt_with_its_number_and_delay()
+    {
+        var server = await TestServer.StartAsync();
+        var options = FastOptions(server.WsUri());
+        options.MaxReconnectAttempts = 3;
+        options.ReconnectInterval = TimeSpan.FromMilliseconds(20);
+        options.MaxReconnectDelay = TimeSpan.FromMilliseconds(50);
+        await using var client = new MoltBeatWSClient(options);
+        var attempts = new System.Collections.Concurrent.ConcurrentQueue<MoltBeatReconnectingEventArgs>();
+        client.Reconnecting += (_, e) => attempts.Enqueue(e);
+        var failed = 0;
+        client.ReconnectFailed += (_, _) => Interlocked.Increment(ref failed);
+        await client.ConnectAsync().WaitAsync(Limit);
+
+        await server.DisposeAsync(); // 1001, then the port stays closed
+
+        await Eventually(() => Volatile.Read(ref failed) == 1, "ReconnectFailed");
+        Assert.Equal([1, 2, 3], attempts.Select(a => a.Attempt));
+        Assert.All(attempts, a => Assert.InRange(a.Delay, TimeSpan.Zero, options.MaxReconnectDelay));
+        Assert.All(attempts, a => Assert.Equal(1001, a.CloseCode));
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Client_does_not_reconnect_after_4001()
     {
         var accept = true;

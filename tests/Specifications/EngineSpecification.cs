@@ -1,0 +1,316 @@
+using System.Text;
+using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Protocol;
+
+namespace MoltBeat.WebSocket.Tests.Specifications;
+
+/// <summary>
+/// What every engine must do (the contract on <see cref="IMoltBeatEngine"/>), as one suite each engine runs:
+/// derive a test class that says how to create the engine (the in-memory engine in MoltBeat.WebSocket.Tests,
+/// the Redis engine on a real <c>redis-server</c> in MoltBeat.WebSocket.Redis.Tests). Offsets, delivery
+/// order, recovery, epochs, history bounds, multi-room events, broadcasts, and subscribes that meet
+/// concurrent publishes with no gap and no duplicate.
+/// </summary>
+/// <remarks>Compiled into both test projects (a linked file), so that a new engine gets the whole suite by deriving one class.</remarks>
+public abstract class EngineSpecification
+{
+    /// <summary>Generous for a loaded machine; a passing run takes milliseconds.</summary>
+    protected static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
+
+    /// <summary>A started engine of the kind under test, keeping <paramref name="history"/>, with its own rooms (no state shared with other tests).</summary>
+    protected abstract Task<IMoltBeatEngine> CreateEngineAsync(HistoryOptions history);
+
+    private static string UniqueRoom(string parent) => $"{parent}:{Guid.NewGuid():N}";
+
+    private static PublishRequest Request(string room, int n)
+    {
+        var delivery = new List<string>();
+        for (var at = room.Length; at > 0; at = room.LastIndexOf(':', at - 1))
+            delivery.Add(room[..at]);
+        delivery.Add("all");
+        return new PublishRequest([room], [.. delivery], "spec", Encoding.UTF8.GetBytes($"{{\"n\":{n}}}"), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+    }
+
+    private async Task<(IMoltBeatEngine Engine, RecordingSink Sink)> StartAsync(HistoryOptions? history = null)
+    {
+        var engine = await CreateEngineAsync(history ?? new HistoryOptions());
+        var sink = new RecordingSink();
+        await engine.StartAsync(sink, CancellationToken.None).WaitAsync(Limit);
+        return (engine, sink);
+    }
+
+    private static async Task<RecoveryResult> SubscribeAsync(IMoltBeatEngine engine, string room, StreamPosition? since)
+    {
+        RecoveryResult? result = null;
+        await engine.SubscribeAsync(room, since, r => result = r, CancellationToken.None).AsTask().WaitAsync(Limit);
+        return result ?? throw new InvalidOperationException("SubscribeAsync completed without attaching");
+    }
+
+    /// <summary>
+    /// Publishes and waits until this node's sink has the event: a position read by a subscribe is this node's,
+    /// so an engine that delivers through another process (Redis) reports it once the event got here.
+    /// </summary>
+    private static async Task<PublishedEvent> PublishAsync(IMoltBeatEngine engine, RecordingSink sink, string room, int n)
+    {
+        var published = await engine.PublishAsync(Request(room, n), CancellationToken.None).AsTask().WaitAsync(Limit);
+        await sink.WaitForAsync(published);
+        return published;
+    }
+
+    private static int N(PublishedEvent e) => System.Text.Json.JsonDocument.Parse(e.Frame).RootElement.GetProperty("data").GetProperty("n").GetInt32();
+
+    [Fact]
+    public async Task Offsets_count_up_by_one_per_room_from_the_position_a_subscribe_reports()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        var start = (await SubscribeAsync(engine, room, null)).Position;
+
+        var first = await PublishAsync(engine, sink, room, 1);
+        var second = await PublishAsync(engine, sink, room, 2);
+
+        Assert.Equal(start.Offset + 1, first.OffsetIn(room));
+        Assert.Equal(start.Offset + 2, second.OffsetIn(room));
+        Assert.True(second.Sequence > first.Sequence, "all counts every room event");
+        Assert.Equal(new StreamPosition(start.Epoch, start.Offset + 2), (await SubscribeAsync(engine, room, null)).Position);
+    }
+
+    [Fact]
+    public async Task Every_event_reaches_the_sink_once_in_publish_order()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+
+        for (var n = 1; n <= 50; n++)
+            await PublishAsync(engine, sink, room, n);
+
+        await sink.WaitForAsync(room, 50);
+        Assert.Equal(Enumerable.Range(1, 50), sink.For(room).Select(N));
+    }
+
+    [Fact]
+    public async Task An_event_for_a_child_room_is_recorded_in_the_child_its_parents_and_all_each_with_its_own_offset()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var parent = UniqueRoom("spec");
+        var child = parent + ":child";
+        var parentStart = (await SubscribeAsync(engine, parent, null)).Position;
+        await PublishAsync(engine, sink, parent, 1);
+
+        var published = await PublishAsync(engine, sink, child, 2);
+
+        Assert.Equal(1, published.OffsetIn(child));
+        Assert.Equal(parentStart.Offset + 2, published.OffsetIn(parent));
+        Assert.Equal(published.Sequence, published.OffsetIn("all"));
+        var parentReplay = await SubscribeAsync(engine, parent, parentStart);
+        Assert.Equal([1, 2], parentReplay.Missed.Select(N));
+    }
+
+    [Fact]
+    public async Task Subscribe_since_a_position_replays_exactly_what_came_after_it_in_order()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        await PublishAsync(engine, sink, room, 1);
+        var seen = (await SubscribeAsync(engine, room, null)).Position;
+        for (var n = 2; n <= 6; n++)
+            await PublishAsync(engine, sink, room, n);
+
+        var recovery = await SubscribeAsync(engine, room, seen);
+
+        Assert.True(recovery.Recovered);
+        Assert.Equal([2, 3, 4, 5, 6], recovery.Missed.Select(N));
+        Assert.Equal(new StreamPosition(seen.Epoch, seen.Offset + 5), recovery.Position);
+    }
+
+    [Fact]
+    public async Task Subscribe_since_the_current_position_recovers_nothing_missed()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        await PublishAsync(engine, sink, room, 1);
+        var now = (await SubscribeAsync(engine, room, null)).Position;
+
+        var recovery = await SubscribeAsync(engine, room, now);
+
+        Assert.True(recovery.Recovered);
+        Assert.Empty(recovery.Missed);
+    }
+
+    [Fact]
+    public async Task Subscribe_since_another_epoch_answers_recovered_false_with_the_current_position_and_replays_nothing()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        await PublishAsync(engine, sink, room, 1);
+        var current = (await SubscribeAsync(engine, room, null)).Position;
+
+        var recovery = await SubscribeAsync(engine, room, new StreamPosition("not-an-epoch", 1));
+
+        Assert.False(recovery.Recovered);
+        Assert.Empty(recovery.Missed);
+        Assert.Equal(current, recovery.Position);
+    }
+
+    [Fact]
+    public async Task A_position_older_than_the_history_bound_answers_recovered_false_and_a_newer_one_recovers()
+    {
+        var (engine, sink) = await StartAsync(new HistoryOptions { MaxEventsPerRoom = 5 });
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        var start = (await SubscribeAsync(engine, room, null)).Position;
+        for (var n = 1; n <= 10; n++)
+            await PublishAsync(engine, sink, room, n);
+
+        var tooOld = await SubscribeAsync(engine, room, start with { Offset = start.Offset + 1 });
+        var withinBound = await SubscribeAsync(engine, room, start with { Offset = start.Offset + 6 });
+
+        Assert.False(tooOld.Recovered);
+        Assert.Empty(tooOld.Missed);
+        Assert.True(withinBound.Recovered);
+        Assert.Equal([7, 8, 9, 10], withinBound.Missed.Select(N));
+    }
+
+    [Fact]
+    public async Task A_broadcast_to_all_reaches_the_sink_and_is_kept_in_no_history()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        var before = (await SubscribeAsync(engine, room, null)).Position;
+        var frame = Encoding.UTF8.GetBytes("{\"type\":\"event\",\"event\":\"spec:all\",\"data\":{\"n\":0}}");
+
+        await engine.BroadcastToAllAsync(new PublishedEvent(frame, null, null), CancellationToken.None);
+
+        await sink.WaitForBroadcastAsync();
+        Assert.Equal(before, (await SubscribeAsync(engine, room, null)).Position);
+    }
+
+    [Fact]
+    public async Task Subscribes_that_meet_concurrent_publishes_get_every_event_once_between_replay_and_live()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        var start = (await SubscribeAsync(engine, room, null)).Position;
+        const int Events = 300;
+
+        var publishing = Task.Run(async () =>
+        {
+            for (var n = 1; n <= Events; n++)
+                await engine.PublishAsync(Request(room, n), CancellationToken.None);
+        });
+        // Each subscriber attaches somewhere in the middle of the stream: what it replays and what the sink
+        // hands it afterwards (the attach is atomic with delivery) must be exactly 1..Events, each once.
+        var subscribers = new List<RecordingSink.Subscriber>();
+        for (var i = 0; i < 10; i++)
+        {
+            var subscriber = sink.NewSubscriber(room);
+            subscribers.Add(subscriber);
+            await engine.SubscribeAsync(room, start, subscriber.Attach, CancellationToken.None).AsTask().WaitAsync(Limit);
+            await Task.Yield();
+        }
+        await publishing.WaitAsync(Limit);
+
+        await sink.WaitForAsync(room, Events);
+        foreach (var subscriber in subscribers)
+        {
+            await subscriber.WaitForAsync(Events);
+            Assert.Equal(Enumerable.Range(1, Events), subscriber.Received.Select(N));
+        }
+    }
+
+    /// <summary>The node's side of delivery as the server's hub is: what the engine hands it, and subscribers attached atomically with it.</summary>
+    private sealed class RecordingSink : IEventSink
+    {
+        private readonly object _gate = new();
+        private readonly List<PublishedEvent> _delivered = [];
+        private readonly List<Subscriber> _subscribers = [];
+        private int _broadcasts;
+
+        public void Deliver(PublishedEvent published)
+        {
+            lock (_gate)
+            {
+                if (published.IsBroadcastToAll)
+                {
+                    _broadcasts++;
+                    return;
+                }
+                _delivered.Add(published);
+                foreach (var subscriber in _subscribers)
+                {
+                    if (subscriber.IsAttached && published.OffsetIn(subscriber.Room) > 0)
+                        subscriber.Received.Add(published);
+                }
+            }
+        }
+
+        public Subscriber NewSubscriber(string room)
+        {
+            var subscriber = new Subscriber(this, room);
+            lock (_gate)
+                _subscribers.Add(subscriber);
+            return subscriber;
+        }
+
+        public List<PublishedEvent> For(string room)
+        {
+            lock (_gate)
+                return [.. _delivered.Where(e => e.OffsetIn(room) > 0)];
+        }
+
+        public Task WaitForAsync(PublishedEvent published) => Until(() =>
+        {
+            lock (_gate)
+                return _delivered.Any(e => e.Sequence == published.Sequence);
+        }, $"event {published.Sequence} at the sink");
+
+        public Task WaitForAsync(string room, int count) => Until(() => For(room).Count >= count, $"{count} events of {room} at the sink");
+
+        public Task WaitForBroadcastAsync() => Until(() => Volatile.Read(ref _broadcasts) > 0, "the broadcast at the sink");
+
+        private static async Task Until(Func<bool> condition, string what)
+        {
+            var deadline = DateTime.UtcNow + Limit;
+            while (!condition())
+            {
+                if (DateTime.UtcNow > deadline)
+                    throw new TimeoutException("never got " + what);
+                await Task.Delay(10);
+            }
+        }
+
+        public sealed class Subscriber(RecordingSink sink, string room)
+        {
+            public string Room { get; } = room;
+
+            public bool IsAttached { get; private set; }
+
+            /// <summary>Replayed events first, then live ones (guarded by the sink's lock).</summary>
+            public List<PublishedEvent> Received { get; } = [];
+
+            public void Attach(RecoveryResult result)
+            {
+                lock (sink._gate)
+                {
+                    Assert.True(result.Recovered);
+                    Received.AddRange(result.Missed);
+                    IsAttached = true;
+                }
+            }
+
+            public Task WaitForAsync(int count) => Until(() =>
+            {
+                lock (sink._gate)
+                    return Received.Count >= count;
+            }, $"{count} events for a subscriber");
+        }
+    }
+}
