@@ -166,10 +166,7 @@ public sealed class ClientReconnectTests
     public async Task ReconnectFailed_is_raised_when_the_attempts_run_out()
     {
         var server = await TestServer.StartAsync();
-        var options = FastOptions(server.WsUri());
-        options.MaxReconnectAttempts = 3;
-        options.ReconnectInterval = TimeSpan.FromMilliseconds(20);
-        options.MaxReconnectDelay = TimeSpan.FromMilliseconds(50);
+        var options = ThreeQuickAttempts(server.WsUri());
         await using var client = new MoltBeatWSClient(options);
         var recorder = new ClientRecorder(client);
         await client.ConnectAsync().WaitAsync(Limit);
@@ -190,20 +187,15 @@ public sealed class ClientReconnectTests
     public async Task Reconnecting_is_raised_before_each_attempt_with_its_number_and_delay()
     {
         var server = await TestServer.StartAsync();
-        var options = FastOptions(server.WsUri());
-        options.MaxReconnectAttempts = 3;
-        options.ReconnectInterval = TimeSpan.FromMilliseconds(20);
-        options.MaxReconnectDelay = TimeSpan.FromMilliseconds(50);
+        var options = ThreeQuickAttempts(server.WsUri());
         await using var client = new MoltBeatWSClient(options);
-        var attempts = new System.Collections.Concurrent.ConcurrentQueue<MoltBeatReconnectingEventArgs>();
-        client.Reconnecting += (_, e) => attempts.Enqueue(e);
-        var failed = 0;
-        client.ReconnectFailed += (_, _) => Interlocked.Increment(ref failed);
+        var recorder = new ClientRecorder(client);
         await client.ConnectAsync().WaitAsync(Limit);
 
         await server.DisposeAsync(); // 1001, then the port stays closed
 
-        await Eventually(() => Volatile.Read(ref failed) == 1, "ReconnectFailed");
+        await Eventually(() => !recorder.ReconnectFailed.IsEmpty, "ReconnectFailed");
+        var attempts = recorder.Reconnecting;
         Assert.Equal([1, 2, 3], attempts.Select(a => a.Attempt));
         Assert.All(attempts, a => Assert.InRange(a.Delay, TimeSpan.Zero, options.MaxReconnectDelay));
         Assert.All(attempts, a => Assert.Equal(1001, a.CloseCode));

@@ -22,6 +22,16 @@ public static class ClientTestKit
         ConnectTimeout = TimeSpan.FromSeconds(5),
     };
 
+    /// <summary>Options of a client that gives up after three quick reconnect attempts.</summary>
+    public static MoltBeatWSClientOptions ThreeQuickAttempts(Uri url)
+    {
+        var options = FastOptions(url);
+        options.MaxReconnectAttempts = 3;
+        options.ReconnectInterval = TimeSpan.FromMilliseconds(20);
+        options.MaxReconnectDelay = TimeSpan.FromMilliseconds(50);
+        return options;
+    }
+
     /// <summary>Polls <paramref name="condition"/> until it holds, failing after the timeout.</summary>
     public static async Task Eventually(Func<bool> condition, string what, TimeSpan? timeout = null, Func<string>? diagnostics = null)
     {
@@ -56,6 +66,7 @@ public sealed class ClientRecorder
         client.Subscribed += (_, e) => Subscribed.Enqueue(e);
         client.Unsubscribed += (_, e) => Unsubscribed.Enqueue(e.Room);
         client.ReconnectFailed += (_, e) => ReconnectFailed.Enqueue(e);
+        client.Reconnecting += (_, e) => Reconnecting.Enqueue(e);
         client.RecoveryFailed += (_, e) => RecoveryFailed.Enqueue(e);
         client.StateChanged += (_, e) => States.Enqueue(e.NewState);
         client.Event += (_, e) => Events.Enqueue(e);
@@ -72,6 +83,8 @@ public sealed class ClientRecorder
     public ConcurrentQueue<string> Unsubscribed { get; } = new();
 
     public ConcurrentQueue<MoltBeatReconnectFailedEventArgs> ReconnectFailed { get; } = new();
+
+    public ConcurrentQueue<MoltBeatReconnectingEventArgs> Reconnecting { get; } = new();
 
     public ConcurrentQueue<MoltBeatRecoveryFailedEventArgs> RecoveryFailed { get; } = new();
 
