@@ -1,5 +1,8 @@
-export { MoltBeatWSClient, RESERVED_EVENTS } from './client.js';
-export type { WSClientConfig, ClientEventHandlers, Timers } from './client.js';
+export { MoltBeatWSClient } from './client.js';
+export { RESERVED_EVENTS } from './events.js';
+export type { WSClientConfig } from './config.js';
+export type { ClientEventHandlers } from './events.js';
+export type { Timers } from './timers.js';
 export { MoltBeatError, MoltBeatCloseError } from './errors.js';
 export { WSRoom, AnalyticsEvent, createEntityRoom, isValidRoom } from './rooms.js';
 export {

@@ -1,45 +1,43 @@
 /**
  * Pure decision helpers: reconnect backoff, close-code table, batch framing, dedup window.
- * Kept free of I/O so that unit tests can assert on them directly.
+ * Kept free of I/O so that unit tests can assert on them directly. The tables and numbers shared with the
+ * .NET client come from generated/protocol.ts.
  */
+
+import { CLOSE_CODES, RATE_LIMITED_EXTRA_BACKOFF_STEPS, UNLISTED_CLOSE_ADVICE, type ReconnectAdvice } from './generated/protocol.js';
 
 /** What to do after the connection closed with a given code (protocol.md, "Close codes"). */
 export type ReconnectAction =
-  /** Do not reconnect automatically (1000, 1002, 1003, 1007, 1008, 1009, 1010). */
+  /** Do not reconnect automatically (the codes whose advice is `DoNotReconnect`). */
   | 'stop'
-  /** Reconnect at once (4009, slow consumer), then recover. */
+  /** Reconnect at once, then recover (`ReconnectNow`: 4009, slow consumer). */
   | 'immediate'
-  /** Reconnect with exponential backoff and full jitter (1001, 1011, 4010, 1006 abnormal, anything unknown). */
+  /** Reconnect with exponential backoff and full jitter (`ReconnectWithBackoff`, and every code outside the table, e.g. 1006). */
   | 'backoff'
-  /** Reconnect after a longer backoff (4008, rate limit exceeded repeatedly). */
+  /** Reconnect after a longer backoff (4008, rate limit exceeded repeatedly: `ReconnectWithBackoff`, {@link LONG_BACKOFF_EXTRA_STEPS} doublings more). */
   | 'long_backoff'
-  /** Reconnect only with a new token (4001, unauthorized / token expired). */
+  /** Reconnect only with a new token (`NewTokenRequired`: 4001, unauthorized / token expired). */
   | 'new_token';
 
+const ADVICE_BY_CODE: ReadonlyMap<number, ReconnectAdvice> = new Map(Object.values(CLOSE_CODES).map((c): [number, ReconnectAdvice] => [c.code, c.advice]));
+
+/** What to do after a close with `code`: the advice of the .NET close-code table (generated/protocol.ts). */
 export function closeAction(code: number): ReconnectAction {
-  switch (code) {
-    case 1000: // normal close
-    case 1002: // protocol error
-    case 1003: // binary frame
-    case 1007: // invalid UTF-8
-    case 1008: // policy violation
-    case 1009: // message too big
-    case 1010: // missing extension (client-side)
+  switch (ADVICE_BY_CODE.get(code) ?? UNLISTED_CLOSE_ADVICE) {
+    case 'DoNotReconnect':
       return 'stop';
-    case 4001:
-      return 'new_token';
-    case 4008:
-      return 'long_backoff';
-    case 4009:
+    case 'ReconnectNow':
       return 'immediate';
+    case 'NewTokenRequired':
+      return 'new_token';
+    case 'ReconnectWithBackoff':
     default:
-      // 1001 going away, 1005 no status, 1006 abnormal, 1011 internal, 1012/1013/1014, 4010 heartbeat, unknown
-      return 'backoff';
+      return code === CLOSE_CODES.RateLimited.code ? 'long_backoff' : 'backoff';
   }
 }
 
-/** How many extra doublings a `long_backoff` gets over a plain one. */
-export const LONG_BACKOFF_EXTRA_STEPS = 3;
+/** How many extra doublings a `long_backoff` gets over a plain one (the .NET retry policy's for 4008). */
+export const LONG_BACKOFF_EXTRA_STEPS = RATE_LIMITED_EXTRA_BACKOFF_STEPS;
 
 export interface BackoffOptions {
   /** First ceiling, ms (the client's `reconnectInterval`). */
@@ -126,12 +124,13 @@ export function jwtExpiry(token: string | undefined): number | undefined {
 }
 
 /**
- * When to refresh a token that expires at `expMs` (ms since epoch), seen at `nowMs`: `margin` ms before
- * expiry, but never more than a fifth of the remaining lifetime ahead. Returns a delay in ms (>= 0).
+ * When to refresh a token that expires at `expMs` (ms since epoch), seen at `nowMs` (the .NET client's rule):
+ * `margin` ms before expiry, or halfway through the remaining life when less than twice `margin` is left.
+ * Returns a delay in ms (>= 0).
  */
 export function refreshDelay(expMs: number, nowMs: number, margin: number): number {
   const remaining = expMs - nowMs;
   if (remaining <= 0) return 0;
-  const lead = Math.min(margin, remaining / 5);
-  return Math.max(0, Math.floor(remaining - lead));
+  const due = remaining > margin * 2 ? remaining - margin : remaining / 2;
+  return Math.max(0, Math.floor(due));
 }

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
-import { MoltBeatWSClient, type WSClientConfig } from './client.js';
+import { MoltBeatWSClient } from './client.js';
+import type { WSClientConfig } from './config.js';
 
 export type UseMoltBeatOptions = Omit<WSClientConfig, 'url' | 'token'>;
 

@@ -1,3 +1,5 @@
+import type { ERROR_CODES } from './generated/protocol.js';
+
 // ---------------------------------------------------------------------------
 // Wire messages (protocol.md, version 1)
 // ---------------------------------------------------------------------------
@@ -49,16 +51,8 @@ export interface AuthenticatedMessage {
   expiresAt?: number;
 }
 
-export type ErrorCode =
-  | 'bad_request'
-  | 'unknown_type'
-  | 'invalid_room'
-  | 'forbidden'
-  | 'too_many_subscriptions'
-  | 'rate_limited'
-  | 'unauthorized'
-  | 'internal'
-  | (string & {});
+/** The `code` of an `error` message: one of protocol v1's (the .NET `ErrorCodes`), or a newer one. */
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES] | (string & {});
 
 export interface ErrorMessage {
   type: 'error';

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using MoltBeat.WebSocket.Client;
+using MoltBeat.WebSocket.Protocol;
 using MoltBeat.WebSocket.Tests.Infrastructure;
 using static MoltBeat.WebSocket.Tests.Client.ClientTestKit;
 
@@ -41,7 +42,7 @@ public sealed class ClientProtocolTests
 
         Assert.Equal(new MoltBeatSubscription("r", "e1", 0, null), subscription);
         Assert.Equal([1, 2, 3], recorder.Numbers());
-        Assert.Equal(new Protocol.StreamPosition("e1", 3), client.GetPosition("r"));
+        Assert.Equal(new StreamPosition("e1", 3), client.GetPosition("r"));
         Assert.Empty(recorder.Errors);
         var sent = await query.Task.WaitAsync(Limit);
         Assert.Contains("batch=1", sent);

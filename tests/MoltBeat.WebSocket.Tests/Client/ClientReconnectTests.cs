@@ -1,5 +1,6 @@
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Client;
+using MoltBeat.WebSocket.Protocol;
 using MoltBeat.WebSocket.Server;
 using MoltBeat.WebSocket.Tests.Infrastructure;
 using static MoltBeat.WebSocket.Tests.Client.ClientTestKit;
@@ -32,7 +33,7 @@ public sealed class ClientReconnectTests
             await Eventually(() => recorder.RecoveryFailed.Count == 1 && client.IsConnected, "the resubscription");
             var failed = recorder.RecoveryFailed.Single();
             Assert.Equal(room, failed.Room);
-            Assert.Equal(new Protocol.StreamPosition(before.Epoch, 1), failed.Since);
+            Assert.Equal(new StreamPosition(before.Epoch, 1), failed.Since);
             Assert.NotEqual(before.Epoch, failed.Current.Epoch); // a new in-memory server has new epochs
             var lost = recorder.Disconnected.Single();
             Assert.Equal(1001, lost.CloseCode);
@@ -44,7 +45,7 @@ public sealed class ClientReconnectTests
             second.Broadcast(room, "tick", new { n = 2 });
             await Eventually(() => recorder.Numbers().Count == 2, "the event from the new server");
             Assert.Equal([1, 2], recorder.Numbers());
-            Assert.Equal(new Protocol.StreamPosition(failed.Current.Epoch, 1), client.GetPosition(room));
+            Assert.Equal(new StreamPosition(failed.Current.Epoch, 1), client.GetPosition(room));
             Assert.Empty(recorder.Errors);
         }
         finally

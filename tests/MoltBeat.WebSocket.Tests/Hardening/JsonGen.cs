@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using CsCheck;
+using MoltBeat.WebSocket.Protocol;
 
 namespace MoltBeat.WebSocket.Tests.Hardening;
 
@@ -69,7 +70,7 @@ public static class JsonGen
     public static readonly Gen<(string Type, long? Id, string? Room, string? Token, (string Epoch, long Offset)? Since)> ValidRequest =
         Gen.Select(
             Gen.OneOf("ping", "subscribe", "unsubscribe", "auth", "anything-else"),
-            Gen.Long[1, Protocol.ClientRequestParser.MaxId].Nullable(),
+            Gen.Long[1, ClientRequestParser.MaxId].Nullable(),
             Gen.Char["abcxyz09:_-."].Array[1, 20].Select(cs => new string(cs)).Null(),
             Gen.String.Null(),
             Gen.Select(Gen.String, Gen.Long[0, long.MaxValue]).Nullable())

@@ -1,4 +1,4 @@
-import type { Timers } from '../../src/client.js';
+import type { Timers } from '../../src/index.js';
 
 /** A WebSocket stand-in driven by the test: it records what the client sends and delivers what the test says. */
 export class FakeSocket {

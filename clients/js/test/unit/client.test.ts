@@ -689,3 +689,21 @@ test('no `connected` within connectTimeout: the attempt is dropped and retried',
   assert.equal(client.isConnected(), true, 'the timer does not fire once connected');
   assert.equal(s2.closeCalls.length, 0);
 });
+
+test('defaults are the .NET client\'s: dedup window of 4096 ids, connect timeout of 10 s', async () => {
+  const { client, timers, events } = setup({ reconnectInterval: undefined });
+  const p = client.connect();
+  await flush();
+  FakeSocket.last.serverOpen();
+  timers.advance(9_999);
+  assert.equal(FakeSocket.last.closeCalls.length, 0);
+  timers.advance(1);
+  await assert.rejects(p, (e: any) => e.code === 1006 && /connect timeout/.test(e.reason));
+
+  const s = await reconnectOpen(timers, 5_000); // the first backoff ceiling (random() = 1)
+  const burst = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => ev('r', 'e', 0, { all: from + i }));
+  s.serverSend(...burst(1, 4096), ev('r', 'e', 0, { all: 1 }));
+  assert.equal(events().length, 4096, 'id 1 is still remembered after 4096 ids');
+  s.serverSend(...burst(4097, 4097), ev('r', 'e', 0, { all: 1 }));
+  assert.equal(events().length, 4098, 'and forgotten after 4097');
+});

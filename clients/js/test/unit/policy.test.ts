@@ -59,6 +59,7 @@ test('close codes map to the protocol table', () => {
     1007: 'stop',
     1008: 'stop',
     1009: 'stop',
+    1010: 'backoff',
     1011: 'backoff',
     1012: 'backoff',
     1013: 'backoff',
@@ -95,7 +96,7 @@ test('RecentIdSet remembers a bounded number of ids, oldest forgotten first', ()
   assert.throws(() => new RecentIdSet(0));
 });
 
-test('jwtExpiry reads exp without verifying; refreshDelay leads expiry', () => {
+test('jwtExpiry reads exp without verifying; refreshDelay leads expiry as the .NET client does', () => {
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const jwt = `${b64({ alg: 'HS256' })}.${b64({ sub: '1', exp: 1700000000 })}.sig`;
   assert.equal(jwtExpiry(jwt), 1700000000);
@@ -104,8 +105,10 @@ test('jwtExpiry reads exp without verifying; refreshDelay leads expiry', () => {
   assert.equal(jwtExpiry(undefined), undefined);
   // one hour left, 30 s margin
   assert.equal(refreshDelay(3_600_000, 0, 30_000), 3_570_000);
-  // 10 s left: at most a fifth of it ahead
-  assert.equal(refreshDelay(10_000, 0, 30_000), 8_000);
+  // 10 s left, less than twice the margin: halfway through what is left
+  assert.equal(refreshDelay(10_000, 0, 30_000), 5_000);
+  assert.equal(refreshDelay(60_000, 0, 30_000), 30_000);
+  assert.equal(refreshDelay(60_002, 0, 30_000), 30_002);
   assert.equal(refreshDelay(5, 10, 30_000), 0);
 });
 

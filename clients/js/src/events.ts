@@ -1,0 +1,37 @@
+import type { ConnectedMessage, DisconnectInfo, EventMeta, SubscriptionInfo } from './types.js';
+import type { MoltBeatError } from './errors.js'; // for {@link}
+
+/** Events with a fixed meaning; an application event of the same name is only seen through `event`. */
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
+  'connected',
+  'disconnected',
+  'error',
+  'subscribed',
+  'unsubscribed',
+  'event',
+  'reconnecting',
+  'reconnect_failed',
+  'recovery_failed',
+]);
+
+/** Handlers of the client's own events. */
+export interface ClientEventHandlers {
+  /** Connected to the server (payload = the server's `connected` message), also after every reconnect. */
+  connected: (payload: ConnectedMessage) => void;
+  /** A connection that had been established closed. */
+  disconnected: (info: DisconnectInfo) => void;
+  /** A server `error` message ({@link MoltBeatError}), a fatal close, a transport error, or a handler that threw. */
+  error: (error: Error) => void;
+  /** The server confirmed a subscription (also after each resubscribe on reconnect). */
+  subscribed: (room: string, info: SubscriptionInfo) => void;
+  /** The server confirmed an unsubscribe. */
+  unsubscribed: (room: string) => void;
+  /** Any event. */
+  event: (eventName: string, data: unknown, meta: EventMeta) => void;
+  /** A reconnect is scheduled in `delay` ms (attempt counts from 1). */
+  reconnecting: (attempt: number, delay: number) => void;
+  /** Gave up after `maxReconnectAttempts`. */
+  reconnect_failed: () => void;
+  /** After a reconnect the server could not replay what was missed in `room`: reload its state another way. */
+  recovery_failed: (room: string, info: SubscriptionInfo) => void;
+}

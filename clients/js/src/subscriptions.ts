@@ -1,0 +1,198 @@
+import type { MoltBeatError } from './errors.js';
+import { ERROR_CODES } from './generated/protocol.js';
+import type { ClientHost, Deferred } from './host.js';
+import type { Recovery } from './recovery.js';
+import type { PendingRequest, PendingRequests } from './requests.js';
+import { timerDelay } from './timers.js';
+import type { SubscribedMessage, SubscriptionInfo, UnsubscribedMessage } from './types.js';
+
+/**
+ * Where the client got to in a room: what a resubscribe sends as `since`.
+ * @internal
+ */
+export interface RoomPosition {
+  /** Epoch and last offset seen in this room (undefined until the first `subscribed`). */
+  epoch?: string;
+  offset?: number;
+}
+
+/** @internal */
+export interface RoomState extends RoomPosition {
+  /** 'idle': not requested on the current connection; 'pending': request sent; 'active': confirmed. */
+  status: 'idle' | 'pending' | 'active';
+  last?: SubscriptionInfo;
+  /** Resubscriptions the server failed in a row (each is retried after the reconnect backoff). */
+  failedResubscribes?: number;
+}
+
+/**
+ * The rooms of a client: what it asked for (kept across connections), how far it got in each, the server's
+ * replies, and those who wait for them.
+ * @internal
+ */
+export class Subscriptions {
+  private readonly rooms = new Map<string, RoomState>();
+  private readonly waiters = new Map<string, Deferred<SubscriptionInfo>[]>();
+
+  constructor(
+    private readonly host: ClientHost,
+    private readonly requests: PendingRequests,
+    private readonly recovery: Recovery,
+    /** Delay before sending again a resubscription the server failed `failures` times in a row, ms. */
+    private readonly retryDelay: (failures: number) => number,
+  ) {}
+
+  names(): string[] {
+    return [...this.rooms.keys()];
+  }
+
+  position(room: string): RoomPosition | undefined {
+    const st = this.rooms.get(room);
+    return st ? { epoch: st.epoch, offset: st.offset } : undefined;
+  }
+
+  subscribe(room: string): Promise<SubscriptionInfo> {
+    if (typeof room !== 'string' || room.length === 0) return Promise.reject(new TypeError('room must be a non-empty string'));
+    let st = this.rooms.get(room);
+    if (st && st.status === 'active' && st.last && this.host.isOpen()) return Promise.resolve(st.last);
+    const p = new Promise<SubscriptionInfo>((resolve, reject) => {
+      const list = this.waiters.get(room);
+      if (list) list.push({ resolve, reject });
+      else this.waiters.set(room, [{ resolve, reject }]);
+    });
+    if (!st) {
+      st = { status: 'idle' };
+      this.rooms.set(room, st);
+    }
+    if (this.host.isOpen() && st.status === 'idle') this.sendSubscribe(room, st);
+    return p;
+  }
+
+  unsubscribe(room: string): Promise<void> {
+    const had = this.rooms.delete(room);
+    this.recovery.forget(room);
+    this.rejectWaiters(room, new Error(`unsubscribed from ${room}`));
+    if (!this.host.isOpen()) {
+      if (had) this.host.emit('unsubscribed', room);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const id = this.requests.add({ kind: 'unsubscribe', room, resolve, reject });
+      this.host.send({ type: 'unsubscribe', room, id });
+    });
+  }
+
+  /** A connection was established: subscribe every room again, from where it got to. */
+  connectionOpened(): void {
+    // Parents first: a parent's replay covers its children's missed events in publish order.
+    const depth = (room: string) => (room === 'all' ? 0 : room.split(':').length);
+    const ordered = [...this.rooms].sort(([a], [b]) => depth(a) - depth(b));
+    for (const [room, st] of ordered) this.sendSubscribe(room, st);
+  }
+
+  /** The connection closed: no room is subscribed on the server any more (their waiters wait for the next one). */
+  connectionClosed(): void {
+    for (const [, st] of this.rooms) st.status = 'idle';
+  }
+
+  /** Rejects everyone waiting for a `subscribed` reply. */
+  rejectAllWaiters(err: Error): void {
+    for (const [room] of this.waiters) this.rejectWaiters(room, err);
+  }
+
+  /** A recorded event arrived: each of its rooms got (at least) to its offset there. */
+  advance(offsets: Record<string, number>): void {
+    for (const room in offsets) {
+      const st = this.rooms.get(room);
+      const o = offsets[room];
+      if (st && st.status === 'active' && typeof o === 'number' && (st.offset === undefined || o > st.offset)) st.offset = o;
+    }
+  }
+
+  onSubscribed(msg: SubscribedMessage): void {
+    const room = msg.room;
+    const p = this.requests.take(msg.id, 'subscribe');
+    const st = this.rooms.get(room);
+    if (!st) return; // unsubscribed in the meantime
+    const info: SubscriptionInfo = { room, epoch: msg.epoch, offset: msg.offset, recovered: msg.recovered };
+    const epochChanged = this.recovery.epochChanged(st.epoch, msg.epoch);
+
+    if (p?.catchup) {
+      this.recovery.onCatchupReply(room, st, msg);
+      return;
+    }
+
+    st.status = 'active';
+    st.failedResubscribes = 0;
+    st.last = info;
+    if (p?.since && msg.recovered === true) {
+      st.epoch = msg.epoch ?? st.epoch; // offset stays: the missed events follow and advance it
+    } else {
+      const sameEpoch = msg.epoch === undefined || msg.epoch === st.epoch;
+      st.epoch = msg.epoch ?? st.epoch;
+      if (typeof msg.offset === 'number') st.offset = sameEpoch && st.offset !== undefined ? Math.max(st.offset, msg.offset) : msg.offset;
+    }
+
+    const waiters = this.waiters.get(room);
+    this.waiters.delete(room);
+    this.host.emit('subscribed', room, info);
+    if (waiters) for (const w of waiters) w.resolve(info);
+
+    if (p?.since && msg.recovered === false) {
+      this.host.emit('recovery_failed', room, info);
+      // A handler may have unsubscribed, or disconnected.
+      if (epochChanged && this.host.isOpen() && this.rooms.get(room) === st) this.recovery.replayNewEpoch(room, st, msg.offset);
+    }
+  }
+
+  onUnsubscribed(msg: UnsubscribedMessage): void {
+    const p = this.requests.take(msg.id, 'unsubscribe');
+    if (this.rooms.has(msg.room) && !p) return; // stale reply for a room subscribed again since
+    this.host.emit('unsubscribed', msg.room);
+    p?.resolve?.(undefined);
+  }
+
+  /** The server answered the subscribe `p` of `room` with an `error`. */
+  onSubscribeFailed(p: PendingRequest, room: string, err: MoltBeatError): void {
+    const st = this.rooms.get(room);
+    if (p.catchup) {
+      this.recovery.catchupFailed(room);
+    } else if (err.code === ERROR_CODES.Internal && p.since && st) {
+      // A resubscription the server failed on its side (e.g. a Redis-backed node that could not read the
+      // history in time): ask again on this connection after the reconnect backoff, from the same position.
+      // Forgetting the room would leave the client connected without it, missing its events silently.
+      this.retryResubscribe(room, st);
+    } else {
+      // The server refused the room (forbidden, invalid_room, too_many_subscriptions...): forget it.
+      this.rooms.delete(room);
+      this.recovery.forget(room);
+      this.rejectWaiters(room, err);
+    }
+  }
+
+  private sendSubscribe(room: string, st: RoomState): void {
+    const since = st.epoch !== undefined && st.offset !== undefined ? { epoch: st.epoch, offset: st.offset } : undefined;
+    const id = this.requests.add({ kind: 'subscribe', room, since: !!since });
+    st.status = 'pending';
+    this.host.send(since ? { type: 'subscribe', room, id, since } : { type: 'subscribe', room, id });
+  }
+
+  private retryResubscribe(room: string, st: RoomState): void {
+    const connection = this.host.connection();
+    st.status = 'idle';
+    const delay = this.retryDelay(st.failedResubscribes ?? 0);
+    st.failedResubscribes = (st.failedResubscribes ?? 0) + 1;
+    this.host.timers.setTimeout(() => {
+      if (this.host.connection() === connection && this.host.isOpen() && this.rooms.get(room) === st && st.status === 'idle') {
+        this.sendSubscribe(room, st);
+      }
+    }, timerDelay(delay));
+  }
+
+  private rejectWaiters(room: string, err: Error): void {
+    const list = this.waiters.get(room);
+    if (!list) return;
+    this.waiters.delete(room);
+    for (const w of list) w.reject(err);
+  }
+}
