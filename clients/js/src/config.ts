@@ -70,8 +70,8 @@ const DEFAULTS: Required<Pick<WSClientConfig, Defaulted>> = {
   heartbeatInterval: CLIENT_DEFAULTS.heartbeatInterval,
   tokenRefreshMargin: CLIENT_DEFAULTS.tokenRefreshMargin,
   dedupWindow: CLIENT_DEFAULTS.deduplicationWindow,
-  recoverNewEpoch: true,
-  catchupTimeout: 10000,
+  recoverNewEpoch: CLIENT_DEFAULTS.recoverNewEpoch,
+  catchupTimeout: CLIENT_DEFAULTS.catchupTimeout,
   connectTimeout: CLIENT_DEFAULTS.connectTimeout,
 };
 

@@ -43,4 +43,10 @@ internal static partial class ClientLog
 
     [LoggerMessage(2013, LogLevel.Information, "Not reconnecting after close {CloseCode} {CloseReason}")]
     public static partial void NotReconnecting(this ILogger logger, int? closeCode, string? closeReason);
+
+    [LoggerMessage(2014, LogLevel.Information, "Room {Room} has a new epoch {Epoch}: replaying it from its start, holding events meanwhile")]
+    public static partial void CatchupStarted(this ILogger logger, string room, string epoch);
+
+    [LoggerMessage(2015, LogLevel.Warning, "A new epoch's replay took longer than {Timeout}: delivering the held events as they are")]
+    public static partial void CatchupTimedOut(this ILogger logger, TimeSpan timeout);
 }

@@ -6,8 +6,8 @@ public sealed partial class MoltBeatWSClient
 {
     /// <summary>
     /// One WebSocket and what belongs to it: its send lock (a <see cref="ClientWebSocket"/> allows one send at a
-    /// time), its heartbeat and token-refresh timers, and the promise of its <c>connected</c> message. A lost
-    /// connection is never reused; reconnecting makes a new one.
+    /// time), its heartbeat, token-refresh and catch-up timers, the replays of new epochs it runs, and the promise
+    /// of its <c>connected</c> message. A lost connection is never reused; reconnecting makes a new one.
     /// </summary>
     private sealed class Connection : IDisposable
     {
@@ -15,6 +15,7 @@ public sealed partial class MoltBeatWSClient
         private readonly Lock _timerLock = new();
         private ITimer? _heartbeat;
         private ITimer? _refresh;
+        private ITimer? _catchupTimeout;
         private int _disposed;
 
         public Connection(ClientWebSocket socket, string? token, bool isReconnect, CancellationTokenSource session)
@@ -51,6 +52,12 @@ public sealed partial class MoltBeatWSClient
         public bool Rejected { get; set; }
 
         public SemaphoreSlim SendLock { get; } = new(1, 1);
+
+        /// <summary>Rooms being replayed from a new epoch's start, and the events held meanwhile (under the client's lock).</summary>
+        public NewEpochCatchup Catchup { get; } = new();
+
+        /// <summary>Set under the client's lock once an epoch change on this connection cleared the dedup window (once is enough).</summary>
+        public bool DedupClearedForNewEpoch { get; set; }
 
         /// <summary>Cancelled when the connection is aborted (dead heartbeat, disconnect, failed connect).</summary>
         public CancellationToken Aborted => _aborted.Token;
@@ -92,6 +99,21 @@ public sealed partial class MoltBeatWSClient
             }
         }
 
+        /// <summary>Starts (or, with null, stops) the bound on how long a catch-up holds events.</summary>
+        public void SetCatchupTimeout(ITimer? timer)
+        {
+            lock (_timerLock)
+            {
+                if (_disposed != 0)
+                {
+                    timer?.Dispose();
+                    return;
+                }
+                _catchupTimeout?.Dispose();
+                _catchupTimeout = timer;
+            }
+        }
+
         public void StopTimers()
         {
             lock (_timerLock)
@@ -100,6 +122,8 @@ public sealed partial class MoltBeatWSClient
                 _heartbeat = null;
                 _refresh?.Dispose();
                 _refresh = null;
+                _catchupTimeout?.Dispose();
+                _catchupTimeout = null;
             }
         }
 

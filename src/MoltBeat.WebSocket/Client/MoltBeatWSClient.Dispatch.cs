@@ -114,7 +114,8 @@ public sealed partial class MoltBeatWSClient
                     }
                     finally
                     {
-                        _eventCredits.Release();
+                        if (item.Credited)
+                            _eventCredits.Release();
                     }
                 }
                 else
@@ -188,7 +189,9 @@ public sealed partial class MoltBeatWSClient
             await _dispatcher.ConfigureAwait(false);
     }
 
-    private readonly record struct DispatchItem(ReceivedEvent? Event, Action? Raise);
+    /// <summary>An event or a lifecycle callback; <paramref name="Credited"/>: the event holds one of <c>_eventCredits</c>
+    /// (events held during a catch-up gave theirs back when they were held).</summary>
+    private readonly record struct DispatchItem(ReceivedEvent? Event, Action? Raise, bool Credited = false);
 
     private sealed class HandlerRegistration(MoltBeatWSClient client, string eventName, Action<ReceivedEvent> handler) : IDisposable
     {

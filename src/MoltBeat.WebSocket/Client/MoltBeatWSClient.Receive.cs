@@ -206,23 +206,39 @@ public sealed partial class MoltBeatWSClient
         {
             if (_connection == connection)
             {
-                foreach (var (room, offset) in received.Offsets)
-                {
-                    if (_rooms.TryGetValue(room, out var state) && state.Position is { } position && offset > position.Offset)
-                        state.Position = position with { Offset = offset };
-                }
-                if (received.Id is { } id && !_dedup.Add(id))
-                {
-                    _logger.DuplicateDropped(id);
-                }
+                // Held while a new epoch is replayed (bounded by CatchupTimeout): delivered later, in order.
+                if (received.Id is not null && connection.Catchup.Hold(received, out var released))
+                    DeliverReleasedLocked(released);
                 else
-                {
-                    queued = _dispatch.Writer.TryWrite(new DispatchItem(received, null));
-                }
+                    queued = AcceptEventLocked(received, credited: true);
             }
         }
         if (!queued)
             _eventCredits.Release();
+    }
+
+    /// <summary>Advances the rooms' positions, drops a duplicate, queues the rest for the application; true when queued.</summary>
+    private bool AcceptEventLocked(ReceivedEvent received, bool credited)
+    {
+        // A duplicate (a replay of something already delivered) still tells how far each room got.
+        foreach (var (room, offset) in received.Offsets)
+        {
+            if (_rooms.TryGetValue(room, out var state) && state.Position is { } position && offset > position.Offset)
+                state.Position = position with { Offset = offset };
+        }
+        if (received.Id is { } id && !_dedup.Add(id))
+        {
+            _logger.DuplicateDropped(id);
+            return false;
+        }
+        return _dispatch.Writer.TryWrite(new DispatchItem(received, null, credited));
+    }
+
+    /// <summary>Events a finished catch-up releases, in publication order (they hold no credit: theirs went back when they were held).</summary>
+    private void DeliverReleasedLocked(IReadOnlyList<ReceivedEvent> released)
+    {
+        foreach (var received in released)
+            AcceptEventLocked(received, credited: false);
     }
 
     private void OnAuthenticated(JsonElement root)
@@ -245,6 +261,9 @@ public sealed partial class MoltBeatWSClient
             // A subscription the server refused and never confirmed is not kept for resubscription.
             if (pending is { Type: MessageTypes.Subscribe, Room: { } room } && _rooms.TryGetValue(room, out var state) && state.Position is null)
                 _rooms.Remove(room);
+            // A failed catch-up is not waited for: the room's held events go out as they are.
+            if (pending is { Kind: RequestKind.Catchup, Room: { } caughtUp })
+                ForgetCatchupLocked(pending.Connection == _connection ? _connection : null, caughtUp);
         }
         var exception = new MoltBeatRequestException(code, text, pending?.Room);
         if (pending is { Kind: RequestKind.Awaited })

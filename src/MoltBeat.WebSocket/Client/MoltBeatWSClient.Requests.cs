@@ -17,6 +17,9 @@ public sealed partial class MoltBeatWSClient
 
         /// <summary>A resubscription after a reconnect; an error reply is raised through <see cref="Error"/>.</summary>
         Resubscribe,
+
+        /// <summary>The replay of a new epoch from its start (<see cref="NewEpochCatchup"/>); its reply is not raised as <see cref="Subscribed"/>.</summary>
+        Catchup,
     }
 
     private Connection RequireConnection()

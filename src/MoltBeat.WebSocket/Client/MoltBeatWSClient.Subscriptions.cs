@@ -13,13 +13,22 @@ public sealed partial class MoltBeatWSClient
         bool? recovered = root.TryGetProperty("recovered"u8, out var r) && r.ValueKind is JsonValueKind.True or JsonValueKind.False ? r.GetBoolean() : null;
         var subscription = new MoltBeatSubscription(room, epoch, offset, recovered);
         PendingRequest? pending;
+        var catchUp = false;
         lock (_gate)
         {
             pending = TakePendingLocked(GetId(root));
             var current = _connection == connection;
+            if (pending?.Kind == RequestKind.Catchup)
+            {
+                if (current)
+                    OnCatchupReplyLocked(connection, room, recovered == true, offset);
+                pending.Completion.TrySetResult(subscription);
+                return;
+            }
             RoomState? state = null;
             if (current && !_rooms.TryGetValue(room, out state) && pending?.Kind == RequestKind.Awaited)
                 _rooms[room] = state = new RoomState();
+            var known = state?.Position?.Epoch;
             // A fire-and-forget or resubscribe reply for a room unsubscribed meanwhile is not re-added: the unsubscribe follows it.
             if (state is not null)
             {
@@ -28,19 +37,77 @@ public sealed partial class MoltBeatWSClient
                 if (recovered != true || state.Position is not { } kept || kept.Epoch != epoch)
                     state.Position = new StreamPosition(epoch, offset);
             }
+            var epochChanged = known is not null && known != epoch;
+            if (current && epochChanged && !connection.DedupClearedForNewEpoch)
+            {
+                // The server lost its history (e.g. it restarted): event ids start over, so forget the old ones.
+                _dedup.Clear();
+                connection.DedupClearedForNewEpoch = true;
+            }
             if (current)
                 Post(() => Subscribed?.Invoke(this, subscription));
             if (current && recovered == false)
             {
-                // The history was lost (e.g. a server restart): event ids start over, so forget the old ones.
-                _dedup.Clear();
                 var since = pending?.Since;
                 _logger.RecoveryFailed(room, since?.Epoch, since?.Offset, epoch, offset);
                 var args = new MoltBeatRecoveryFailedEventArgs(room, since, new StreamPosition(epoch, offset));
                 Post(() => RecoveryFailed?.Invoke(this, args));
+                // Everything in a new epoch was published while the client was away: replay it from its start.
+                catchUp = epochChanged && offset > 0 && Options.RecoverNewEpoch && state is not null;
+                if (catchUp)
+                    StartCatchupLocked(connection, room, state!, epoch);
             }
         }
         pending?.Completion.TrySetResult(subscription);
+        if (catchUp)
+            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, new StreamPosition(epoch, 0), null, RequestKind.Catchup, CancellationToken.None), ignoreConnectionLoss: true);
+    }
+
+    private void StartCatchupLocked(Connection connection, string room, RoomState state, string epoch)
+    {
+        state.Position = new StreamPosition(epoch, 0);
+        if (!connection.Catchup.Start(room))
+            return;
+        _logger.CatchupStarted(room, epoch);
+        // One bound for every catch-up running on the connection, as the JS client has.
+        connection.SetCatchupTimeout(_time.CreateTimer(static s =>
+        {
+            var (client, connection) = ((MoltBeatWSClient, Connection))s!;
+            client.OnCatchupTimeout(connection);
+        }, (this, connection), Options.CatchupTimeout, Timeout.InfiniteTimeSpan));
+    }
+
+    private void OnCatchupReplyLocked(Connection connection, string room, bool recovered, long offset)
+    {
+        if (!recovered && _rooms.TryGetValue(room, out var state) && state.Position is { } position && offset > position.Offset)
+            state.Position = position with { Offset = offset };
+        EndCatchupLocked(connection, connection.Catchup.Replied(room, recovered, offset));
+    }
+
+    private void OnCatchupTimeout(Connection connection)
+    {
+        lock (_gate)
+        {
+            if (_connection != connection || !connection.Catchup.IsActive)
+                return;
+            _logger.CatchupTimedOut(Options.CatchupTimeout);
+            EndCatchupLocked(connection, connection.Catchup.EndAll());
+        }
+    }
+
+    /// <summary>Delivers what a catch-up step released; stops the timeout once no catch-up is left.</summary>
+    private void EndCatchupLocked(Connection connection, IReadOnlyList<ReceivedEvent> released)
+    {
+        if (!connection.Catchup.IsActive)
+            connection.SetCatchupTimeout(null);
+        DeliverReleasedLocked(released);
+    }
+
+    /// <summary>A room that is no longer subscribed (unsubscribed, refused, its catch-up failed) is not waited for.</summary>
+    private void ForgetCatchupLocked(Connection? connection, string room)
+    {
+        if (connection is not null && connection.Catchup.IsActive)
+            EndCatchupLocked(connection, connection.Catchup.End(room));
     }
 
     private void OnUnsubscribed(Connection connection, JsonElement root)
@@ -124,6 +191,7 @@ public sealed partial class MoltBeatWSClient
         {
             _rooms.Remove(room);
             connection = _connection;
+            ForgetCatchupLocked(connection, room);
         }
         if (connection is null)
             return;
@@ -165,6 +233,7 @@ public sealed partial class MoltBeatWSClient
         {
             _rooms.Remove(room);
             connection = _connection;
+            ForgetCatchupLocked(connection, room);
         }
         if (connection is not null)
             _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Unsubscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None), ignoreConnectionLoss: true);

@@ -60,6 +60,16 @@ public sealed class MoltBeatWSClientOptions
     /// <summary>Event ids (<c>offsets.all</c>) remembered to drop duplicates after a recovery. Default 4096.</summary>
     public int DeduplicationWindow { get; set; } = 4096;
 
+    /// <summary>
+    /// Whether a room whose epoch changed while the client was away (the server restarted, or lost its history)
+    /// is replayed from the new epoch's start: every event of it was published while the client was away.
+    /// Recorded events are held meanwhile, so the application still sees them once and in order. Default true.
+    /// </summary>
+    public bool RecoverNewEpoch { get; set; } = true;
+
+    /// <summary>Longest time events are held back while such a replay runs; then they are delivered as they are. Default 10 s.</summary>
+    public TimeSpan CatchupTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Overrides the reconnect delays; null uses <see cref="ExponentialBackoffRetryPolicy"/> built from the options above.</summary>
     public IMoltBeatRetryPolicy? RetryPolicy { get; set; }
 
@@ -88,6 +98,7 @@ public sealed class MoltBeatWSClientOptions
         Positive(HeartbeatInterval, nameof(HeartbeatInterval));
         Positive(ConnectTimeout, nameof(ConnectTimeout));
         Positive(TokenRefreshMargin, nameof(TokenRefreshMargin));
+        Positive(CatchupTimeout, nameof(CatchupTimeout));
         ArgumentOutOfRangeException.ThrowIfNegative(MaxReconnectAttempts);
         ArgumentOutOfRangeException.ThrowIfLessThan(EventBufferCapacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(DeduplicationWindow, 0);

@@ -57,6 +57,59 @@ public sealed class ClientReconnectTests
         }
     }
 
+    [Theory(Timeout = 30_000)]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task After_a_server_restart_the_client_replays_the_new_epoch_from_its_start_once_and_in_order(bool recoverNewEpoch)
+    {
+        var first = await TestServer.StartAsync();
+        var port = first.HttpUri.Port;
+        await using var proxy = TcpProxy.Start(port);
+        MoltBeatWSServer? second = null;
+        var options = FastOptions(proxy.WsUri());
+        options.RecoverNewEpoch = recoverNewEpoch;
+        var client = new MoltBeatWSClient(options);
+        try
+        {
+            var recorder = new ClientRecorder(client);
+            await client.ConnectAsync().WaitAsync(Limit);
+            var room = UniqueRoom("analytics");
+            await client.SubscribeAsync(room).WaitAsync(Limit);
+            first.Server.Broadcast(room, "tick", new { n = 1 });
+            await Eventually(() => recorder.Numbers().Count == 1, "the first event");
+
+            proxy.Refusing = true;
+            proxy.KillAll();
+            await first.DisposeAsync();
+            await Eventually(() => client.State == MoltBeatWSClientState.Reconnecting, "Reconnecting");
+            second = new MoltBeatWSServer(new WSServerOptions { Port = port, Host = "127.0.0.1", CloseTimeout = TimeSpan.FromSeconds(2) });
+            await second.StartAsync().WaitAsync(Limit);
+            // Published by the restarted server before the client is back: only its new epoch has them.
+            for (var n = 2; n <= 4; n++)
+                second.Broadcast(room, "tick", new { n });
+            proxy.Refusing = false;
+
+            await Eventually(() => recorder.RecoveryFailed.Count == 1, "the resubscription");
+            second.Broadcast(room, "tick", new { n = 5 });
+            int[] expected = recoverNewEpoch ? [1, 2, 3, 4, 5] : [1, 5];
+            await Eventually(() => recorder.Numbers().Count >= expected.Length, "the events of the new epoch", diagnostics: () => string.Join(",", recorder.Numbers()));
+            // Nothing more arrives: no event twice.
+            await Task.Delay(200);
+            Assert.Equal(expected, recorder.Numbers());
+            var failed = recorder.RecoveryFailed.Single();
+            Assert.Equal(3, failed.Current.Offset);
+            Assert.Equal(new StreamPosition(failed.Current.Epoch, 4), client.GetPosition(room));
+            Assert.Empty(recorder.Errors);
+        }
+        finally
+        {
+            await client.DisposeAsync();
+            if (second is not null)
+                await second.DisposeAsync();
+            await first.DisposeAsync();
+        }
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task Client_recovers_events_published_while_its_connection_was_cut_exactly_once_and_in_order()
     {

@@ -27,6 +27,8 @@ public sealed class JsProtocolConstantsTests
         nameof(MoltBeatWSClientOptions.ConnectTimeout),
         nameof(MoltBeatWSClientOptions.DeduplicationWindow),
         nameof(MoltBeatWSClientOptions.TokenRefreshMargin),
+        nameof(MoltBeatWSClientOptions.RecoverNewEpoch),
+        nameof(MoltBeatWSClientOptions.CatchupTimeout),
     ];
 
     [Fact]
@@ -126,7 +128,7 @@ public sealed class JsProtocolConstantsTests
         foreach (var name in SharedOptions)
         {
             var value = typeof(MoltBeatWSClientOptions).GetProperty(name)!.GetValue(defaults);
-            Line($"  {char.ToLowerInvariant(name[0])}{name[1..]}: {Number(value, name)},");
+            Line($"  {char.ToLowerInvariant(name[0])}{name[1..]}: {Literal(value, name)},");
         }
         Line("} as const;");
         Line();
@@ -154,12 +156,13 @@ public sealed class JsProtocolConstantsTests
         return BitOperations.Log2((ulong)ratio);
     }
 
-    private static string Number(object? value, string name) => value switch
+    private static string Literal(object? value, string name) => value switch
     {
         TimeSpan t when t.Ticks % TimeSpan.TicksPerMillisecond == 0 =>
             (t.Ticks / TimeSpan.TicksPerMillisecond).ToString(CultureInfo.InvariantCulture),
         int i => i.ToString(CultureInfo.InvariantCulture),
-        _ => throw new InvalidOperationException($"MoltBeatWSClientOptions.{name} = {value}: not a whole number of ms nor an int"),
+        bool b => b ? "true" : "false",
+        _ => throw new InvalidOperationException($"MoltBeatWSClientOptions.{name} = {value}: not a whole number of ms, an int nor a bool"),
     };
 
     private static string Quote(string s) => "'" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";

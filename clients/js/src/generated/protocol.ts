@@ -77,6 +77,8 @@ export const CLIENT_DEFAULTS = {
   connectTimeout: 10000,
   deduplicationWindow: 4096,
   tokenRefreshMargin: 30000,
+  recoverNewEpoch: true,
+  catchupTimeout: 10000,
 } as const;
 
 /**
