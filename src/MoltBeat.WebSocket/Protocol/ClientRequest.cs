@@ -6,4 +6,4 @@ namespace MoltBeat.WebSocket.Protocol;
 /// <param name="Room">The <c>room</c> field of <c>subscribe</c>/<c>unsubscribe</c>.</param>
 /// <param name="Since">The <c>since</c> position of a recovering <c>subscribe</c>.</param>
 /// <param name="Token">The <c>token</c> of an <c>auth</c> message.</param>
-public sealed record ClientRequest(string Type, long? Id, string? Room, StreamPosition? Since, string? Token);
+internal sealed record ClientRequest(string Type, long? Id, string? Room, StreamPosition? Since, string? Token);

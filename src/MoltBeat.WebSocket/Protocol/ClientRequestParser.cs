@@ -7,7 +7,7 @@ namespace MoltBeat.WebSocket.Protocol;
 /// malformed or ill-typed input gets a precise <c>bad_request</c> message (and the request's
 /// <c>id</c> when it could be read) instead of an exception.
 /// </summary>
-public static class ClientRequestParser
+internal static class ClientRequestParser
 {
     /// <summary>The largest <c>id</c> a client may use: 2^53-1, the largest integer JavaScript keeps exact.</summary>
     public const long MaxId = (1L << 53) - 1;

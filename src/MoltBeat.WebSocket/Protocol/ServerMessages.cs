@@ -7,7 +7,7 @@ namespace MoltBeat.WebSocket.Protocol;
 /// Writes the server → client messages of protocol v1 as compact UTF-8 JSON (never a raw newline,
 /// so that batched frames can separate messages with <c>\n</c>).
 /// </summary>
-public static class ServerMessages
+internal static class ServerMessages
 {
     private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, SkipValidation = false };
 
