@@ -94,14 +94,14 @@ public sealed partial class MoltBeatWSClient
     private static MoltBeatConnectionInfo ParseConnected(JsonElement root)
     {
         var user = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (root.TryGetProperty("user"u8, out var u) && u.ValueKind == JsonValueKind.Object)
+        if (root.TryGetProperty(WireNames.User, out var u) && u.ValueKind == JsonValueKind.Object)
         {
             foreach (var property in u.EnumerateObject())
                 user[property.Name] = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString()! : property.Value.GetRawText();
         }
-        var heartbeat = root.TryGetProperty("heartbeatInterval"u8, out var h) && h.TryGetInt64(out var ms) ? TimeSpan.FromMilliseconds(ms) : TimeSpan.Zero;
-        var protocol = root.TryGetProperty("protocol"u8, out var p) && p.TryGetInt32(out var v) ? v : MessageTypes.ProtocolVersion;
-        return new MoltBeatConnectionInfo(GetString(root, "clientId"u8) ?? "", user, heartbeat, protocol);
+        var heartbeat = root.TryGetProperty(WireNames.HeartbeatInterval, out var h) && h.TryGetInt64(out var ms) ? TimeSpan.FromMilliseconds(ms) : TimeSpan.Zero;
+        var protocol = root.TryGetProperty(WireNames.Protocol, out var p) && p.TryGetInt32(out var v) ? v : MessageTypes.ProtocolVersion;
+        return new MoltBeatConnectionInfo(GetString(root, WireNames.ClientId) ?? "", user, heartbeat, protocol);
     }
 
     /// <summary>

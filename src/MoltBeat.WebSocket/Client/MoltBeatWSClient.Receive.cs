@@ -124,7 +124,7 @@ public sealed partial class MoltBeatWSClient
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type"u8, out var type) || type.ValueKind != JsonValueKind.String)
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty(WireNames.Type, out var type) || type.ValueKind != JsonValueKind.String)
             {
                 ReportMalformed(new InvalidDataException("A server message without a string 'type'."));
                 return;
@@ -171,19 +171,19 @@ public sealed partial class MoltBeatWSClient
     }
 
     private static long? GetId(JsonElement root) =>
-        root.TryGetProperty("id"u8, out var id) && id.ValueKind == JsonValueKind.Number && id.TryGetInt64(out var value) ? value : null;
+        root.TryGetProperty(WireNames.Id, out var id) && id.ValueKind == JsonValueKind.Number && id.TryGetInt64(out var value) ? value : null;
 
     private static string? GetString(JsonElement root, ReadOnlySpan<byte> name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     private static ReceivedEvent ParseEvent(JsonElement root)
     {
-        var room = GetString(root, "room"u8);
+        var room = GetString(root, WireNames.Room);
         IReadOnlyList<string> rooms = room is null ? [] : [room];
-        if (root.TryGetProperty("rooms"u8, out var r) && r.ValueKind == JsonValueKind.Array)
+        if (root.TryGetProperty(WireNames.Rooms, out var r) && r.ValueKind == JsonValueKind.Array)
             rooms = [.. r.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => e.GetString()!)];
         var offsets = new Dictionary<string, long>(StringComparer.Ordinal);
-        if (root.TryGetProperty("offsets"u8, out var o) && o.ValueKind == JsonValueKind.Object)
+        if (root.TryGetProperty(WireNames.Offsets, out var o) && o.ValueKind == JsonValueKind.Object)
         {
             foreach (var property in o.EnumerateObject())
             {
@@ -191,9 +191,9 @@ public sealed partial class MoltBeatWSClient
                     offsets[property.Name] = offset;
             }
         }
-        var data = root.TryGetProperty("data"u8, out var d) ? d.Clone() : default;
-        var ts = root.TryGetProperty("ts"u8, out var t) && t.TryGetInt64(out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : default;
-        return new ReceivedEvent(GetString(root, "event"u8) ?? "", data, room, rooms, offsets, ts);
+        var data = root.TryGetProperty(WireNames.Data, out var d) ? d.Clone() : default;
+        var ts = root.TryGetProperty(WireNames.Ts, out var t) && t.TryGetInt64(out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : default;
+        return new ReceivedEvent(GetString(root, WireNames.Event) ?? "", data, room, rooms, offsets, ts);
     }
 
     private async ValueTask OnEventAsync(Connection connection, JsonElement root)
@@ -243,7 +243,7 @@ public sealed partial class MoltBeatWSClient
 
     private void OnAuthenticated(JsonElement root)
     {
-        DateTimeOffset? expiresAt = root.TryGetProperty("expiresAt"u8, out var e) && e.TryGetInt64(out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+        DateTimeOffset? expiresAt = root.TryGetProperty(WireNames.ExpiresAt, out var e) && e.TryGetInt64(out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
         PendingRequest? pending;
         lock (_gate)
             pending = TakePendingLocked(GetId(root));
@@ -252,8 +252,8 @@ public sealed partial class MoltBeatWSClient
 
     private void OnServerError(JsonElement root)
     {
-        var code = GetString(root, "code"u8) ?? ErrorCodes.Internal;
-        var text = GetString(root, "message"u8) ?? "";
+        var code = GetString(root, WireNames.Code) ?? ErrorCodes.Internal;
+        var text = GetString(root, WireNames.Message) ?? "";
         PendingRequest? pending;
         lock (_gate)
         {

@@ -98,19 +98,19 @@ public sealed partial class MoltBeatWSClient
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartObject();
-            writer.WriteString("type"u8, type);
-            writer.WriteNumber("id"u8, id);
+            writer.WriteString(WireNames.Type, type);
+            writer.WriteNumber(WireNames.Id, id);
             if (room is not null)
-                writer.WriteString("room"u8, room);
+                writer.WriteString(WireNames.Room, room);
             if (since is { } position)
             {
-                writer.WriteStartObject("since"u8);
-                writer.WriteString("epoch"u8, position.Epoch);
-                writer.WriteNumber("offset"u8, position.Offset);
+                writer.WriteStartObject(WireNames.Since);
+                writer.WriteString(WireNames.Epoch, position.Epoch);
+                writer.WriteNumber(WireNames.Offset, position.Offset);
                 writer.WriteEndObject();
             }
             if (token is not null)
-                writer.WriteString("token"u8, token);
+                writer.WriteString(WireNames.Token, token);
             writer.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();

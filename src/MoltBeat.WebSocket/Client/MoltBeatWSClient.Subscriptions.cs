@@ -7,10 +7,10 @@ public sealed partial class MoltBeatWSClient
 {
     private void OnSubscribed(Connection connection, JsonElement root)
     {
-        var room = GetString(root, "room"u8) ?? throw new InvalidDataException("'subscribed' without 'room'.");
-        var epoch = GetString(root, "epoch"u8) ?? "";
-        var offset = root.TryGetProperty("offset"u8, out var o) && o.TryGetInt64(out var value) ? value : 0;
-        bool? recovered = root.TryGetProperty("recovered"u8, out var r) && r.ValueKind is JsonValueKind.True or JsonValueKind.False ? r.GetBoolean() : null;
+        var room = GetString(root, WireNames.Room) ?? throw new InvalidDataException("'subscribed' without 'room'.");
+        var epoch = GetString(root, WireNames.Epoch) ?? "";
+        var offset = root.TryGetProperty(WireNames.Offset, out var o) && o.TryGetInt64(out var value) ? value : 0;
+        bool? recovered = root.TryGetProperty(WireNames.Recovered, out var r) && r.ValueKind is JsonValueKind.True or JsonValueKind.False ? r.GetBoolean() : null;
         var subscription = new MoltBeatSubscription(room, epoch, offset, recovered);
         PendingRequest? pending;
         var catchUp = false;
@@ -112,7 +112,7 @@ public sealed partial class MoltBeatWSClient
 
     private void OnUnsubscribed(Connection connection, JsonElement root)
     {
-        var room = GetString(root, "room"u8) ?? "";
+        var room = GetString(root, WireNames.Room) ?? "";
         PendingRequest? pending;
         lock (_gate)
         {

@@ -93,11 +93,11 @@ internal static class ClientRequestParser
     }
 
     private static Field FieldOf(ref Utf8JsonReader reader) =>
-        reader.ValueTextEquals("type"u8) ? Field.Type
-        : reader.ValueTextEquals("id"u8) ? Field.Id
-        : reader.ValueTextEquals("room"u8) ? Field.Room
-        : reader.ValueTextEquals("token"u8) ? Field.Token
-        : reader.ValueTextEquals("since"u8) ? Field.Since
+        reader.ValueTextEquals(WireNames.Type) ? Field.Type
+        : reader.ValueTextEquals(WireNames.Id) ? Field.Id
+        : reader.ValueTextEquals(WireNames.Room) ? Field.Room
+        : reader.ValueTextEquals(WireNames.Token) ? Field.Token
+        : reader.ValueTextEquals(WireNames.Since) ? Field.Since
         : Field.Unknown;
 
     private static string? ReadString(ref Utf8JsonReader reader, string field, ref string? error)
@@ -132,8 +132,8 @@ internal static class ClientRequestParser
         long? offset = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var isEpoch = reader.ValueTextEquals("epoch"u8);
-            var isOffset = reader.ValueTextEquals("offset"u8);
+            var isEpoch = reader.ValueTextEquals(WireNames.Epoch);
+            var isOffset = reader.ValueTextEquals(WireNames.Offset);
             reader.Read();
             if (isEpoch && reader.TokenType == JsonTokenType.String)
                 epoch = reader.GetString();

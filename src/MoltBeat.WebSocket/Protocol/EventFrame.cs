@@ -28,24 +28,24 @@ public static class EventFrame
         using (var w = new Utf8JsonWriter(buffer, WriterOptions))
         {
             w.WriteStartObject();
-            w.WriteString("type"u8, MessageTypes.Event);
+            w.WriteString(WireNames.Type, MessageTypes.Event);
             if (rooms.Count > 0)
-                w.WriteString("room"u8, rooms[0]);
+                w.WriteString(WireNames.Room, rooms[0]);
             if (rooms.Count > 1)
             {
-                w.WriteStartArray("rooms"u8);
+                w.WriteStartArray(WireNames.Rooms);
                 foreach (var room in rooms)
                     w.WriteStringValue(room);
                 w.WriteEndArray();
             }
-            w.WriteString("event"u8, eventName);
-            w.WritePropertyName("data"u8);
+            w.WriteString(WireNames.Event, eventName);
+            w.WritePropertyName(WireNames.Data);
             // The payload came from our own compact serializer, so it holds no raw newline.
             w.WriteRawValue(data, skipInputValidation: true);
-            w.WriteNumber("ts"u8, timestampMs);
+            w.WriteNumber(WireNames.Ts, timestampMs);
             if (offsets is not null)
             {
-                w.WriteStartObject("offsets"u8);
+                w.WriteStartObject(WireNames.Offsets);
                 foreach (var (room, offset) in offsets)
                     w.WriteNumber(room, offset);
                 w.WriteEndObject();

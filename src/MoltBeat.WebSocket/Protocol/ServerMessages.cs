@@ -15,38 +15,38 @@ internal static class ServerMessages
     public static byte[] Connected(string clientId, IReadOnlyDictionary<string, string>? user, int heartbeatIntervalMs) =>
         Write(w =>
         {
-            w.WriteString("type", MessageTypes.Connected);
-            w.WriteString("clientId", clientId);
+            w.WriteString(WireNames.Type, MessageTypes.Connected);
+            w.WriteString(WireNames.ClientId, clientId);
             if (user is not null)
             {
-                w.WriteStartObject("user");
+                w.WriteStartObject(WireNames.User);
                 foreach (var (key, value) in user)
                     w.WriteString(key, value);
                 w.WriteEndObject();
             }
-            w.WriteNumber("heartbeatInterval", heartbeatIntervalMs);
-            w.WriteNumber("protocol", MessageTypes.ProtocolVersion);
+            w.WriteNumber(WireNames.HeartbeatInterval, heartbeatIntervalMs);
+            w.WriteNumber(WireNames.Protocol, MessageTypes.ProtocolVersion);
         });
 
     /// <summary><c>subscribed</c>: reply to <c>subscribe</c>, with the room's current position.</summary>
     public static byte[] Subscribed(string room, long? id, StreamPosition position, bool? recovered) =>
         Write(w =>
         {
-            w.WriteString("type", MessageTypes.Subscribed);
-            w.WriteString("room", room);
+            w.WriteString(WireNames.Type, MessageTypes.Subscribed);
+            w.WriteString(WireNames.Room, room);
             WriteId(w, id);
-            w.WriteString("epoch", position.Epoch);
-            w.WriteNumber("offset", position.Offset);
+            w.WriteString(WireNames.Epoch, position.Epoch);
+            w.WriteNumber(WireNames.Offset, position.Offset);
             if (recovered is { } r)
-                w.WriteBoolean("recovered", r);
+                w.WriteBoolean(WireNames.Recovered, r);
         });
 
     /// <summary><c>unsubscribed</c>: reply to <c>unsubscribe</c>.</summary>
     public static byte[] Unsubscribed(string room, long? id) =>
         Write(w =>
         {
-            w.WriteString("type", MessageTypes.Unsubscribed);
-            w.WriteString("room", room);
+            w.WriteString(WireNames.Type, MessageTypes.Unsubscribed);
+            w.WriteString(WireNames.Room, room);
             WriteId(w, id);
         });
 
@@ -54,7 +54,7 @@ internal static class ServerMessages
     public static byte[] Pong(long? id) =>
         Write(w =>
         {
-            w.WriteString("type", MessageTypes.Pong);
+            w.WriteString(WireNames.Type, MessageTypes.Pong);
             WriteId(w, id);
         });
 
@@ -62,26 +62,26 @@ internal static class ServerMessages
     public static byte[] Authenticated(long? id, DateTimeOffset? expiresAt) =>
         Write(w =>
         {
-            w.WriteString("type", MessageTypes.Authenticated);
+            w.WriteString(WireNames.Type, MessageTypes.Authenticated);
             WriteId(w, id);
             if (expiresAt is { } e)
-                w.WriteNumber("expiresAt", e.ToUnixTimeMilliseconds());
+                w.WriteNumber(WireNames.ExpiresAt, e.ToUnixTimeMilliseconds());
         });
 
     /// <summary><c>error</c>: a request failed; the connection stays open unless a close follows.</summary>
     public static byte[] Error(long? id, string code, string message) =>
         Write(w =>
         {
-            w.WriteString("type", MessageTypes.Error);
+            w.WriteString(WireNames.Type, MessageTypes.Error);
             WriteId(w, id);
-            w.WriteString("code", code);
-            w.WriteString("message", message);
+            w.WriteString(WireNames.Code, code);
+            w.WriteString(WireNames.Message, message);
         });
 
     private static void WriteId(Utf8JsonWriter w, long? id)
     {
         if (id is { } value)
-            w.WriteNumber("id", value);
+            w.WriteNumber(WireNames.Id, value);
     }
 
     private static byte[] Write(Action<Utf8JsonWriter> body)
