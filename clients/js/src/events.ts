@@ -24,8 +24,12 @@ export interface ClientEventHandlers {
   error: (error: Error) => void;
   /** The server confirmed a subscription (also after each resubscribe on reconnect). */
   subscribed: (room: string, info: SubscriptionInfo) => void;
-  /** The server confirmed an unsubscribe. */
-  unsubscribed: (room: string) => void;
+  /**
+   * The server confirmed an unsubscribe (`reason` undefined), or removed the subscription by itself: `reason`
+   * `forbidden` (a token refresh narrowed the rights) or `revoked` (an operator). Then the room is forgotten
+   * and not resubscribed.
+   */
+  unsubscribed: (room: string, reason?: string) => void;
   /** Any event. */
   event: (eventName: string, data: unknown, meta: EventMeta) => void;
   /** A reconnect is scheduled in `delay` ms (attempt counts from 1). */

@@ -146,6 +146,13 @@ export class Subscriptions {
   }
 
   onUnsubscribed(msg: UnsubscribedMessage): void {
+    if (typeof msg.reason === 'string' && msg.id === undefined) {
+      // Removed by the server (rights narrowed, or revoked): resubscribing would only be refused again.
+      const had = this.rooms.delete(msg.room);
+      this.recovery.forget(msg.room);
+      if (had) this.host.emit('unsubscribed', msg.room, msg.reason);
+      return;
+    }
     const p = this.requests.take(msg.id, 'unsubscribe');
     if (this.rooms.has(msg.room) && !p) return; // stale reply for a room subscribed again since
     this.host.emit('unsubscribed', msg.room);

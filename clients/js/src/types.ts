@@ -38,6 +38,8 @@ export interface UnsubscribedMessage {
   type: 'unsubscribed';
   room: string;
   id?: number;
+  /** Set when the server removed the subscription by itself (revision 1.1): `forbidden` or `revoked`. */
+  reason?: string;
 }
 
 export interface PongMessage {

@@ -39,7 +39,12 @@ public sealed record MoltBeatSubscription(string Room, string Epoch, long Offset
 
 /// <summary>Arguments of <see cref="MoltBeatWSClient.Unsubscribed"/>.</summary>
 /// <param name="Room">The room left.</param>
-public sealed record MoltBeatUnsubscribedEventArgs(string Room);
+/// <param name="Reason">
+/// Null when the server confirmed the client's own unsubscribe; otherwise why the server removed the subscription by
+/// itself (<see cref="Protocol.UnsubscribeReasons"/>: <c>forbidden</c> after a token refresh narrowed the rights,
+/// <c>revoked</c> by an operator). The client then forgets the room: it is not resubscribed.
+/// </param>
+public sealed record MoltBeatUnsubscribedEventArgs(string Room, string? Reason = null);
 
 /// <summary>Arguments of <see cref="MoltBeatWSClient.Reconnecting"/>.</summary>
 /// <param name="Attempt">The attempt about to be made (1 for the first after a connection was lost).</param>

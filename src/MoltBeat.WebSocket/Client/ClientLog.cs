@@ -49,4 +49,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(2015, LogLevel.Warning, "A new epoch's replay took longer than {Timeout}: delivering the held events as they are")]
     public static partial void CatchupTimedOut(this ILogger logger, TimeSpan timeout);
+
+    [LoggerMessage(2016, LogLevel.Warning, "The server removed the subscription to {Room} ({Reason}); it is not resubscribed")]
+    public static partial void RemovedByServer(this ILogger logger, string room, string reason);
 }

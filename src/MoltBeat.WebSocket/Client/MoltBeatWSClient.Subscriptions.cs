@@ -113,12 +113,22 @@ public sealed partial class MoltBeatWSClient
     private void OnUnsubscribed(Connection connection, JsonElement root)
     {
         var room = GetString(root, WireNames.Room) ?? "";
+        var reason = GetString(root, WireNames.Reason);
         PendingRequest? pending;
         lock (_gate)
         {
             pending = TakePendingLocked(GetId(root));
             if (_connection == connection)
-                Post(() => Unsubscribed?.Invoke(this, new MoltBeatUnsubscribedEventArgs(room)));
+            {
+                if (reason is not null)
+                {
+                    // Removed by the server (rights narrowed, or revoked): resubscribing would only be refused again.
+                    _rooms.Remove(room);
+                    ForgetCatchupLocked(connection, room);
+                    _logger.RemovedByServer(room, reason);
+                }
+                Post(() => Unsubscribed?.Invoke(this, new MoltBeatUnsubscribedEventArgs(room, reason)));
+            }
         }
         pending?.Completion.TrySetResult(null);
     }

@@ -81,7 +81,10 @@ public sealed partial class MoltBeatWSClient : IAsyncDisposable
     /// <summary>Raised when the server confirmed a subscription, also for each resubscription after a reconnect.</summary>
     public event EventHandler<MoltBeatSubscription>? Subscribed;
 
-    /// <summary>Raised when the server confirmed an unsubscription.</summary>
+    /// <summary>
+    /// Raised when the server confirmed an unsubscription, or removed a subscription by itself (then with a
+    /// <see cref="MoltBeatUnsubscribedEventArgs.Reason"/>, and the room is not resubscribed).
+    /// </summary>
     public event EventHandler<MoltBeatUnsubscribedEventArgs>? Unsubscribed;
 
     /// <summary>Raised before each reconnect attempt, with its number and the delay before it (a dashboard shows "reconnecting in 4 s").</summary>

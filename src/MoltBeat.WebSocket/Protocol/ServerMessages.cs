@@ -41,13 +41,18 @@ internal static class ServerMessages
                 w.WriteBoolean(WireNames.Recovered, r);
         });
 
-    /// <summary><c>unsubscribed</c>: reply to <c>unsubscribe</c>.</summary>
-    public static byte[] Unsubscribed(string room, long? id) =>
+    /// <summary>
+    /// <c>unsubscribed</c>: the reply to <c>unsubscribe</c> (with its id), or, with a <paramref name="reason"/> and
+    /// no id, the server removing a subscription by itself (revision 1.1: <see cref="UnsubscribeReasons"/>).
+    /// </summary>
+    public static byte[] Unsubscribed(string room, long? id, string? reason = null) =>
         Write(w =>
         {
             w.WriteString(WireNames.Type, MessageTypes.Unsubscribed);
             w.WriteString(WireNames.Room, room);
             WriteId(w, id);
+            if (reason is not null)
+                w.WriteString(WireNames.Reason, reason);
         });
 
     /// <summary><c>pong</c>: reply to <c>ping</c>.</summary>

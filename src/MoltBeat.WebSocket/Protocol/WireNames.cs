@@ -45,6 +45,9 @@ internal static class WireNames
     /// <summary>Whether a <c>since</c> was honoured (<c>subscribed</c>).</summary>
     public static ReadOnlySpan<byte> Recovered => "recovered"u8;
 
+    /// <summary>Why the server removed a subscription by itself (<c>unsubscribed</c>, revision 1.1).</summary>
+    public static ReadOnlySpan<byte> Reason => "reason"u8;
+
     /// <summary>A room name.</summary>
     public static ReadOnlySpan<byte> Room => "room"u8;
 

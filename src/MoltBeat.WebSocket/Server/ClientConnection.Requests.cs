@@ -146,6 +146,30 @@ internal sealed partial class ClientConnection
         }
     }
 
+    /// <summary>
+    /// Removes, by the server's own decision, the subscriptions <paramref name="remove"/> picks, telling the client
+    /// each with <c>unsubscribed</c> and <paramref name="reason"/>; in delivery order, as <see cref="Unsubscribe"/>,
+    /// so nothing of such a room is sent after its message. Connection's request loop only (it owns the dictionary).
+    /// </summary>
+    /// <returns>The rooms removed.</returns>
+    private List<string> RemoveSubscriptions(Func<string, bool> remove, string reason)
+    {
+        var removed = _subscriptions.Keys.Where(remove).ToList();
+        if (removed.Count == 0)
+            return removed;
+        lock (_services.Hub.Order)
+        {
+            foreach (var room in removed)
+            {
+                _subscriptions.Remove(room);
+                if (_services.Hub.Leave(room, _output))
+                    _services.Metrics.Subscriptions.Add(-1);
+                Send(ServerMessages.Unsubscribed(room, null, reason));
+            }
+        }
+        return removed;
+    }
+
     private bool TryGetRoom(ClientRequest request, out string room)
     {
         room = request.Room!;
