@@ -61,7 +61,9 @@ public sealed class JwtAuthenticator
         // A claim that is a JSON array ("scope": ["read", "publish"]) comes as several claims: keep them all, space-separated.
         foreach (var claim in jwt.Claims)
             claims[claim.Type] = claims.TryGetValue(claim.Type, out var earlier) ? earlier + " " + claim.Value : claim.Value;
-        return new WSUser(id) { ExpiresAt = new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero), Claims = claims };
+        // IssuedAt is DateTime.MinValue when the token has no iat.
+        DateTimeOffset? issuedAt = jwt.IssuedAt == DateTime.MinValue ? null : new DateTimeOffset(jwt.IssuedAt, TimeSpan.Zero);
+        return new WSUser(id) { ExpiresAt = new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero), IssuedAt = issuedAt, Claims = claims };
     }
 
     /// <summary>This authenticator as the delegate <see cref="Server.WSServerOptions.AuthenticateClient"/> takes.</summary>
