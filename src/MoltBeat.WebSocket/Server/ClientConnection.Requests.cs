@@ -20,7 +20,8 @@ internal sealed partial class ClientConnection
             if (++_rateStrikes >= _services.Options.RateLimitStrikes)
                 RequestClose(CloseCodes.RateLimited, flushQueued: true);
             else
-                SendError(null, ErrorCodes.RateLimited, "too many messages: slow down");
+                // Parsed just enough to answer with the request's id, so the client knows which one was refused.
+                SendError(ClientRequestParser.Parse(message.Span).Id, ErrorCodes.RateLimited, "too many messages: slow down");
             return;
         }
         _rateStrikes = 0;

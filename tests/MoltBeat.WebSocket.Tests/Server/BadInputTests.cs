@@ -192,6 +192,29 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task Rate_limited_refusals_of_a_subscribe_flood_carry_each_requests_id()
+    {
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.RateLimitBurst = 10;
+            o.RateLimitPerSecond = 1;
+            o.RateLimitStrikes = 1000;
+        });
+        await using var client = await server.ConnectAsync();
+        var room = $"flood:{Guid.NewGuid():N}";
+        for (var i = 1; i <= 30; i++)
+            await client.SendAsync($"{{\"type\":\"subscribe\",\"room\":\"{room}:{i}\",\"id\":{i}}}");
+        var replies = new List<System.Text.Json.JsonElement>();
+        while (replies.Count < 30)
+            replies.Add(await client.ReceiveAsync());
+        var refused = replies.Where(m => m.GetProperty("type").GetString() == "error").ToList();
+        Assert.NotEmpty(refused);
+        Assert.All(refused, m => Assert.Equal("rate_limited", m.GetProperty("code").GetString()));
+        // Every request is answered once, with its own id: subscribed or refused.
+        Assert.Equal(Enumerable.Range(1, 30), replies.Select(m => m.GetProperty("id").GetInt32()).Order());
+    }
+
+    [Fact]
     public async Task Broadcast_of_an_oversized_payload_throws_and_sends_nothing()
     {
         await using var server = await TestServer.StartAsync(o => o.MaxPayloadSize = 1024);
