@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
+using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Server;
 
 namespace MoltBeat.Server;
@@ -21,7 +22,7 @@ public sealed record PublishBatchItemResult(IReadOnlyDictionary<string, long> Of
 internal static partial class PublishApi
 {
     /// <summary>A body with <c>events</c>: every event is read and checked before any is published, so one bad event publishes nothing.</summary>
-    private static async Task<IResult> PublishBatchAsync(HttpContext http, MoltBeatWSServer server, JsonElement body, JsonElement events)
+    private static async Task<IResult> PublishBatchAsync(HttpContext http, MoltBeatWSServer server, JsonElement body, JsonElement events, RoomPermissions? rights)
     {
         foreach (var single in (string[])["room", "rooms", "event", "data"])
         {
@@ -40,6 +41,8 @@ internal static partial class PublishApi
                 return Problem($"events[{batch.Count}]: an event is a JSON object. Nothing was published.");
             if (!TryReadEvent(item, out var parsed, out var error))
                 return Problem($"events[{batch.Count}]: {error} Nothing was published.");
+            if (Outside(rights, parsed.Rooms) is { } refused)
+                return Forbidden($"events[{batch.Count}]: the bearer token's rooms claim does not allow '{refused}'. Nothing was published.");
             batch.Add(parsed);
         }
         // The library checks rooms, names and payload sizes of all of them before publishing the first.

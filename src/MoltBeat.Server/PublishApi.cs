@@ -1,6 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Rooms;
 using MoltBeat.WebSocket.Server;
 
 namespace MoltBeat.Server;
@@ -121,12 +123,14 @@ internal static partial class PublishApi
 
     private static async Task<IResult> PublishAsync(HttpContext http, MoltBeatWSServer server, PublishAuth auth, ServerSettings settings, ILogger<PublishAuth> logger)
     {
-        if (await ReadAsync(http, auth, settings, logger) is not { } json)
+        if (await ReadAsync(http, auth, settings, logger) is not { Json: var json, Rights: var rights })
             return Results.Empty; // ReadAsync wrote the error
         if (json.TryGetProperty("events", out var events) && events.ValueKind != JsonValueKind.Null)
-            return await PublishBatchAsync(http, server, json, events);
+            return await PublishBatchAsync(http, server, json, events, rights);
         if (!TryReadEvent(json, out var parsed, out var error))
             return Problem(error);
+        if (Outside(rights, parsed.Rooms) is { } refused)
+            return Forbidden($"The bearer token's rooms claim does not allow '{refused}'. Nothing was published.");
         return await RefusingBadInputAsync(async () =>
         {
             var published = await server.PublishAsync(parsed.Rooms, parsed.Event, parsed.Payload, http.RequestAborted);
@@ -199,8 +203,11 @@ internal static partial class PublishApi
 
     private static async Task<IResult> BroadcastAsync(HttpContext http, MoltBeatWSServer server, PublishAuth auth, ServerSettings settings, ILogger<PublishAuth> logger)
     {
-        if (await ReadAsync(http, auth, settings, logger) is not { } json)
+        if (await ReadAsync(http, auth, settings, logger) is not { Json: var json, Rights: var rights })
             return Results.Empty;
+        // A broadcast reaches every client, as the `all` room does: only a token allowed `all` may send one.
+        if (Outside(rights, [WSRoom.AllEvents]) is not null)
+            return Forbidden("The bearer token's rooms claim does not allow a broadcast to every client ('*' or 'all' does).");
         if (!json.TryGetProperty("event", out var evt) || evt.ValueKind != JsonValueKind.String)
             return Problem("Give 'event' (a string).");
         var data = json.TryGetProperty("data", out var d) ? d : default;
@@ -211,8 +218,17 @@ internal static partial class PublishApi
         });
     }
 
-    /// <summary>Authenticates, then reads the body as a JSON object; on failure writes the error reply and returns null.</summary>
-    private static async Task<JsonElement?> ReadAsync(HttpContext http, PublishAuth auth, ServerSettings settings, ILogger logger)
+    /// <summary>The first of <paramref name="rooms"/> that a bearer token's rooms claim does not allow; null when all are (or there is no claim).</summary>
+    private static string? Outside(RoomPermissions? rights, IEnumerable<string> rooms) =>
+        rights is null ? null : rooms.FirstOrDefault(room => !rights.Allows(room));
+
+    private static IResult Forbidden(string message) => Results.Json(new ApiError(message), statusCode: StatusCodes.Status403Forbidden);
+
+    /// <summary>
+    /// Authenticates, then reads the body as a JSON object, with the rooms the caller may publish to (null: any);
+    /// on failure writes the error reply and returns null.
+    /// </summary>
+    private static async Task<(JsonElement Json, RoomPermissions? Rights)?> ReadAsync(HttpContext http, PublishAuth auth, ServerSettings settings, ILogger logger)
     {
         var outcome = await auth.CheckAsync(http.Request, http.RequestAborted);
         if (!outcome.Allowed)
@@ -242,7 +258,7 @@ internal static partial class PublishApi
                 await WriteAsync(http, StatusCodes.Status400BadRequest, "The body must be a JSON object.");
                 return null;
             }
-            return doc.RootElement.Clone();
+            return (doc.RootElement.Clone(), outcome.Rooms);
         }
         catch (JsonException ex)
         {

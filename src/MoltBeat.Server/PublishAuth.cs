@@ -18,15 +18,19 @@ internal sealed class PublishAuth
     private readonly byte[]? _apiKeyHash;
     private readonly JwtAuthenticator? _jwt;
 
-    public PublishAuth(ServerSettings settings)
+    public PublishAuth(ServerSettings settings, ILogger<PublishAuth> logger)
     {
         ArgumentNullException.ThrowIfNull(settings);
         _apiKeyHash = settings.ApiKey is { } key ? SHA256.HashData(Encoding.UTF8.GetBytes(key)) : null;
-        _jwt = settings.JwtSecret is null ? null : settings.CreateJwtAuthenticator();
+        _jwt = settings.JwtSecret is null ? null : settings.CreateJwtAuthenticator(logger);
     }
 
-    /// <summary>The outcome of a check: allowed, or refused with 401 (no or bad credentials) or 403 (no publish right).</summary>
-    public readonly record struct Outcome(int Status, string? Error)
+    /// <summary>
+    /// The outcome of a check: allowed, or refused with 401 (no or bad credentials) or 403 (no publish right).
+    /// <paramref name="Rooms"/>: the rooms an allowed bearer token may publish to (its <c>rooms</c> claim); null for
+    /// an API key, an open API, or a token without the claim.
+    /// </summary>
+    public readonly record struct Outcome(int Status, string? Error, RoomPermissions? Rooms = null)
     {
         public bool Allowed => Error is null;
     }
@@ -50,7 +54,7 @@ internal sealed class PublishAuth
             if (user is null)
                 return new(StatusCodes.Status401Unauthorized, "The bearer token is invalid or expired.");
             return GrantsPublish(user)
-                ? new(StatusCodes.Status200OK, null)
+                ? new(StatusCodes.Status200OK, null, user.Rooms)
                 : new(StatusCodes.Status403Forbidden, "The bearer token does not grant 'publish' (scope or scp claim, or \"publish\": true).");
         }
         var accepted = (_apiKeyHash, _jwt) switch

@@ -1,3 +1,4 @@
+using MoltBeat.WebSocket.Auth;
 using System.Net;
 using MoltBeat.WebSocket.Server;
 using OpenTelemetry.Metrics;
@@ -53,6 +54,10 @@ public static class ServerApp
 
         Configure(builder, settings);
         await using var app = builder.Build();
+        // The options were set before the host had loggers; the JWT checker gets one now, to say why it
+        // refuses a token with malformed claims (a bad `rooms` claim is a 4001 with that log line).
+        if (settings.JwtSecret is not null)
+            app.Services.GetRequiredService<WSServerOptions>().AuthenticateClient = settings.CreateJwtAuthenticator(app.Services.GetRequiredService<ILogger<JwtAuthenticator>>()).AsDelegate();
         MapEndpoints(app, settings);
 
         try

@@ -177,12 +177,13 @@ public sealed class ServerSettings
     }
 
     /// <summary>The JWT checker for WebSocket clients and publishers, or an exception when no secret is set.</summary>
-    public JwtAuthenticator CreateJwtAuthenticator() => new(new JwtAuthOptions
+    /// <param name="logger">Where it says why it refused a token whose claims are malformed (e.g. <c>rooms</c>).</param>
+    public JwtAuthenticator CreateJwtAuthenticator(ILogger? logger = null) => new(new JwtAuthOptions
     {
         Secret = JwtSecret ?? throw new InvalidOperationException("No JWT secret configured."),
         Issuer = JwtIssuer,
         Audience = JwtAudience,
-    });
+    }, logger: logger);
 
     private static bool IsReserved(string path)
     {

@@ -90,6 +90,29 @@ public sealed class ApiTests(SecuredServer fixture) : IClassFixture<SecuredServe
     }
 
     [Fact]
+    public async Task Publish_with_a_bearer_token_is_bounded_by_its_rooms_claim()
+    {
+        var tenant = $"tenant:{Guid.NewGuid():N}";
+        var token = Jwt.Create(SecuredServer.Secret, new Dictionary<string, object>
+        {
+            ["sub"] = "svc",
+            ["scope"] = "publish",
+            ["rooms"] = new[] { tenant },
+            ["exp"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds(),
+        });
+        var (allowed, _) = await SendAsync(Post("/api/publish", $$"""{"room":"{{tenant}}:agents","event":"e"}""", apiKey: null, bearer: token));
+        Assert.Equal(HttpStatusCode.OK, allowed);
+        var (outside, error) = await SendAsync(Post("/api/publish", $$"""{"rooms":["{{tenant}}","analytics"],"event":"e"}""", apiKey: null, bearer: token));
+        Assert.Equal(HttpStatusCode.Forbidden, outside);
+        Assert.Contains("'analytics'", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+        var (batch, batchError) = await SendAsync(Post("/api/publish", $$"""{"events":[{"room":"{{tenant}}","event":"e"},{"room":"other","event":"e"}]}""", apiKey: null, bearer: token));
+        Assert.Equal(HttpStatusCode.Forbidden, batch);
+        Assert.Contains("events[1]", batchError.GetProperty("error").GetString(), StringComparison.Ordinal);
+        var (broadcast, _) = await SendAsync(Post("/api/broadcast", """{"event":"e"}""", apiKey: null, bearer: token));
+        Assert.Equal(HttpStatusCode.Forbidden, broadcast);
+    }
+
+    [Fact]
     public async Task Publish_with_a_bearer_token_needs_the_publish_scope()
     {
         var publisher = Jwt.Create(SecuredServer.Secret, "svc", scope: "read publish");

@@ -24,6 +24,12 @@ public sealed class JwtAuthOptions
     /// <summary>The claim that holds the user id. Default <c>sub</c>.</summary>
     public string UserIdClaim { get; set; } = "sub";
 
+    /// <summary>
+    /// The claim that holds the rooms a token allows (<see cref="RoomPermissions"/>): an array of patterns. A token
+    /// whose claim is not an array of strings, each <c>*</c> or a room name, is refused. Default <c>rooms</c>.
+    /// </summary>
+    public string RoomsClaim { get; set; } = "rooms";
+
     /// <summary>Tolerance for clock differences on <c>exp</c> and <c>nbf</c>. Default 0: a token is refused from its expiry on.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.Zero;
 }

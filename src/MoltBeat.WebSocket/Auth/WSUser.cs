@@ -12,6 +12,13 @@ public sealed record WSUser(string UserId)
     /// <summary>When the token was issued (<c>iat</c>); a revocation refuses tokens issued before it. Null: unknown (never refused by a revocation's time rule).</summary>
     public DateTimeOffset? IssuedAt { get; init; }
 
+    /// <summary>
+    /// The rooms this user may subscribe to (the token's <c>rooms</c> claim); the server refuses every other room
+    /// with <c>forbidden</c>, before <see cref="Server.WSServerOptions.AuthorizeSubscription"/> is asked. Null: no
+    /// such claim, the server's other rules apply.
+    /// </summary>
+    public RoomPermissions? Rooms { get; init; }
+
     /// <summary>Further claims the authorization hook may use (roles, tenants…). Not sent to the client.</summary>
     public IReadOnlyDictionary<string, string> Claims { get; init; } = new Dictionary<string, string>();
 }

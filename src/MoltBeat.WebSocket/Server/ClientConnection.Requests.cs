@@ -81,7 +81,7 @@ internal sealed partial class ClientConnection
             SendError(request.Id, ErrorCodes.TooManySubscriptions, $"at most {_services.Options.MaxSubscriptionsPerConnection} subscriptions per connection");
             return;
         }
-        if (_services.Options.AuthorizeSubscription is { } authorize && !await authorize(Info, room, _aborted.Token).ConfigureAwait(false))
+        if (!await MayReadAsync(Info, room).ConfigureAwait(false))
         {
             SendError(request.Id, ErrorCodes.Forbidden, $"not allowed to subscribe to {room}");
             return;
@@ -187,6 +187,31 @@ internal sealed partial class ClientConnection
         return true;
     }
 
+    /// <summary>The token's rooms claim first (<see cref="RoomPermissions"/>), then the application's hook.</summary>
+    private async ValueTask<bool> MayReadAsync(WSClientInfo client, string room)
+    {
+        if (!await RoomAuthorization.AuthorizeSubscription(client, room).ConfigureAwait(false))
+            return false;
+        return _services.Options.AuthorizeSubscription is not { } authorize || await authorize(client, room, _aborted.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// After a refresh: the subscriptions the new token no longer allows are removed (told with
+    /// <c>unsubscribed</c>, reason <c>forbidden</c>), all before the reply to the refresh, so nothing of such a
+    /// room follows that reply.
+    /// </summary>
+    private async ValueTask RecheckSubscriptionsAsync()
+    {
+        var refused = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var room in _subscriptions.Keys.ToList())
+        {
+            if (!await MayReadAsync(Info, room).ConfigureAwait(false))
+                refused.Add(room);
+        }
+        if (RemoveSubscriptions(refused.Contains, UnsubscribeReasons.Forbidden) is { Count: > 0 } removed)
+            _services.Logger.SubscriptionsRevokedOnRefresh(Id, removed.Count);
+    }
+
     private async ValueTask AuthenticateAsync(string token, long? id, bool isRefresh)
     {
         var authenticate = _services.Options.AuthenticateClient;
@@ -227,6 +252,7 @@ internal sealed partial class ClientConnection
         {
             Info = Info with { User = user };
             ExpiresAt = user!.ExpiresAt;
+            await RecheckSubscriptionsAsync().ConfigureAwait(false);
             Send(ServerMessages.Authenticated(id, user.ExpiresAt));
         }
         else

@@ -46,4 +46,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(14, LogLevel.Error, "A fan-out worker failed on one item; it goes on with the next")]
     public static partial void FanoutFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(15, LogLevel.Information, "Client {ClientId} refreshed its token: {Count} subscription(s) it no longer allows were removed")]
+    public static partial void SubscriptionsRevokedOnRefresh(this ILogger logger, string clientId, int count);
 }
