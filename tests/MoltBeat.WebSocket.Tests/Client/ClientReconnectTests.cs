@@ -339,6 +339,38 @@ public sealed class ClientReconnectTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task A_refresh_that_narrows_the_rights_raises_Unsubscribed_with_the_reason_and_the_room_is_forgotten()
+    {
+        var authenticator = new JwtAuthenticator(new JwtAuthOptions { Secret = Tokens.Secret });
+        await using var server = await TestServer.StartAsync(o => o.AuthenticateClient = authenticator.AsDelegate());
+        var kept = UniqueRoom("tenant:1");
+        var lost = UniqueRoom("tenant:2");
+        var calls = 0;
+        var options = FastOptions(server.WsUri());
+        options.TokenRefreshMargin = TimeSpan.FromSeconds(1);
+        options.TokenProvider = _ => ValueTask.FromResult<string?>(Interlocked.Increment(ref calls) == 1
+            ? Tokens.Create("42", TimeSpan.FromSeconds(3), ["tenant:1", "tenant:2"])
+            : Tokens.Create("42", TimeSpan.FromHours(1), ["tenant:1"]));
+        await using var client = new MoltBeatWSClient(options);
+        var recorder = new ClientRecorder(client);
+        await client.ConnectAsync().WaitAsync(Limit);
+        await client.SubscribeAsync(kept).WaitAsync(Limit);
+        await client.SubscribeAsync(lost).WaitAsync(Limit);
+
+        await Eventually(() => !recorder.UnsubscribedWithReason.IsEmpty, "the removal after the refresh");
+        var removed = Assert.Single(recorder.UnsubscribedWithReason);
+        Assert.Equal(lost, removed.Room);
+        Assert.Equal(UnsubscribeReasons.Forbidden, removed.Reason);
+        Assert.Equal([kept], client.Subscriptions);
+        server.Server.Broadcast(lost, "tick", new { n = 1 });
+        server.Server.Broadcast(kept, "tick", new { n = 2 });
+        await Eventually(() => recorder.Numbers().Count >= 1, "the event of the kept room");
+        await Task.Delay(200);
+        Assert.Equal([2], recorder.Numbers());
+        Assert.Empty(recorder.Errors);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Client_reconnects_after_4001_when_the_token_provider_yields_a_new_token()
     {
         var authenticator = new JwtAuthenticator(new JwtAuthOptions { Secret = Tokens.Secret });

@@ -64,7 +64,7 @@ public sealed class ClientRecorder
         client.Disconnected += (_, e) => Disconnected.Enqueue(e);
         client.Error += (_, e) => Errors.Enqueue(e.Exception);
         client.Subscribed += (_, e) => Subscribed.Enqueue(e);
-        client.Unsubscribed += (_, e) => Unsubscribed.Enqueue(e.Room);
+        client.Unsubscribed += (_, e) => { Unsubscribed.Enqueue(e.Room); UnsubscribedWithReason.Enqueue(e); };
         client.ReconnectFailed += (_, e) => ReconnectFailed.Enqueue(e);
         client.Reconnecting += (_, e) => Reconnecting.Enqueue(e);
         client.RecoveryFailed += (_, e) => RecoveryFailed.Enqueue(e);
@@ -81,6 +81,8 @@ public sealed class ClientRecorder
     public ConcurrentQueue<MoltBeatSubscription> Subscribed { get; } = new();
 
     public ConcurrentQueue<string> Unsubscribed { get; } = new();
+
+    public ConcurrentQueue<MoltBeatUnsubscribedEventArgs> UnsubscribedWithReason { get; } = new();
 
     public ConcurrentQueue<MoltBeatReconnectFailedEventArgs> ReconnectFailed { get; } = new();
 

@@ -11,12 +11,15 @@ public static class Tokens
 
     private static readonly JsonWebTokenHandler Handler = new();
 
-    public static string Create(string userId, TimeSpan lifetime)
+    public static string Create(string userId, TimeSpan lifetime, string[]? rooms = null)
     {
         var now = DateTime.UtcNow;
+        var claims = new Dictionary<string, object> { ["sub"] = userId };
+        if (rooms is not null)
+            claims["rooms"] = rooms;
         return Handler.CreateToken(new SecurityTokenDescriptor
         {
-            Claims = new Dictionary<string, object> { ["sub"] = userId },
+            Claims = claims,
             IssuedAt = now,
             NotBefore = now.AddSeconds(-5),
             Expires = now + lifetime,

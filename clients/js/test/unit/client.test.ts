@@ -707,3 +707,20 @@ test('defaults are the .NET client\'s: dedup window of 4096 ids, connect timeout
   s.serverSend(...burst(4097, 4097), ev('r', 'e', 0, { all: 1 }));
   assert.equal(events().length, 4098, 'and forgotten after 4097');
 });
+
+test('a subscription the server removes by itself is surfaced with its reason, forgotten and not resubscribed', async () => {
+  const { client, timers, log } = setup();
+  client.subscribe('tenant:7:agents');
+  client.subscribe('tenant:7:posts');
+  const s = await connectOpen(client);
+  s.serverSend(
+    { type: 'subscribed', room: 'tenant:7:agents', id: 1, epoch: 'A', offset: 0 },
+    { type: 'subscribed', room: 'tenant:7:posts', id: 2, epoch: 'A', offset: 0 },
+    { type: 'unsubscribed', room: 'tenant:7:agents', reason: 'forbidden' },
+  );
+  assert.deepEqual(log.at(-1), ['unsubscribed', 'tenant:7:agents', 'forbidden']);
+  assert.deepEqual(client.getRooms(), ['tenant:7:posts']);
+  s.serverClose(1001, 'restart');
+  const s2 = await reconnectOpen(timers, 100);
+  assert.deepEqual(s2.sentOfType('subscribe').map((m: any) => m.room), ['tenant:7:posts']);
+});
