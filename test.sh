@@ -58,6 +58,16 @@ if [ -f clients/js/package.json ] && [ -x clients/js/test.sh ]; then
   fi
 fi
 
+log "packages: NuGet, the dotnet tool and npm, installed and used from scratch"
+pk=$(mktemp)
+timeout 900 tests/packages/test.sh 2>&1 | tee "$pk"
+p=; f=
+read -r p f < <(sed -nE 's/^packages: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$pk" | tail -1)
+if [ -z "${p:-}" ]; then
+  echo "the package checks did not finish"; p=0; f=1
+fi
+passed=$((passed + p)); failed=$((failed + f))
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
