@@ -1,5 +1,5 @@
-using MoltBeat.WebSocket.Auth;
 using System.Net;
+using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Server;
 using OpenTelemetry.Metrics;
 
