@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Rooms;
@@ -105,14 +106,16 @@ internal static partial class PublishApi
         .Produces<ApiError>(StatusCodes.Status503ServiceUnavailable)
         .WithTags("publish");
 
-    private static IResult Health(MoltBeatWSServer server, IHostApplicationLifetime lifetime)
+    private static async Task<IResult> Health(MoltBeatWSServer server, IHostApplicationLifetime lifetime, HealthCheckService checks, CancellationToken cancellationToken)
     {
+        // The library's health check decides (AddMoltBeatHealthChecks): an application hosting the library gets the same.
+        var checkReport = await checks.CheckHealthAsync(cancellationToken);
         var stats = server.GetStats();
         var e = stats.Engine;
-        var stopping = lifetime.ApplicationStopping.IsCancellationRequested;
-        var ready = e.Healthy && !stopping;
+        var stopping = lifetime.ApplicationStopping.IsCancellationRequested || server.IsClosing;
+        var ready = checkReport.Status == HealthStatus.Healthy && !stopping;
         var report = new HealthReport(
-            stopping ? "stopping" : e.Healthy ? "ok" : "unhealthy",
+            stopping ? "stopping" : ready ? "ok" : "unhealthy",
             Live: true,
             ready,
             new EngineHealth(e.Name, e.Healthy, e.HistoryRooms, e.HistoryEvents, e.HistoryBytes),

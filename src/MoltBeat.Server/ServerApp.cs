@@ -114,6 +114,7 @@ public static class ServerApp
         }
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<PublishAuth>();
+        builder.Services.AddMoltBeatHealthChecks();
         if (settings.Demo)
             builder.Services.AddHostedService<DemoFeed>();
 

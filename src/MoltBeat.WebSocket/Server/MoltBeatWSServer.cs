@@ -192,6 +192,9 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         return false;
     }
 
+    /// <summary>True once <see cref="CloseAsync"/> has begun: the server refuses new clients and is closing the others.</summary>
+    public bool IsClosing => _closing;
+
     /// <summary>
     /// Closes the server gracefully: refuses new clients, closes every client with 1001 after what was
     /// queued for it has been sent, and waits (at most <see cref="WSServerOptions.CloseTimeout"/>) for them to go.
