@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Rooms;
@@ -18,6 +19,7 @@ namespace MoltBeat.WebSocket.Server;
 internal sealed class ConnectionHub : IEventSink, IDisposable
 {
     private readonly MoltBeatMetrics _metrics;
+    private readonly RoomClasses _roomClasses;
     private readonly RoomRegistry<ConnectionOutput>[] _rooms;
     private readonly MemberSet<ConnectionOutput>[] _ready;
     private int _readyCount;
@@ -25,9 +27,10 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
     private long _notRecovered;
     private long _slowConsumers;
 
-    public ConnectionHub(int workers, MoltBeatMetrics metrics, ILogger logger)
+    public ConnectionHub(int workers, MoltBeatMetrics metrics, ILogger logger, IReadOnlyCollection<string>? metricRooms = null)
     {
         _metrics = metrics;
+        _roomClasses = new RoomClasses(metricRooms ?? []);
         Workers = new FanoutWorkers(workers, metrics, logger);
         _rooms = new RoomRegistry<ConnectionOutput>[workers];
         _ready = new MemberSet<ConnectionOutput>[workers];
@@ -125,6 +128,8 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
             var rooms = published.DeliveryRooms;
             if (rooms is not null)
                 LastDeliveredSequence = published.Sequence;
+            var deliveredAt = Stopwatch.GetTimestamp();
+            var roomClass = _roomClasses.Of(rooms?[0]);
             foreach (var worker in Workers.All)
             {
                 ConnectionOutput[][] members;
@@ -139,7 +144,7 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
                         members[i] = _rooms[worker.Index].Snapshot(rooms[i]);
                 }
                 if (HasAnyone(members))
-                    worker.Post(FanoutWorker.WorkItem.Event(published.Frame, members));
+                    worker.Post(FanoutWorker.WorkItem.Event(published.Frame, members, deliveredAt, roomClass));
             }
             _metrics.EventsPublished.Add(1);
         }

@@ -28,6 +28,12 @@ public sealed class MoltBeatMetrics : IDisposable
         Closes = _meter.CreateCounter<long>("moltbeat.closes", "{close}", "Connections closed by the server, by close code.");
         Recoveries = _meter.CreateCounter<long>("moltbeat.recoveries", "{recovery}", "Subscribes with 'since', by outcome.");
         SlowConsumers = _meter.CreateCounter<long>("moltbeat.slow_consumers", "{connection}", "Connections closed with 4009.");
+        DeliveryLatency = _meter.CreateHistogram<double>("moltbeat.delivery.latency", "ms",
+            "From an event's delivery to this node (its publish, in one process) to the fan-out worker's writes of it, per worker, by room class.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] });
+        WriteQueueDepth = _meter.CreateHistogram<int>("moltbeat.write.queue_depth", "{message}",
+            "Messages that had waited for a connection, written together in one write (1: it was keeping up).",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000] });
     }
 
     /// <summary>Open connections.</summary>
@@ -59,6 +65,12 @@ public sealed class MoltBeatMetrics : IDisposable
 
     /// <summary>Slow-consumer disconnects.</summary>
     internal Counter<long> SlowConsumers { get; }
+
+    /// <summary>See the instrument's description.</summary>
+    internal Histogram<double> DeliveryLatency { get; }
+
+    /// <summary>See the instrument's description.</summary>
+    internal Histogram<int> WriteQueueDepth { get; }
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Rooms;
 
 namespace MoltBeat.WebSocket.Server;
 
@@ -68,6 +69,13 @@ public sealed class WSServerOptions
     /// </summary>
     public int FanoutWorkers { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Rooms whose names tag the delivery metrics (<c>moltbeat.delivery.latency</c>): an event is counted under the
+    /// listed room it was published to or under, else <c>other</c>. Empty (the default): under its room's first
+    /// segment (<c>agent:123</c> → <c>agent</c>), at most 64 of them. Bounds the metrics' cardinality.
+    /// </summary>
+    public IList<string> MetricRooms { get; } = [];
+
     /// <summary>Messages per second one connection may send on average. Default 50.</summary>
     public int RateLimitPerSecond { get; set; } = 50;
 
@@ -114,6 +122,8 @@ public sealed class WSServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitBurst, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitStrikes, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConsecutiveBadRequests, 1);
+        foreach (var room in MetricRooms)
+            RoomName.EnsureValid(room, nameof(MetricRooms));
         History.Validate();
     }
 

@@ -117,4 +117,64 @@ public sealed class HistoryAndMetricsTests
             metrics.Dispose();
         }
     }
+
+    [Fact]
+    public async Task Delivery_latency_is_recorded_per_event_by_room_class_and_queue_depth_per_write()
+    {
+        var latencies = new System.Collections.Concurrent.ConcurrentQueue<(double Ms, string? Room)>();
+        var depths = new System.Collections.Concurrent.ConcurrentQueue<int>();
+        var metrics = new MoltBeatMetrics();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == metrics.Connections.Meter && instrument.Name is "moltbeat.delivery.latency" or "moltbeat.write.queue_depth")
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            string? room = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "room")
+                    room = tag.Value as string;
+            }
+            latencies.Enqueue((value, room));
+        });
+        listener.SetMeasurementEventCallback<int>((_, value, _, _) => depths.Enqueue(value));
+        listener.Start();
+
+        var options = new WSServerOptions { Port = 0 };
+        options.MetricRooms.Add("analytics");
+        var server = new MoltBeatWSServer(options, metrics: metrics);
+        await server.StartAsync();
+        try
+        {
+            var uri = new Uri($"ws://{server.Urls[0].Authority}/ws");
+            await using var client = await RawClient.ConnectReadyAsync(uri);
+            await client.SubscribeAsync("all");
+            server.Broadcast("analytics:agents", "x", 1);
+            server.Broadcast("agent:7", "x", 2);
+            await client.ReceiveEventAsync();
+            await client.ReceiveEventAsync();
+
+            await WaitUntil(() => latencies.Count >= 2);
+            // One worker serves the one client: one latency per event, under the configured room or "other".
+            Assert.Equal(["analytics", "other"], latencies.Select(l => l.Room).Order());
+            Assert.All(latencies, l => Assert.InRange(l.Ms, 0, 10_000));
+            Assert.NotEmpty(depths);
+            Assert.All(depths, d => Assert.True(d >= 1));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            metrics.Dispose();
+        }
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition() && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+    }
 }

@@ -148,7 +148,7 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
                 _boundedMessages--;
             }
         }
-        counters.Add(events, frames, length);
+        counters.Add(events, frames, length, taken);
         _pending.RemoveFirst(taken);
         _writing = true;
         if (write.IsCompleted)

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
@@ -20,6 +22,8 @@ internal sealed class FanoutWorker : IDisposable
     private List<WorkItem> _taken = [];
     private List<ConnectionOutput> _dirty = [];
     private List<ConnectionOutput> _flushing = [];
+    // This round's events (when the latency is observed at all): recorded once each after the round's writes.
+    private readonly List<(long DeliveredAt, string RoomClass)> _roundEvents = [];
     private bool _sleeping;
     private bool _stopped;
     private long _stamp;
@@ -102,7 +106,19 @@ internal sealed class FanoutWorker : IDisposable
             }
             _taken.Clear();
             FlushDirty();
+            RecordLatencies();
         }
+    }
+
+    /// <summary>One latency per event and worker: from its delivery to this node until this round wrote it out.</summary>
+    private void RecordLatencies()
+    {
+        if (_roundEvents.Count == 0)
+            return;
+        var now = Stopwatch.GetTimestamp();
+        foreach (var (deliveredAt, roomClass) in CollectionsMarshal.AsSpan(_roundEvents))
+            _metrics.DeliveryLatency.Record(Stopwatch.GetElapsedTime(deliveredAt, now).TotalMilliseconds, new KeyValuePair<string, object?>("room", roomClass));
+        _roundEvents.Clear();
     }
 
     private void Handle(in WorkItem item)
@@ -113,6 +129,8 @@ internal sealed class FanoutWorker : IDisposable
                 {
                     var stamp = ++_stamp;
                     var message = item.Item;
+                    if (_metrics.DeliveryLatency.Enabled)
+                        _roundEvents.Add((item.DeliveredAt, item.RoomClass!));
                     foreach (var members in item.Members!)
                     {
                         foreach (var output in members)
@@ -147,7 +165,7 @@ internal sealed class FanoutWorker : IDisposable
             return;
         // Outputs that still have something after this round's write (a big backlog) go on the next list.
         (_dirty, _flushing) = (_flushing, _dirty);
-        var counters = default(RoundCounters);
+        var counters = new RoundCounters(_metrics.WriteQueueDepth);
         foreach (var output in CollectionsMarshal.AsSpan(_flushing))
         {
             output.IsDirty = false;
@@ -165,17 +183,21 @@ internal sealed class FanoutWorker : IDisposable
     }
 
     /// <summary>What a round wrote, reported to the metrics once per round rather than per write.</summary>
-    internal struct RoundCounters
+    internal struct RoundCounters(Histogram<int> queueDepth)
     {
+        private readonly bool _depthObserved = queueDepth.Enabled;
         private long _events;
         private long _frames;
         private long _bytes;
 
-        public void Add(int events, int frames, int bytes)
+        /// <summary>One write: its events, frames and bytes, and how many messages had waited for it.</summary>
+        public void Add(int events, int frames, int bytes, int messages)
         {
             _events += events;
             _frames += frames;
             _bytes += bytes;
+            if (_depthObserved)
+                queueDepth.Record(messages);
         }
 
         public readonly void Report(MoltBeatMetrics metrics)
@@ -207,8 +229,10 @@ internal sealed class FanoutWorker : IDisposable
     /// <summary>One item of the lane.</summary>
     internal readonly struct WorkItem
     {
-        private WorkItem(WorkKind kind, ConnectionOutput? output, OutgoingItem item, ConnectionOutput[][]? members, bool flushQueued = false, WriteOutcome outcome = default)
+        private WorkItem(WorkKind kind, ConnectionOutput? output, OutgoingItem item, ConnectionOutput[][]? members, bool flushQueued = false, WriteOutcome outcome = default, long deliveredAt = 0, string? roomClass = null)
         {
+            DeliveredAt = deliveredAt;
+            RoomClass = roomClass;
             Kind = kind;
             Output = output;
             Item = item;
@@ -231,7 +255,14 @@ internal sealed class FanoutWorker : IDisposable
         /// <summary>WriteDone: how the write ended.</summary>
         public WriteOutcome Outcome { get; }
 
-        public static WorkItem Event(byte[] message, ConnectionOutput[][] members) => new(WorkKind.Event, null, new OutgoingItem(message, OutgoingKind.Event), members);
+        /// <summary>Event: when it was delivered to this node (a <see cref="Stopwatch"/> timestamp).</summary>
+        public long DeliveredAt { get; }
+
+        /// <summary>Event: its room class for the metrics (<see cref="RoomClasses"/>).</summary>
+        public string? RoomClass { get; }
+
+        public static WorkItem Event(byte[] message, ConnectionOutput[][] members, long deliveredAt, string roomClass) =>
+            new(WorkKind.Event, null, new OutgoingItem(message, OutgoingKind.Event), members, deliveredAt: deliveredAt, roomClass: roomClass);
 
         public static WorkItem Send(ConnectionOutput output, OutgoingItem item) => new(WorkKind.Send, output, item, null);
 
