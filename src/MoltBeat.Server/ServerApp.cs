@@ -115,6 +115,7 @@ public static class ServerApp
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<PublishAuth>();
         builder.Services.AddMoltBeatHealthChecks();
+        builder.Services.AddSingleton<DeliveryLatencyWindow>();
         if (settings.Demo)
             builder.Services.AddHostedService<DemoFeed>();
 
@@ -152,6 +153,9 @@ public static class ServerApp
         app.UseStaticFiles();
         app.MapMoltBeatWebSocket(settings.Path);
         app.MapPublishApi();
+        // Created now, so that it listens from the first delivery on.
+        _ = app.Services.GetRequiredService<DeliveryLatencyWindow>();
+        app.MapOperationsApi();
         app.MapOpenApi();
         app.MapPrometheusScrapingEndpoint();
 

@@ -86,6 +86,47 @@ public sealed class DashboardTests
     }
 
     [Fact]
+    public async Task Operations_panel_shows_delivery_latency_per_room_and_the_recovery_figures_under_the_demo_feed()
+    {
+        await using var server = await ServerProcess.StartAsync("--demo", "--demo-rate", "20");
+        var (playwright, browser) = await LaunchAsync();
+        try
+        {
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 1100 } });
+            page.SetDefaultTimeout(Timeout);
+            await page.GotoAsync(server.HttpUrl.ToString());
+            await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
+
+            // The dashboard's own subscription receives the demo feed: its deliveries are measured per room class.
+            var latencyRows = page.Locator("#latencyTable tr[data-room]");
+            await Expect(latencyRows.First).ToBeVisibleAsync();
+            await Expect(latencyRows.First.Locator("td").Nth(1)).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\d+\.\d\d / \d+\.\d\d$"));
+            await Expect(page.Locator("#node")).ToContainTextAsync("memory");
+            await Expect(page.Locator("#slowConsumers")).ToHaveTextAsync("0");
+            await Expect(page.Locator("#laggingTable")).ToContainTextAsync("nobody is behind");
+            Directory.CreateDirectory(ScreenshotDir);
+            await page.Locator("#operations").ScreenshotAsync(new LocatorScreenshotOptions { Path = Path.Combine(ScreenshotDir, "operations.png") });
+
+            // The figures behind it are real: percentiles in order, from samples.
+            using var http = new HttpClient { BaseAddress = server.HttpUrl, Timeout = TimeSpan.FromSeconds(10) };
+            var report = await http.GetFromJsonAsync<System.Text.Json.JsonElement>(new Uri("/api/operations", UriKind.Relative));
+            var latency = report.GetProperty("latency").EnumerateArray().ToList();
+            Assert.NotEmpty(latency);
+            Assert.All(latency, l =>
+            {
+                Assert.True(l.GetProperty("samples").GetInt32() > 0);
+                Assert.True(l.GetProperty("p50").GetDouble() <= l.GetProperty("p99").GetDouble());
+                Assert.True(l.GetProperty("p99").GetDouble() <= l.GetProperty("max").GetDouble());
+            });
+        }
+        finally
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Dashboard_passes_its_token_through_when_auth_is_on()
     {
         const string secret = "dashboard-secret-0123456789abcdefgh";

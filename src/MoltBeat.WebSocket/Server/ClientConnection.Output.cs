@@ -7,6 +7,9 @@ namespace MoltBeat.WebSocket.Server;
 // What the connection's output (written by its fan-out worker) asks of the connection.
 internal sealed partial class ClientConnection
 {
+    /// <summary>What waits for this client now (bytes, messages), for <see cref="MoltBeatWSServer.GetLaggingClients"/>.</summary>
+    public (long Bytes, int Messages) Backlog => (_output.QueuedBytes, _output.QueuedMessages);
+
     void IOutputOwner.OnSlowConsumer(long bytes, int messages)
     {
         _services.Logger.SlowConsumer(Id, bytes, messages);

@@ -35,6 +35,12 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
         Now,
     }
 
+    /// <summary>Bytes waiting under the slow-consumer bound (read from any thread: a moment's value, for operations views).</summary>
+    public long QueuedBytes => Volatile.Read(ref _boundedBytes);
+
+    /// <summary>Messages waiting under the slow-consumer bound (same caveat as <see cref="QueuedBytes"/>).</summary>
+    public int QueuedMessages => Volatile.Read(ref _boundedMessages);
+
     /// <summary>The worker that owns this output.</summary>
     public FanoutWorker Worker => worker;
 
