@@ -92,6 +92,7 @@ internal static partial class PublishApi
         Describe(api.MapPost("/broadcast", BroadcastAsync)
             .WithSummary("Send an event to every connected client (not recorded, not recovered).")
             .Accepts<BroadcastBody>("application/json").Produces<BroadcastResult>());
+        MapOperatorApi(api);
     }
 
     private static void Describe(RouteHandlerBuilder endpoint) => endpoint
@@ -223,6 +224,12 @@ internal static partial class PublishApi
             await WriteAsync(http, outcome.Status, outcome.Error!);
             return null;
         }
+        return await ReadJsonObjectAsync(http, settings);
+    }
+
+    /// <summary>Reads the body as a JSON object (size limit, JSON content type); on failure writes the error reply and returns null.</summary>
+    private static async Task<JsonElement?> ReadJsonObjectAsync(HttpContext http, ServerSettings settings)
+    {
         if (http.Request.ContentLength > settings.MaxRequestBodySize)
         {
             await WriteAsync(http, StatusCodes.Status413PayloadTooLarge, $"The body is over {settings.MaxRequestBodySize} bytes (--max-body-size).");
