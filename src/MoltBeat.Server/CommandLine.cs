@@ -16,7 +16,7 @@ internal static class CommandLine
         new("--jwt-secret", "JwtSecret", "S", "require HS256 JWTs signed with S (>= 32 bytes) from WebSocket clients; default: no auth"),
         new("--jwt-issuer", "JwtIssuer", "I", "required JWT issuer (iss)"),
         new("--jwt-audience", "JwtAudience", "A", "required JWT audience (aud)"),
-        new("--api-key", "ApiKey", "K", "require X-Api-Key: K (>= 16 chars) on POST /api/publish and /api/broadcast"),
+        new("--api-key", "ApiKey", "K", "require X-Api-Key: K (>= 16 chars) on POST /api/publish and /api/broadcast; the only key to /api/revoke and /api/unsubscribe (off without it)"),
         new("--allowed-origins", "AllowedOrigins", "LIST", "comma-separated browser origins allowed to connect (default: all)"),
         new("--heartbeat", "HeartbeatSeconds", "SECONDS", "heartbeat interval (default 30)"),
         new("--max-connections", "MaxConnections", "N", "open WebSocket connections accepted, then 503 (default 50000)"),

@@ -95,6 +95,7 @@ internal static partial class PublishApi
         Describe(api.MapPost("/broadcast", BroadcastAsync)
             .WithSummary("Send an event to every connected client (not recorded, not recovered).")
             .Accepts<BroadcastBody>("application/json").Produces<BroadcastResult>());
+        MapOperatorApi(api);
     }
 
     private static void Describe(RouteHandlerBuilder endpoint) => endpoint
@@ -242,6 +243,12 @@ internal static partial class PublishApi
             await WriteAsync(http, outcome.Status, outcome.Error!);
             return null;
         }
+        return await ReadJsonObjectAsync(http, settings) is { } json ? (json, outcome.Rooms) : null;
+    }
+
+    /// <summary>Reads the body as a JSON object (size limit, JSON content type); on failure writes the error reply and returns null.</summary>
+    private static async Task<JsonElement?> ReadJsonObjectAsync(HttpContext http, ServerSettings settings)
+    {
         if (http.Request.ContentLength > settings.MaxRequestBodySize)
         {
             await WriteAsync(http, StatusCodes.Status413PayloadTooLarge, $"The body is over {settings.MaxRequestBodySize} bytes (--max-body-size).");
@@ -261,7 +268,7 @@ internal static partial class PublishApi
                 await WriteAsync(http, StatusCodes.Status400BadRequest, "The body must be a JSON object.");
                 return null;
             }
-            return (doc.RootElement.Clone(), outcome.Rooms);
+            return doc.RootElement.Clone();
         }
         catch (JsonException ex)
         {

@@ -10,6 +10,7 @@ namespace MoltBeat.Server;
 /// whose token is valid (same checks as WebSocket clients) and grants <c>publish</c> (claim
 /// <c>scope</c> or <c>scp</c> holding <c>publish</c>, or <c>"publish": true</c>). With neither
 /// configured the API is open (the server warns when it is reachable from other hosts).
+/// The operator API (<see cref="CheckOperator"/>) takes the API key only, and is off without one.
 /// </summary>
 internal sealed class PublishAuth
 {
@@ -64,6 +65,26 @@ internal sealed class PublishAuth
             _ => "Authorization: Bearer <JWT with the publish scope>",
         };
         return new(StatusCodes.Status401Unauthorized, "Authentication required: " + accepted + ".");
+    }
+
+    /// <summary>Whether the operator API (<c>/api/revoke</c>, <c>/api/unsubscribe</c>) can be used at all: only with an API key configured.</summary>
+    public bool OperatorApiEnabled => _apiKeyHash is not null;
+
+    /// <summary>
+    /// Who may use the operator API: a request carrying the configured <c>X-Api-Key</c>, and nothing else (a bearer token,
+    /// even with the publish scope, never). Without <c>--api-key</c> the operator API is off: 503, never open.
+    /// </summary>
+    public Outcome CheckOperator(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (_apiKeyHash is null)
+            return new(StatusCodes.Status503ServiceUnavailable, "The operator API (/api/revoke, /api/unsubscribe) is off: start the server with --api-key (MoltBeat__ApiKey) to use it with X-Api-Key.");
+        var givenKey = request.Headers["X-Api-Key"].ToString();
+        if (givenKey.Length == 0)
+            return new(StatusCodes.Status401Unauthorized, "Authentication required: X-Api-Key (the operator API takes no bearer token).");
+        return CryptographicOperations.FixedTimeEquals(_apiKeyHash, SHA256.HashData(Encoding.UTF8.GetBytes(givenKey)))
+            ? new(StatusCodes.Status200OK, null)
+            : new(StatusCodes.Status401Unauthorized, "Wrong X-Api-Key.");
     }
 
     /// <summary>The schemes a refused client may use, for the WWW-Authenticate header.</summary>

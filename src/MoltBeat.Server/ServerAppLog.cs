@@ -1,7 +1,7 @@
 namespace MoltBeat.Server;
 
 /// <summary>
-/// The server application's own log messages (startup and shutdown 1-5, demo feed 100+, publish API 200+), with
+/// The server application's own log messages (startup and shutdown 1-5, demo feed 100+, publish API 200+, operator API 300+), with
 /// stable event ids in its own categories; the library's are in <c>ServerLog</c>. Keys and tokens are never logged.
 /// </summary>
 internal static partial class ServerAppLog

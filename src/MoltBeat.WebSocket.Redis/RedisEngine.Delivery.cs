@@ -175,6 +175,21 @@ public sealed partial class RedisEngine
                     }
                     break;
                 }
+            case RedisMessage.Control:
+                {
+                    var control = RedisMessage.ParseControl(message);
+                    // Under the gate, as deliveries are: the sink applies it between two events, in the channel's order.
+                    await _gate.WaitAsync().ConfigureAwait(false);
+                    try
+                    {
+                        sink.Control(control);
+                    }
+                    finally
+                    {
+                        _gate.Release();
+                    }
+                    break;
+                }
             case RedisMessage.Sync:
                 {
                     var (epoch, offset) = RedisMessage.ParseSync(message);

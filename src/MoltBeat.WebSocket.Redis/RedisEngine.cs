@@ -145,6 +145,59 @@ public sealed partial class RedisEngine : IMoltBeatEngine
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The control goes on the deployment's channel, so every node applies it in order with the events around it,
+    /// within a pub/sub hop of this call. A revocation is first kept in a key of its own
+    /// (<c>{prefix}:r:&lt;user&gt;</c> = the time in Unix ms, expiring after <see cref="EngineControl.RevocationKept"/>), set and
+    /// published by one script, which is what nodes that start later, or missed the message, read.
+    /// </remarks>
+    public async ValueTask PublishControlAsync(EngineControl control, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(control);
+        var message = RedisMessage.ForControl(control);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (control.Kind == EngineControlKind.RevokeUser)
+        {
+            RedisValue[] args =
+            [
+                control.At.ToUnixTimeMilliseconds(),
+                (long)EngineControl.RevocationKept.TotalSeconds,
+                _keys.EventsName,
+                message,
+            ];
+            await EvaluateAsync(RedisScripts.Revoke, [_keys.Revoked(control.UserId)], args, "revocation").ConfigureAwait(false);
+            return;
+        }
+        var redis = ConnectedRedis("control");
+        try
+        {
+            await redis.GetSubscriber().PublishAsync(_keys.Events, message).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsUnavailable(ex))
+        {
+            throw Unavailable("control", ex);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One <c>GET</c> of the user's revocation key; Redis forgets it after <see cref="EngineControl.RevocationKept"/>.</remarks>
+    public async ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        var redis = ConnectedRedis("revocation check");
+        RedisValue kept;
+        try
+        {
+            kept = await redis.GetDatabase().StringGetAsync(_keys.Revoked(userId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsUnavailable(ex))
+        {
+            throw Unavailable("revocation check", ex);
+        }
+        return !kept.IsNull && kept.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+    }
+
+    /// <inheritdoc />
     /// <remarks>History figures are 0: the history is kept in Redis, not on this node.</remarks>
     public EngineStats GetStats() => new("redis", IsHealthy(), 0, 0, 0);
 

@@ -21,4 +21,7 @@ internal sealed class RedisKeys(string prefix)
 
     /// <summary>A room's history stream; entry ids are <c>ms-offset</c>, so offsets and ages are both ranges.</summary>
     public RedisKey History(string room) => _tag + ":h:" + room;
+
+    /// <summary>A user's revocation: the time of its latest revocation (Unix ms), expiring with it (<c>EngineControl.RevocationKept</c>).</summary>
+    public RedisKey Revoked(string userId) => _tag + ":r:" + userId;
 }

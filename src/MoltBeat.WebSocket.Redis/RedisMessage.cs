@@ -11,6 +11,9 @@ namespace MoltBeat.WebSocket.Redis;
 /// <item><c>E&lt;all epoch&gt;\n&lt;room,room,...,all&gt;\n&lt;offset,offset,...&gt;\n&lt;frame&gt;</c>: a room event.</item>
 /// <item><c>B\n&lt;frame&gt;</c>: a broadcast to every client, not recorded.</item>
 /// <item><c>S&lt;all epoch&gt;\n&lt;all offset&gt;</c>: a sync marker (every event up to that offset was published before it).</item>
+/// <item><c>C&lt;kind&gt;\n&lt;time, Unix ms&gt;\n&lt;room or nothing&gt;\n&lt;user id&gt;</c>: an operator's control, kind <c>R</c>
+/// (revoke user) or <c>U</c> (unsubscribe user from the room); never recorded. The user id, in UTF-8, is the rest of
+/// the message, so it may hold any character.</item>
 /// </list>
 /// </summary>
 internal static class RedisMessage
@@ -18,6 +21,7 @@ internal static class RedisMessage
     public const byte Event = (byte)'E';
     public const byte Broadcast = (byte)'B';
     public const byte Sync = (byte)'S';
+    public const byte Control = (byte)'C';
 
     /// <summary>The message that carries a broadcast to every client.</summary>
     public static byte[] ForBroadcast(byte[] frame)
@@ -27,6 +31,49 @@ internal static class RedisMessage
         message[1] = (byte)'\n';
         frame.CopyTo(message, 2);
         return message;
+    }
+
+    /// <summary>The message that carries an operator's control to every node.</summary>
+    public static byte[] ForControl(EngineControl control)
+    {
+        var kind = control.Kind switch
+        {
+            EngineControlKind.RevokeUser => 'R',
+            EngineControlKind.UnsubscribeUser => 'U',
+            _ => throw new ArgumentOutOfRangeException(nameof(control), control.Kind, "Unknown control kind."),
+        };
+        var header = string.Create(CultureInfo.InvariantCulture, $"C{kind}\n{control.At.ToUnixTimeMilliseconds()}\n{control.Room}\n");
+        var message = new byte[header.Length + Encoding.UTF8.GetByteCount(control.UserId)];
+        Encoding.ASCII.GetBytes(header, message);
+        Encoding.UTF8.GetBytes(control.UserId, message.AsSpan(header.Length));
+        return message;
+    }
+
+    /// <summary>Parses an operator's control.</summary>
+    /// <exception cref="FormatException">The message is not a control, or not a valid one.</exception>
+    public static EngineControl ParseControl(ReadOnlySpan<byte> message)
+    {
+        if (message.Length < 2 || message[0] != Control)
+            throw new FormatException("Not a control message.");
+        var kind = message[1];
+        var rest = message[2..];
+        TakeLine(ref rest);
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(TakeLine(ref rest), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
+        var room = Encoding.ASCII.GetString(TakeLine(ref rest));
+        var userId = Encoding.UTF8.GetString(rest);
+        try
+        {
+            return kind switch
+            {
+                (byte)'R' => EngineControl.RevokeUser(userId, at),
+                (byte)'U' => EngineControl.UnsubscribeUser(userId, room, at),
+                _ => throw new FormatException("Unknown control kind."),
+            };
+        }
+        catch (ArgumentException ex)
+        {
+            throw new FormatException("Invalid control message: " + ex.Message, ex);
+        }
     }
 
     /// <summary>Parses a room event; <paramref name="rooms"/> may supply the delivery rooms when the caller knows them.</summary>

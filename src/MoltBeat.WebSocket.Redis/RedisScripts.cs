@@ -119,4 +119,20 @@ internal static class RedisScripts
         redis.call('PUBLISH', ARGV[1], 'S' .. e .. '\n' .. string.format('%d', o))
         return o
         """;
+
+    /// <summary>
+    /// Keeps a user's revocation and publishes its control message, in one step: a node that reads the key
+    /// after a connection authenticates, or receives the message, sees the same revocation.
+    /// KEYS: 1 the user's revocation key. ARGV: 1 revocation time (Unix ms), 2 seconds to keep it,
+    /// 3 channel, 4 the control message (see <see cref="RedisMessage"/>).
+    /// A revocation older than the one kept does not replace it (nor shorten its life), but is published all the same.
+    /// </summary>
+    public const string Revoke = """
+        local kept = tonumber(redis.call('GET', KEYS[1]) or '0')
+        if tonumber(ARGV[1]) >= kept then
+          redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+        end
+        redis.call('PUBLISH', ARGV[3], ARGV[4])
+        return 1
+        """;
 }

@@ -193,6 +193,50 @@ public abstract class EngineSpecification
     }
 
     [Fact]
+    public async Task A_control_reaches_the_sink_in_order_with_events_and_is_kept_in_no_history()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        var user = $"u-{Guid.NewGuid():N}";
+        var before = await PublishAsync(engine, sink, room, 1);
+
+        await engine.PublishControlAsync(EngineControl.UnsubscribeUser(user, room, DateTimeOffset.UtcNow), CancellationToken.None).AsTask().WaitAsync(Limit);
+        var after = await PublishAsync(engine, sink, room, 2);
+
+        await sink.WaitForControlAsync(user);
+        var control = sink.Controls.Single(c => c.Control.UserId == user);
+        Assert.Equal(EngineControlKind.UnsubscribeUser, control.Control.Kind);
+        Assert.Equal(room, control.Control.Room);
+        Assert.Equal(before.Sequence, control.DeliveredBefore);
+        // It took no offset and left nothing in the history: the two events follow each other there.
+        var position = (await SubscribeAsync(engine, room, null)).Position;
+        Assert.Equal(before.OffsetIn(room) + 1, after.OffsetIn(room));
+        Assert.Equal(after.OffsetIn(room), position.Offset);
+        var replay = await SubscribeAsync(engine, room, position with { Offset = before.OffsetIn(room) - 1 });
+        Assert.Equal([1, 2], replay.Missed.Select(N));
+    }
+
+    [Fact]
+    public async Task A_revocation_is_delivered_and_kept_with_its_time_and_a_later_one_replaces_it()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var user = $"u-{Guid.NewGuid():N}";
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Assert.Null(await engine.GetRevocationAsync(user, CancellationToken.None));
+
+        await engine.PublishControlAsync(EngineControl.RevokeUser(user, at), CancellationToken.None).AsTask().WaitAsync(Limit);
+
+        await sink.WaitForControlAsync(user);
+        Assert.Equal(EngineControlKind.RevokeUser, sink.Controls.Single(c => c.Control.UserId == user).Control.Kind);
+        Assert.Equal(at, await engine.GetRevocationAsync(user, CancellationToken.None));
+        await engine.PublishControlAsync(EngineControl.RevokeUser(user, at.AddSeconds(5)), CancellationToken.None).AsTask().WaitAsync(Limit);
+        Assert.Equal(at.AddSeconds(5), await engine.GetRevocationAsync(user, CancellationToken.None));
+        Assert.Null(await engine.GetRevocationAsync(user + "-other", CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Subscribes_that_meet_concurrent_publishes_get_every_event_once_between_replay_and_live()
     {
         var (engine, sink) = await StartAsync();
@@ -232,6 +276,7 @@ public abstract class EngineSpecification
         private readonly object _gate = new();
         private readonly List<PublishedEvent> _delivered = [];
         private readonly List<Subscriber> _subscribers = [];
+        private readonly List<(EngineControl, long)> _controls = [];
         private int _broadcasts;
 
         public void Deliver(PublishedEvent published)
@@ -251,6 +296,24 @@ public abstract class EngineSpecification
                 }
             }
         }
+
+        /// <summary>The controls received, each with the sequence of the last room event delivered before it.</summary>
+        public List<(EngineControl Control, long DeliveredBefore)> Controls
+        {
+            get
+            {
+                lock (_gate)
+                    return [.. _controls];
+            }
+        }
+
+        public void Control(EngineControl control)
+        {
+            lock (_gate)
+                _controls.Add((control, _delivered.Count == 0 ? 0 : _delivered[^1].Sequence));
+        }
+
+        public Task WaitForControlAsync(string userId) => Until(() => Controls.Any(c => c.Control.UserId == userId), $"the control for {userId} at the sink");
 
         public Subscriber NewSubscriber(string room)
         {

@@ -42,8 +42,11 @@ export class MoltBeatWSClient extends Emitter {
   private userClosed = false;
   private attempts = 0;
   private token: string | undefined;
-  /** Token refused with 4001: do not connect with it again. */
-  private rejectedToken: string | undefined;
+  /**
+   * Tokens the server refused (4001) or revoked (4003), with that close code: never sent again, whatever
+   * `tokenProvider` returns. The last few only: they are worthless, and a stale provider repeats the latest.
+   */
+  private readonly rejectedTokens = new Map<string, number>();
   private connectedMsg: ConnectedMessage | null = null;
   private connectWaiters: Deferred<void>[] = [];
   private reconnectTimer: unknown = null;
@@ -246,9 +249,11 @@ export class MoltBeatWSClient extends Emitter {
         if (gen !== this.gen || this.userClosed) return;
         this.token = t || undefined;
       }
-      if (this.rejectedToken !== undefined && this.token === this.rejectedToken) {
-        // 4001 with this token already: only a new token may be tried.
-        this.failAttempt(gen, CLOSE_CODES.Unauthorized.code, 'token unchanged after unauthorized close', 'new_token');
+      const refusedWith = this.token === undefined ? undefined : this.rejectedTokens.get(this.token);
+      if (refusedWith !== undefined) {
+        // 4001 or 4003 with this token already: only a new token may be tried.
+        const why = refusedWith === CLOSE_CODES.Revoked.code ? 'revoked' : 'unauthorized';
+        this.failAttempt(gen, refusedWith, `token unchanged after ${why} close`, 'new_token');
         return;
       }
       const Ctor = await resolveWebSocket(this.cfg.WebSocket);
@@ -302,7 +307,6 @@ export class MoltBeatWSClient extends Emitter {
     this.state = 'open';
     this.connectedMsg = msg;
     this.attempts = 0;
-    this.rejectedToken = undefined;
     this.recovery.connectionOpened();
     this.heartbeat.start();
     this.refresher.schedule();
@@ -340,11 +344,17 @@ export class MoltBeatWSClient extends Emitter {
     this.teardownConnection(new MoltBeatCloseError(code, reason));
     if (this.userClosed) return;
     const action = closeAction(code);
-    if (code === CLOSE_CODES.Unauthorized.code) this.rejectedToken = this.token;
+    if (action === 'new_token' && this.token) this.rememberRejected(this.token, code);
     const willReconnect = this.cfg.autoReconnect && this.mayReconnect(action) && this.attempts < this.cfg.maxReconnectAttempts;
     this.rejectConnectWaiters(new MoltBeatCloseError(code, reason));
     if (wasOpen) this.emit('disconnected', { code, reason, willReconnect });
     this.afterClose(action, code, reason);
+  }
+
+  private rememberRejected(token: string, code: number): void {
+    this.rejectedTokens.delete(token);
+    this.rejectedTokens.set(token, code);
+    if (this.rejectedTokens.size > 8) this.rejectedTokens.delete(this.rejectedTokens.keys().next().value as string);
   }
 
   private mayReconnect(action: ReconnectAction): boolean {

@@ -9,8 +9,9 @@ export interface WSClientConfig {
   token?: string;
   /**
    * Called before each (re)connect for a fresh token, and before the current JWT expires (the new token
-   * is then sent with an `auth` message on the open connection). After a 4001 close the client
-   * reconnects only if this gives a token different from the rejected one.
+   * is then sent with an `auth` message on the open connection). After a 4001 (unauthorized) or 4003
+   * (revoked) close the client reconnects only if this gives a token different from the rejected ones:
+   * a refused or revoked token is never sent again.
    */
   tokenProvider?: () => string | Promise<string>;
   /** Auto-reconnect (default: true). */

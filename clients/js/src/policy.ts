@@ -16,7 +16,7 @@ export type ReconnectAction =
   | 'backoff'
   /** Reconnect after a longer backoff (4008, rate limit exceeded repeatedly: `ReconnectWithBackoff`, {@link LONG_BACKOFF_EXTRA_STEPS} doublings more). */
   | 'long_backoff'
-  /** Reconnect only with a new token (`NewTokenRequired`: 4001, unauthorized / token expired). */
+  /** Reconnect only with a new token (`NewTokenRequired`: 4001, unauthorized / token expired; 4003, revoked). */
   | 'new_token';
 
 const ADVICE_BY_CODE: ReadonlyMap<number, ReconnectAdvice> = new Map(Object.values(CLOSE_CODES).map((c): [number, ReconnectAdvice] => [c.code, c.advice]));

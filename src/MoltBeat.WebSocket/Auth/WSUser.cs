@@ -9,7 +9,7 @@ public sealed record WSUser(string UserId)
     /// <summary>When the token stops being valid; the server closes the connection with 4001 then unless it is refreshed. Null: never.</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
 
-    /// <summary>When the token was issued (<c>iat</c>); a revocation refuses tokens issued before it. Null: unknown (never refused by a revocation's time rule).</summary>
+    /// <summary>When the token was issued (<c>iat</c>); a revocation refuses the user's tokens issued before it. Null: unknown, and then refused while a revocation of the user is kept (24 h).</summary>
     public DateTimeOffset? IssuedAt { get; init; }
 
     /// <summary>

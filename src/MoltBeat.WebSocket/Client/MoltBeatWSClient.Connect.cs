@@ -22,6 +22,9 @@ public sealed partial class MoltBeatWSClient
         {
             if (_session != session)
                 throw new OperationCanceledException(sessionToken);
+            // A reconnect never sends a token the server refused or revoked, whatever the provider hands back.
+            if (isReconnect && RefusedWithLocked(token) is { } refusedWith)
+                throw new MoltBeatConnectionException(NoNewTokenMessage(refusedWith), refusedWith, null, null);
             _lastToken = token;
         }
         var socket = new ClientWebSocket();

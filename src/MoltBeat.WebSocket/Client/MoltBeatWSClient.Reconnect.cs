@@ -18,6 +18,9 @@ public sealed partial class MoltBeatWSClient
         var advice = CloseCodes.AdviceFor(closeCode);
         lock (_gate)
         {
+            // 4001 or 4003: the server refused (or revoked) this token; it is never sent again.
+            if (advice == ReconnectAdvice.NewTokenRequired && closeCode is { } refusedWith && !string.IsNullOrEmpty(connection.Token))
+                RememberRefusedLocked(connection.Token, refusedWith);
             if (_connection != connection)
             {
                 // Never attached (the connect attempt learns why), or detached by DisconnectAsync already.
@@ -35,7 +38,7 @@ public sealed partial class MoltBeatWSClient
             willReconnect = Options.AutoReconnect && session is not null && advice switch
             {
                 ReconnectAdvice.DoNotReconnect => false,
-                // 4001: only with a token provider, which may yield a new token (checked before reconnecting).
+                // 4001, 4003: only with a token provider, which may yield a new token (checked before reconnecting).
                 ReconnectAdvice.NewTokenRequired => Options.TokenProvider is not null,
                 _ => true,
             };
@@ -84,7 +87,7 @@ public sealed partial class MoltBeatWSClient
             {
                 if (!await HasNewTokenAsync(token).ConfigureAwait(false))
                 {
-                    GiveUp(session, attempts, new MoltBeatConnectionException("The server refused the token (4001) and the token provider gave no new one.", closeCode, null, null));
+                    GiveUp(session, attempts, new MoltBeatConnectionException(NoNewTokenMessage(closeCode), closeCode, null, null));
                     return;
                 }
                 immediate = attempts == 0;
@@ -146,15 +149,40 @@ public sealed partial class MoltBeatWSClient
         }
     }
 
-    /// <summary>Whether the token provider yields a token other than the one the server refused.</summary>
+    /// <summary>Whether the token provider yields a token other than those the server refused.</summary>
     private async Task<bool> HasNewTokenAsync(CancellationToken cancellationToken)
     {
         if (Options.TokenProvider is not { } provider)
             return false;
         var token = await provider(cancellationToken).ConfigureAwait(false);
         lock (_gate)
-            return !string.IsNullOrEmpty(token) && token != _lastToken;
+            return !string.IsNullOrEmpty(token) && token != _lastToken && RefusedWithLocked(token) is null;
     }
+
+    /// <summary>The close code with which the server refused <paramref name="token"/> (4001, 4003), or null.</summary>
+    private int? RefusedWithLocked(string? token)
+    {
+        foreach (var (refused, code) in _refusedTokens)
+        {
+            if (refused == token)
+                return code;
+        }
+        return null;
+    }
+
+    private void RememberRefusedLocked(string token, int closeCode)
+    {
+        if (RefusedWithLocked(token) is not null)
+            return;
+        // A few are enough to stop a provider that hands back a stale token; they are refused tokens, worthless to keep longer.
+        if (_refusedTokens.Count == 8)
+            _refusedTokens.RemoveAt(0);
+        _refusedTokens.Add((token, closeCode));
+    }
+
+    private static string NoNewTokenMessage(int? closeCode) => closeCode == CloseCodes.Revoked.Code
+        ? "The server revoked the token (4003) and the token provider gave no new one (it returned the revoked token, or none): not reconnecting with it."
+        : $"The server refused the token ({closeCode}) and the token provider gave no new one.";
 
     private void GiveUp(CancellationTokenSource session, int attempts, Exception? lastError)
     {

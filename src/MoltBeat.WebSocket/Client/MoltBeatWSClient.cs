@@ -43,6 +43,7 @@ public sealed partial class MoltBeatWSClient : IAsyncDisposable
     private CancellationTokenSource? _session; // from ConnectAsync until DisconnectAsync or giving up
     private MoltBeatConnectionInfo? _connectionInfo;
     private string? _lastToken;
+    private readonly List<(string Token, int CloseCode)> _refusedTokens = []; // under _gate; see MoltBeatWSClient.Reconnect.cs
     private int _unstableConnections; // consecutive connections that dropped before they were stable
     private long _nextId;
     private volatile bool _disposed;
@@ -90,7 +91,7 @@ public sealed partial class MoltBeatWSClient : IAsyncDisposable
     /// <summary>Raised before each reconnect attempt, with its number and the delay before it (a dashboard shows "reconnecting in 4 s").</summary>
     public event EventHandler<MoltBeatReconnectingEventArgs>? Reconnecting;
 
-    /// <summary>Raised when the client stopped reconnecting: the attempts ran out, or the token was refused (4001) and no new one came.</summary>
+    /// <summary>Raised when the client stopped reconnecting: the attempts ran out, or the token was refused (4001) or revoked (4003) and no new one came.</summary>
     public event EventHandler<MoltBeatReconnectFailedEventArgs>? ReconnectFailed;
 
     /// <summary>Raised when a room's missed events could not be replayed after a reconnect (<c>"recovered":false</c>): reload that room's state.</summary>

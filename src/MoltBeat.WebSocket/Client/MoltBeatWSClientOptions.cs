@@ -18,8 +18,9 @@ public sealed class MoltBeatWSClientOptions
 
     /// <summary>
     /// Gets a token before each (re)connect and shortly before the current token expires, when it is
-    /// refreshed on the open connection with an <c>auth</c> message. After a close with 4001 the client
-    /// reconnects only when this yields a token different from the refused one. Null: <see cref="Token"/> is used.
+    /// refreshed on the open connection with an <c>auth</c> message. After a close with 4001 (unauthorized, token
+    /// expired) or 4003 (revoked) the client reconnects only when this yields a token different from every token the
+    /// server refused so far: a refused or revoked token is never sent again. Null: <see cref="Token"/> is used.
     /// </summary>
     public Func<CancellationToken, ValueTask<string?>>? TokenProvider { get; set; }
 

@@ -2,10 +2,19 @@ namespace MoltBeat.WebSocket.Engine;
 
 /// <summary>
 /// Where an engine hands the events to deliver on this node (the server's hub). Engines call
-/// <see cref="Deliver"/> for one event at a time, in publish order per room.
+/// <see cref="Deliver"/> for one event at a time, in publish order per room, and <see cref="Control"/> for the
+/// operators' instructions, one at a time too and never at the same time as a delivery.
 /// </summary>
 public interface IEventSink
 {
     /// <summary>Delivers <paramref name="published"/> to this node's matching connections. Never blocks on a socket.</summary>
     void Deliver(PublishedEvent published);
+
+    /// <summary>
+    /// Applies <paramref name="control"/> to this node's connections (close a revoked user's, remove a user's
+    /// subscriptions) and remembers a revocation for this node's later authentications. Called once per node for
+    /// each <see cref="IMoltBeatEngine.PublishControlAsync"/> that reached it, the publishing node included, in
+    /// order with the deliveries around it. Never blocks: work that must wait for a connection is posted to it.
+    /// </summary>
+    void Control(EngineControl control);
 }

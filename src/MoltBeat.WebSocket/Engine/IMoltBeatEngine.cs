@@ -18,6 +18,15 @@ namespace MoltBeat.WebSocket.Engine;
 /// <item>An event published while a node is cut off from the others is not delivered to it later;
 /// its clients recover it from history when they resubscribe.</item>
 /// </list>
+/// Control contract (protocol 1.1, revocation; see <see cref="PublishControlAsync"/>):
+/// <list type="bullet">
+/// <item>A control reaches <see cref="IEventSink.Control"/> of every node that is connected when it is published,
+/// this node included, once, in order with the events delivered around it; it is never recorded in any history
+/// and never replayed.</item>
+/// <item>A revocation (<see cref="EngineControlKind.RevokeUser"/>) is also kept, before it is delivered, for
+/// <see cref="EngineControl.RevocationKept"/>, where <see cref="GetRevocationAsync"/> of every node finds it: a
+/// node that started after it, or missed its message while cut off, still refuses the user's old tokens.</item>
+/// </list>
 /// </remarks>
 public interface IMoltBeatEngine : IAsyncDisposable
 {
@@ -37,6 +46,23 @@ public interface IMoltBeatEngine : IAsyncDisposable
     /// with them, atomically with the delivery of the room's live events on this node.
     /// </summary>
     ValueTask SubscribeAsync(string room, StreamPosition? since, Action<RecoveryResult> attach, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Delivers an operator's control to every node's sink (<see cref="IEventSink.Control"/>), this node's
+    /// included, without recording it in any history; a <see cref="EngineControlKind.RevokeUser"/> is kept first, for
+    /// <see cref="EngineControl.RevocationKept"/> (a later revocation of the same user replaces an earlier one).
+    /// Completes when the control is kept and published: this node has applied it (in-memory) or every node
+    /// receives it as it receives events (shared engines).
+    /// </summary>
+    /// <exception cref="EngineUnavailableException">The engine cannot publish now; the control was neither kept nor delivered.</exception>
+    ValueTask PublishControlAsync(EngineControl control, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// When <paramref name="userId"/> was last revoked, as kept by <see cref="PublishControlAsync"/> on any node, or null
+    /// when there is no revocation of that user kept (none, or older than <see cref="EngineControl.RevocationKept"/>).
+    /// </summary>
+    /// <exception cref="EngineUnavailableException">The engine cannot read it now.</exception>
+    ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken);
 
     /// <summary>Counters for stats and health.</summary>
     EngineStats GetStats();

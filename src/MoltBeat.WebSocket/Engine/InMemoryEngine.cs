@@ -20,6 +20,9 @@ public sealed class InMemoryEngine : IMoltBeatEngine
     private readonly HistoryOptions _history;
     private readonly TimeProvider _time;
     private readonly ITimer _trimTimer;
+    // User id → when it was last revoked (kept RevocationKept, forgotten lazily). Under _sync.
+    private readonly Dictionary<string, DateTimeOffset> _revocations = new(StringComparer.Ordinal);
+    private DateTimeOffset _revocationsPurged;
     private IEventSink? _sink;
     private long _historyEntries;
     private long _historyBytes;
@@ -87,6 +90,49 @@ public sealed class InMemoryEngine : IMoltBeatEngine
         lock (_sync)
             sink.Deliver(published);
         return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Applied on this node before it completes: this engine has no other node.</remarks>
+    public ValueTask PublishControlAsync(EngineControl control, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(control);
+        var sink = _sink ?? throw new InvalidOperationException("The engine has not been started.");
+        lock (_sync)
+        {
+            if (control.Kind == EngineControlKind.RevokeUser)
+                KeepRevocation(control.UserId, control.At);
+            sink.Control(control);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        lock (_sync)
+        {
+            DateTimeOffset? kept = _revocations.TryGetValue(userId, out var at) && at + EngineControl.RevocationKept > _time.GetUtcNow() ? at : null;
+            return ValueTask.FromResult(kept);
+        }
+    }
+
+    // Under _sync.
+    private void KeepRevocation(string userId, DateTimeOffset at)
+    {
+        if (!_revocations.TryGetValue(userId, out var previous) || previous < at)
+            _revocations[userId] = at;
+        // Forget the revocations past their time, at most once a minute (each costs a user id only).
+        var now = _time.GetUtcNow();
+        if (now - _revocationsPurged < TimeSpan.FromMinutes(1))
+            return;
+        _revocationsPurged = now;
+        foreach (var (user, revokedAt) in _revocations)
+        {
+            if (revokedAt + EngineControl.RevocationKept <= now)
+                _revocations.Remove(user);
+        }
     }
 
     /// <inheritdoc />

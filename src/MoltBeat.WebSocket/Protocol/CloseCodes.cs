@@ -58,6 +58,12 @@ public static class CloseCodes
     /// <summary>4001 with the reason <c>token_expired</c>: the token's <c>exp</c> passed without refresh.</summary>
     public static readonly CloseCode TokenExpired = new(4001, "token_expired", ReconnectAdvice.NewTokenRequired);
 
+    /// <summary>
+    /// 4003: revoked by an operator (protocol 1.1, <c>POST /api/revoke</c>): the user's tokens issued before it are
+    /// refused from now on. Get a new token first; never reuse the old one.
+    /// </summary>
+    public static readonly CloseCode Revoked = new(4003, "revoked", ReconnectAdvice.NewTokenRequired);
+
     /// <summary>4008: rate limit exceeded repeatedly.</summary>
     public static readonly CloseCode RateLimited = new(4008, "rate_limited", ReconnectAdvice.ReconnectWithBackoff);
 
@@ -70,7 +76,7 @@ public static class CloseCodes
     private static readonly Dictionary<int, CloseCode> ByCode = new[]
     {
         Normal, GoingAway, ProtocolError, BinaryNotSupported, InvalidPayload, PolicyViolation,
-        MessageTooBig, InternalError, Unauthorized, RateLimited, SlowConsumer, HeartbeatTimeout,
+        MessageTooBig, InternalError, Unauthorized, Revoked, RateLimited, SlowConsumer, HeartbeatTimeout,
     }.ToDictionary(c => c.Code);
 
     /// <summary>

@@ -60,7 +60,16 @@ internal sealed partial class ClientConnection
                 }
                 if (!result.EndOfMessage)
                     continue;
-                await HandleMessageAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
+                // One request at a time owns the connection's state; an operator's control waits for it (ClientConnection.Revocation.cs).
+                await _requestGate.WaitAsync().ConfigureAwait(false);
+                try
+                {
+                    await HandleMessageAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _requestGate.Release();
+                }
                 length = 0;
                 if (!ReferenceEquals(buffer, small))
                 {

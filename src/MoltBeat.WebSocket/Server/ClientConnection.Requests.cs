@@ -150,7 +150,7 @@ internal sealed partial class ClientConnection
     /// <summary>
     /// Removes, by the server's own decision, the subscriptions <paramref name="remove"/> picks, telling the client
     /// each with <c>unsubscribed</c> and <paramref name="reason"/>; in delivery order, as <see cref="Unsubscribe"/>,
-    /// so nothing of such a room is sent after its message. Connection's request loop only (it owns the dictionary).
+    /// so nothing of such a room is sent after its message. Only with <see cref="_requestGate"/> held (the request loop, or an operator's control).
     /// </summary>
     /// <returns>The rooms removed.</returns>
     private List<string> RemoveSubscriptions(Func<string, bool> remove, string reason)
@@ -240,9 +240,10 @@ internal sealed partial class ClientConnection
         var valid = user is not null && (user.ExpiresAt is not { } exp || exp > now);
         if (valid && isRefresh && user!.UserId != Info.User?.UserId)
             valid = false; // a refresh may extend a session, never switch it to another user
-        if (!valid)
+        var revoked = valid && await IsRevokedAsync(user!).ConfigureAwait(false); // ClientConnection.Revocation.cs
+        if (!valid || revoked)
         {
-            _services.Logger.AuthenticationFailed(Id, user is null ? "token refused" : "token expired or for another user");
+            _services.Logger.AuthenticationFailed(Id, user is null ? "token refused" : revoked ? "token revoked" : "token expired or for another user");
             if (isRefresh)
                 SendError(id, ErrorCodes.Unauthorized, "token refused");
             RequestClose(CloseCodes.Unauthorized, flushQueued: isRefresh);

@@ -194,10 +194,20 @@ internal sealed partial class ClientConnection : IOutputOwner
 
     private void Cleanup()
     {
-        foreach (var room in _subscriptions.Keys)
-            _services.Hub.Leave(room, _output);
-        _services.Metrics.Subscriptions.Add(-_subscriptions.Count);
-        _subscriptions.Clear();
+        // An operator's control may be changing the subscriptions right now (from another thread): wait for it, briefly.
+        _requestGate.Wait();
+        try
+        {
+            _cleanedUp = true;
+            foreach (var room in _subscriptions.Keys)
+                _services.Hub.Leave(room, _output);
+            _services.Metrics.Subscriptions.Add(-_subscriptions.Count);
+            _subscriptions.Clear();
+        }
+        finally
+        {
+            _requestGate.Release();
+        }
         _services.Hub.RemoveReady(_output);
         _services.Hub.All.TryRemove(this, out _);
         _services.Metrics.Connections.Add(-1);
@@ -218,6 +228,13 @@ internal sealed partial class ClientConnection : IOutputOwner
     private void BecomeReady(WSUser? user)
     {
         Info = Info with { User = user };
+        if (user is not null && _services.Hub.Revocations.Refuses(user))
+        {
+            // Revoked while it authenticated: the control did not see this connection as the user's yet (Revocations).
+            _services.Logger.AuthenticationFailed(Id, "token revoked");
+            RequestClose(CloseCodes.Unauthorized, flushQueued: false);
+            return;
+        }
         ExpiresAt = user?.ExpiresAt;
         IsReady = true;
         var userJson = user is null ? null : new Dictionary<string, string> { ["userId"] = user.UserId };

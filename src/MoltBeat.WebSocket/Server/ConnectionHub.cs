@@ -27,10 +27,11 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
     private long _notRecovered;
     private long _slowConsumers;
 
-    public ConnectionHub(int workers, MoltBeatMetrics metrics, ILogger logger, IReadOnlyCollection<string>? metricRooms = null)
+    public ConnectionHub(int workers, MoltBeatMetrics metrics, ILogger logger, TimeProvider time, IReadOnlyCollection<string>? metricRooms = null)
     {
         _metrics = metrics;
         _roomClasses = new RoomClasses(metricRooms ?? []);
+        Revocations = new Revocations(time, logger);
         Workers = new FanoutWorkers(workers, metrics, logger);
         _rooms = new RoomRegistry<ConnectionOutput>[workers];
         _ready = new MemberSet<ConnectionOutput>[workers];
@@ -40,6 +41,9 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
             _ready[i] = new();
         }
     }
+
+    /// <summary>The revocations this node knows of, and how controls reach its connections.</summary>
+    public Revocations Revocations { get; }
 
     /// <summary>The workers that write to this node's connections.</summary>
     public FanoutWorkers Workers { get; }
@@ -149,6 +153,9 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
             _metrics.EventsPublished.Add(1);
         }
     }
+
+    /// <inheritdoc />
+    public void Control(EngineControl control) => Revocations.Apply(control, All.Select(static c => c.Key));
 
     private static bool HasAnyone(ConnectionOutput[][] members)
     {

@@ -51,7 +51,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         Metrics = metrics ?? new MoltBeatMetrics();
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         Logger = LoggerFactory.CreateLogger<MoltBeatWSServer>();
-        Hub = new ConnectionHub(Options.FanoutWorkers, Metrics, Logger, [.. Options.MetricRooms]);
+        Hub = new ConnectionHub(Options.FanoutWorkers, Metrics, Logger, Time, [.. Options.MetricRooms]);
         OutputLimits = OutputLimits.From(Options);
         _connectionServices = new ConnectionServices(Options, Engine, Hub, Metrics, Logger, Time, OutputLimits, RaiseConnected, RaiseDisconnected);
         _engineStarted = new Lazy<Task>(() => Engine.StartAsync(Hub, CancellationToken.None));

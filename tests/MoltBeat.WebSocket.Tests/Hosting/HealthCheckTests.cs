@@ -27,6 +27,10 @@ public sealed class HealthCheckTests
         public ValueTask SubscribeAsync(string room, StreamPosition? since, Action<RecoveryResult> attach, CancellationToken cancellationToken) =>
             _inner.SubscribeAsync(room, since, attach, cancellationToken);
 
+        public ValueTask PublishControlAsync(EngineControl control, CancellationToken cancellationToken) => _inner.PublishControlAsync(control, cancellationToken);
+
+        public ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken) => _inner.GetRevocationAsync(userId, cancellationToken);
+
         public EngineStats GetStats() => _inner.GetStats() with { Healthy = Healthy };
 
         public ValueTask DisposeAsync() => _inner.DisposeAsync();

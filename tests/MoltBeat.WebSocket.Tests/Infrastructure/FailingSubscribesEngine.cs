@@ -33,6 +33,10 @@ public sealed class FailingSubscribesEngine(InMemoryEngine inner) : IMoltBeatEng
         return inner.SubscribeAsync(room, since, attach, cancellationToken);
     }
 
+    public ValueTask PublishControlAsync(EngineControl control, CancellationToken cancellationToken) => inner.PublishControlAsync(control, cancellationToken);
+
+    public ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken) => inner.GetRevocationAsync(userId, cancellationToken);
+
     public EngineStats GetStats() => inner.GetStats();
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();

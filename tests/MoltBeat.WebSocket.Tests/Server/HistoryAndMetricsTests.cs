@@ -12,6 +12,10 @@ public sealed class HistoryAndMetricsTests
         public int Delivered;
 
         public void Deliver(PublishedEvent published) => Delivered++;
+
+        public void Control(EngineControl control)
+        {
+        }
     }
 
     private static PublishRequest Request(string room, int n) =>

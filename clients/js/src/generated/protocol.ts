@@ -37,6 +37,7 @@ export const CLOSE_CODES = {
   InternalError: { code: 1011, reason: 'internal_error', advice: 'ReconnectWithBackoff' },
   Unauthorized: { code: 4001, reason: 'unauthorized', advice: 'NewTokenRequired' },
   TokenExpired: { code: 4001, reason: 'token_expired', advice: 'NewTokenRequired' },
+  Revoked: { code: 4003, reason: 'revoked', advice: 'NewTokenRequired' },
   RateLimited: { code: 4008, reason: 'rate_limited', advice: 'ReconnectWithBackoff' },
   SlowConsumer: { code: 4009, reason: 'slow_consumer', advice: 'ReconnectNow' },
   HeartbeatTimeout: { code: 4010, reason: 'heartbeat_timeout', advice: 'ReconnectWithBackoff' },

@@ -139,6 +139,53 @@ test('4001 with a tokenProvider: reconnects only with a new token', async () => 
   assert.equal(client.isConnected(), true);
 });
 
+test('4003 revoked with a tokenProvider: reconnects only with a new token, never with the revoked one', async () => {
+  const tokens = ['t1', 't1', 't1', 't2', 't1'];
+  let calls = 0;
+  const { client, timers, log } = setup({ tokenProvider: () => tokens[Math.min(calls++, tokens.length - 1)] });
+  await connectOpen(client);
+  assert.equal(FakeSocket.last.query.get('token'), 't1');
+  FakeSocket.last.serverClose(4003, 'revoked');
+  await flush();
+  const lost = log.find((l) => l[0] === 'disconnected');
+  assert.deepEqual(lost?.[1], { code: 4003, reason: 'revoked', willReconnect: true });
+  // attempts 1 and 2: the provider gives the revoked t1 again -> no socket
+  timers.advance(100);
+  await flush();
+  timers.advance(200);
+  await flush();
+  assert.equal(FakeSocket.instances.length, 1, 'the revoked token was not sent again');
+  assert.ok(log.some((l) => l[0] === 'reconnecting'));
+  // attempt 3: the provider gives t2 -> connects with it
+  timers.advance(400);
+  await flush();
+  assert.equal(FakeSocket.instances.length, 2);
+  assert.equal(FakeSocket.last.query.get('token'), 't2');
+  FakeSocket.last.serverOpen();
+  FakeSocket.last.serverSend(connectedMsg());
+  assert.equal(client.isConnected(), true);
+  // A later drop: the provider hands back the revoked t1 -> still never sent.
+  FakeSocket.last.fail();
+  await flush();
+  timers.advance(100);
+  await flush();
+  assert.equal(FakeSocket.instances.length, 2);
+  assert.equal(calls, 5);
+});
+
+test('4003 without a tokenProvider: connect rejects and the client does not reconnect', async () => {
+  const { client, timers, names } = setup({ token: 'revoked-token' });
+  await connectOpen(client);
+  FakeSocket.last.serverClose(4003, 'revoked');
+  await flush();
+  timers.advance(600_000);
+  await flush();
+  assert.equal(FakeSocket.instances.length, 1);
+  assert.deepEqual(names().slice(-2), ['disconnected', 'error']);
+  await assert.rejects(client.connect(), (e: any) => e instanceof MoltBeatCloseError && e.code === 4003);
+  assert.equal(FakeSocket.instances.length, 1, 'an explicit connect does not send the revoked token either');
+});
+
 test('a batched frame is split and handled in order', async () => {
   const { client, log } = setup();
   client.subscribe('analytics');

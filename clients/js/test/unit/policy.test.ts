@@ -65,6 +65,7 @@ test('close codes map to the protocol table', () => {
     1013: 'backoff',
     4000: 'backoff',
     4001: 'new_token',
+    4003: 'new_token',
     4008: 'long_backoff',
     4009: 'immediate',
     4010: 'backoff',
