@@ -2,6 +2,7 @@ using System.Net;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Server;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace MoltBeat.Server;
 
@@ -142,9 +143,14 @@ public static class ServerApp
             };
             return Task.CompletedTask;
         }));
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+        var telemetry = builder.Services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(MoltBeatMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
             .AddPrometheusExporter());
+        // Traces go out by OTLP when a collector is configured the standard way (OTEL_EXPORTER_OTLP_ENDPOINT, and
+        // OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_PROTOCOL...): the HTTP request's span (which continues a traceparent
+        // sent with POST /api/publish), the publish span under it, and each node's delivery span.
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            telemetry.WithTracing(t => t.AddSource(MoltBeatTracing.SourceName, "Microsoft.AspNetCore").AddOtlpExporter());
     }
 
     private static void MapEndpoints(WebApplication app, ServerSettings settings)

@@ -140,16 +140,20 @@ public sealed partial class RedisEngine
         }
     }
 
-    private async ValueTask HandleAsync(byte[]? message)
+    private async ValueTask HandleAsync(byte[]? received)
     {
-        if (message is null || message.Length == 0)
+        if (received is null || received.Length == 0)
             return;
         var sink = _sink!;
+        var (traceParent, body) = RedisMessage.SplitTrace(received);
+        var message = body.Span;
+        if (message.IsEmpty)
+            return;
         switch (message[0])
         {
             case RedisMessage.Event:
                 {
-                    var (epoch, published) = RedisMessage.ParseEvent(message);
+                    var (epoch, published) = RedisMessage.ParseEvent(message, traceParent: traceParent);
                     await _gate.WaitAsync().ConfigureAwait(false);
                     try
                     {
@@ -163,7 +167,7 @@ public sealed partial class RedisEngine
                 }
             case RedisMessage.Broadcast:
                 {
-                    var published = new PublishedEvent(message.AsSpan(2).ToArray(), null, null);
+                    var published = new PublishedEvent(message[2..].ToArray(), null, null);
                     await _gate.WaitAsync().ConfigureAwait(false);
                     try
                     {

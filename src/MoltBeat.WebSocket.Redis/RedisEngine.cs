@@ -123,6 +123,7 @@ public sealed partial class RedisEngine : IMoltBeatEngine
             _idleMs,
             string.Join(',', rooms),
             head.AsMemory(0, head.Length - 1),
+            request.TraceParent ?? "",
         ];
         cancellationToken.ThrowIfCancellationRequested();
         var result = await EvaluateAsync(RedisScripts.Publish, keys, args, "publish").ConfigureAwait(false);

@@ -11,6 +11,7 @@ namespace MoltBeat.WebSocket.Redis;
 /// <item><c>E&lt;all epoch&gt;\n&lt;room,room,...,all&gt;\n&lt;offset,offset,...&gt;\n&lt;frame&gt;</c>: a room event.</item>
 /// <item><c>B\n&lt;frame&gt;</c>: a broadcast to every client, not recorded.</item>
 /// <item><c>S&lt;all epoch&gt;\n&lt;all offset&gt;</c>: a sync marker (every event up to that offset was published before it).</item>
+/// <item><c>T&lt;traceparent&gt;\n</c> before a room event on the channel (never in a history): the publish span it continues.</item>
 /// <item><c>C&lt;kind&gt;\n&lt;time, Unix ms&gt;\n&lt;room or nothing&gt;\n&lt;user id&gt;</c>: an operator's control, kind <c>R</c>
 /// (revoke user) or <c>U</c> (unsubscribe user from the room); never recorded. The user id, in UTF-8, is the rest of
 /// the message, so it may hold any character.</item>
@@ -21,6 +22,19 @@ internal static class RedisMessage
     public const byte Event = (byte)'E';
     public const byte Broadcast = (byte)'B';
     public const byte Sync = (byte)'S';
+    public const byte Trace = (byte)'T';
+
+    /// <summary>Splits a channel message into the traceparent line it may start with and the message itself.</summary>
+    /// <exception cref="FormatException">A trace line without its end.</exception>
+    public static (string? TraceParent, ReadOnlyMemory<byte> Message) SplitTrace(ReadOnlyMemory<byte> message)
+    {
+        if (message.IsEmpty || message.Span[0] != Trace)
+            return (null, message);
+        var end = message.Span.IndexOf((byte)'\n');
+        if (end < 0)
+            throw new FormatException("Truncated trace line.");
+        return (Encoding.ASCII.GetString(message.Span[1..end]), message[(end + 1)..]);
+    }
     public const byte Control = (byte)'C';
 
     /// <summary>The message that carries a broadcast to every client.</summary>
@@ -78,7 +92,7 @@ internal static class RedisMessage
 
     /// <summary>Parses a room event; <paramref name="rooms"/> may supply the delivery rooms when the caller knows them.</summary>
     /// <exception cref="FormatException">The message is not a room event.</exception>
-    public static (string AllEpoch, PublishedEvent Event) ParseEvent(ReadOnlySpan<byte> message, string[]? rooms = null)
+    public static (string AllEpoch, PublishedEvent Event) ParseEvent(ReadOnlySpan<byte> message, string[]? rooms = null, string? traceParent = null)
     {
         if (message.IsEmpty || message[0] != Event)
             throw new FormatException("Not a room event message.");
@@ -95,7 +109,7 @@ internal static class RedisMessage
             offsets[i] = long.Parse(number, NumberStyles.None, CultureInfo.InvariantCulture);
             offsetLine = comma < 0 ? [] : offsetLine[(comma + 1)..];
         }
-        return (epoch, new PublishedEvent(rest.ToArray(), rooms, offsets));
+        return (epoch, new PublishedEvent(rest.ToArray(), rooms, offsets) { TraceParent = traceParent });
     }
 
     /// <summary>Parses a sync marker.</summary>

@@ -11,8 +11,9 @@ internal static class RedisScripts
     /// Records and publishes one event.
     /// KEYS: meta and history key of each delivery room, in order (<c>all</c> last).
     /// ARGV: 1 channel, 2 epoch for rooms that start now, 3 max events per room, 4 max age ms,
-    /// 5 room idle expiry ms, 6 delivery rooms joined by commas, 7 the event frame without its closing brace.
-    /// Returns the message it published (see <see cref="RedisMessage"/>).
+    /// 5 room idle expiry ms, 6 delivery rooms joined by commas, 7 the event frame without its closing brace,
+    /// 8 the publish span's traceparent or an empty string (published before the message as a <c>T</c> line,
+    /// never recorded). Returns the message it recorded (see <see cref="RedisMessage"/>).
     /// </summary>
     public const string Publish = """
         local n = #KEYS / 2
@@ -53,7 +54,11 @@ internal static class RedisScripts
             redis.call('PEXPIRE', hist, maxAge)
           end
         end
-        redis.call('PUBLISH', ARGV[1], msg)
+        if ARGV[8] ~= '' then
+          redis.call('PUBLISH', ARGV[1], 'T' .. ARGV[8] .. '\n' .. msg)
+        else
+          redis.call('PUBLISH', ARGV[1], msg)
+        end
         return msg
         """;
 

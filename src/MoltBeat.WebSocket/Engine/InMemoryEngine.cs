@@ -67,7 +67,7 @@ public sealed class InMemoryEngine : IMoltBeatEngine
                 pairs[i] = new(rooms[i], offsets[i]);
             }
             var frame = EventFrame.Build(request.Rooms, request.EventName, request.Data.Span, request.TimestampMs, pairs);
-            published = new PublishedEvent(frame, rooms, offsets);
+            published = new PublishedEvent(frame, rooms, offsets) { TraceParent = request.TraceParent };
             for (var i = 0; i < rooms.Length; i++)
             {
                 published.HistoryReferences++;

@@ -11,4 +11,11 @@ public sealed record PublishRequest(
     string[] DeliveryRooms,
     string EventName,
     ReadOnlyMemory<byte> Data,
-    long TimestampMs);
+    long TimestampMs)
+{
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the publish's span when it is traced (<see cref="Server.MoltBeatTracing"/>); an
+    /// engine carries it to every node, so each node's delivery span continues the publisher's trace. Null otherwise.
+    /// </summary>
+    public string? TraceParent { get; init; }
+}

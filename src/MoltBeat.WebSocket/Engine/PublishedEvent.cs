@@ -29,6 +29,9 @@ public sealed class PublishedEvent
     /// <summary>The offset in each room of <see cref="DeliveryRooms"/>, same order.</summary>
     public long[]? Offsets { get; }
 
+    /// <summary>The publish span's W3C <c>traceparent</c>, carried from the publishing node (<see cref="PublishRequest.TraceParent"/>); null when not traced.</summary>
+    public string? TraceParent { get; init; }
+
     /// <summary>Whether this is a broadcast to every connected client rather than to rooms.</summary>
     public bool IsBroadcastToAll => DeliveryRooms is null;
 

@@ -134,6 +134,8 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
                 LastDeliveredSequence = published.Sequence;
             var deliveredAt = Stopwatch.GetTimestamp();
             var roomClass = _roomClasses.Of(rooms?[0]);
+            using var activity = MoltBeatTracing.StartDeliver(published.TraceParent, rooms?[0]);
+            var recipients = 0;
             foreach (var worker in Workers.All)
             {
                 ConnectionOutput[][] members;
@@ -149,7 +151,11 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
                 }
                 if (HasAnyone(members))
                     worker.Post(FanoutWorker.WorkItem.Event(published.Frame, members, deliveredAt, roomClass));
+                if (activity is not null)
+                    recipients += members.Sum(m => m.Length);
             }
+            // Subscriptions on this node (a connection in two of the event's rooms counts twice, but receives it once).
+            activity?.SetTag("moltbeat.recipients", recipients);
             _metrics.EventsPublished.Add(1);
         }
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Protocol;
@@ -12,6 +13,8 @@ public sealed partial class MoltBeatWSServer
 
     /// <summary>The most events one batch publish may hold (protocol 1.1, <c>POST /api/publish</c> with <c>events</c>).</summary>
     public const int MaxBatchEvents = 1000;
+
+    private string? _engineName;
 
     /// <summary>
     /// Publishes an event to a room (the seed's <c>broadcast(room, event, payload)</c>). Subscribers of the
@@ -72,7 +75,7 @@ public sealed partial class MoltBeatWSServer
             try
             {
                 // One at a time: the engine orders a room's events by the order of its publishes.
-                published[i] = await Engine.PublishAsync(requests[i], cancellationToken).ConfigureAwait(false);
+                published[i] = await PublishTracedAsync(requests[i], cancellationToken).ConfigureAwait(false);
             }
             catch (EngineUnavailableException ex)
             {
@@ -150,7 +153,28 @@ public sealed partial class MoltBeatWSServer
     private async Task<PublishedEvent> PublishCoreAsync(PublishRequest request, CancellationToken cancellationToken)
     {
         await _engineStarted.Value.ConfigureAwait(false);
-        return await Engine.PublishAsync(request, cancellationToken).ConfigureAwait(false);
+        return await PublishTracedAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    private string EngineName => _engineName ??= Engine.GetStats().Name;
+
+    /// <summary>The engine's publish, in a <c>moltbeat.publish</c> span when traced (<see cref="MoltBeatTracing"/>).</summary>
+    private async ValueTask<PublishedEvent> PublishTracedAsync(PublishRequest request, CancellationToken cancellationToken)
+    {
+        using var activity = MoltBeatTracing.StartPublish(request.Rooms, request.EventName, EngineName);
+        if (activity is null)
+            return await Engine.PublishAsync(request, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var published = await Engine.PublishAsync(request with { TraceParent = activity.Id }, cancellationToken).ConfigureAwait(false);
+            activity.SetTag("moltbeat.offset", published.Sequence);
+            return published;
+        }
+        catch (Exception ex)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ex.Message);
+            throw;
+        }
     }
 
     private static void ValidateEventName(string @event)
