@@ -41,7 +41,9 @@ public sealed class LifecycleTests
         for (var i = 0; i < 12; i++)
         {
             time.Advance(TimeSpan.FromSeconds(15));
-            await Task.Delay(50);
+            // Real time for the ping to go out and its pong to come back before the clock moves on: 50 ms was too
+            // little while the whole suite loads both cores (the server then saw two silent intervals and closed).
+            await Task.Delay(250);
         }
         Assert.False(receiving.IsCompleted, "no message was expected, only pings");
         Assert.Equal(WebSocketState.Open, client.Socket.State);
