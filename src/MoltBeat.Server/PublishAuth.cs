@@ -74,6 +74,35 @@ internal sealed class PublishAuth
     /// Who may use the operator API: a request carrying the configured <c>X-Api-Key</c>, and nothing else (a bearer token,
     /// even with the publish scope, never). Without <c>--api-key</c> the operator API is off: 503, never open.
     /// </summary>
+    /// <summary>
+    /// Who may read a room over HTTP (<c>GET /api/rooms/{room}</c>): the API key, or a valid bearer token allowed to
+    /// subscribe to the room (its <c>rooms</c> claim, as for a WebSocket subscribe); open when neither is configured.
+    /// </summary>
+    public async ValueTask<Outcome> CheckReaderAsync(HttpRequest request, string room, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (_apiKeyHash is null && _jwt is null)
+            return new(StatusCodes.Status200OK, null);
+        var givenKey = request.Headers["X-Api-Key"].ToString();
+        if (givenKey.Length > 0)
+        {
+            return _apiKeyHash is not null && CryptographicOperations.FixedTimeEquals(_apiKeyHash, SHA256.HashData(Encoding.UTF8.GetBytes(givenKey)))
+                ? new(StatusCodes.Status200OK, null)
+                : new(StatusCodes.Status401Unauthorized, "Wrong X-Api-Key.");
+        }
+        var authorization = request.Headers.Authorization.ToString();
+        if (_jwt is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            var user = await _jwt.AuthenticateAsync(authorization[7..].Trim(), cancellationToken);
+            if (user is null)
+                return new(StatusCodes.Status401Unauthorized, "The bearer token is invalid or expired.");
+            return user.Rooms is { } rights && !rights.Allows(room)
+                ? new(StatusCodes.Status403Forbidden, $"The bearer token's rooms claim does not allow '{room}'.")
+                : new(StatusCodes.Status200OK, null);
+        }
+        return new(StatusCodes.Status401Unauthorized, "Authentication required: X-Api-Key, or Authorization: Bearer <JWT allowed the room>.");
+    }
+
     public Outcome CheckOperator(HttpRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -162,6 +162,7 @@ public static class ServerApp
         // Created now, so that it listens from the first delivery on.
         _ = app.Services.GetRequiredService<DeliveryLatencyWindow>();
         app.MapOperationsApi();
+        app.MapRoomsApi();
         app.MapOpenApi();
         app.MapPrometheusScrapingEndpoint();
 

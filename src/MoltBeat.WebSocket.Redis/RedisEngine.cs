@@ -182,6 +182,18 @@ public sealed partial class RedisEngine : IMoltBeatEngine
 
     /// <inheritdoc />
     /// <remarks>One <c>GET</c> of the user's revocation key; Redis forgets it after <see cref="EngineControl.RevocationKept"/>.</remarks>
+    public async ValueTask<Protocol.StreamPosition> GetPositionAsync(string room, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        if (!RoomName.IsValid(room))
+            throw new ArgumentException($"Invalid room '{room}'.", nameof(room));
+        cancellationToken.ThrowIfCancellationRequested();
+        // The subscribe's own read (without since): it starts the room's epoch if nobody published there yet, so the
+        // position told now is the one a subscribe and the next publish agree with.
+        return (await ReadAsync(room, null).ConfigureAwait(false)).Result.Position;
+    }
+
+    /// <inheritdoc />
     public async ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(userId);

@@ -90,6 +90,50 @@ public sealed class ApiTests(SecuredServer fixture) : IClassFixture<SecuredServe
     }
 
     [Fact]
+    public async Task A_rooms_position_and_subscribers_are_read_over_http_with_the_subscribe_rights()
+    {
+        var tenant = $"tenant:{Guid.NewGuid():N}";
+        var room = tenant + ":metrics";
+        static HttpRequestMessage Get(string path, string? apiKey = SecuredServer.ApiKey, string? bearer = null)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (apiKey is not null)
+                request.Headers.Add("X-Api-Key", apiKey);
+            if (bearer is not null)
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+            return request;
+        }
+
+        var (status, fresh) = await SendAsync(Get($"/api/rooms/{room}"));
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(0, fresh.GetProperty("offset").GetInt64());
+        await using var client = await ConnectAsync();
+        await client.SubscribeAsync(room);
+        for (var n = 1; n <= 2; n++)
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(Post("/api/publish", $$"""{"room":"{{room}}","event":"tick","data":{{n}}}"""))).Status);
+        var last = await client.ReceiveUntilAsync(m => m.GetProperty("type").GetString() == "event" && m.GetProperty("data").GetInt32() == 2);
+
+        var (_, info) = await SendAsync(Get($"/api/rooms/{room}"));
+        Assert.Equal(room, info.GetProperty("room").GetString());
+        Assert.Equal(fresh.GetProperty("epoch").GetString(), info.GetProperty("epoch").GetString());
+        Assert.Equal(last.GetProperty("offsets").GetProperty(room).GetInt64(), info.GetProperty("offset").GetInt64());
+        Assert.Equal(2, info.GetProperty("offset").GetInt64());
+        Assert.Equal(1, info.GetProperty("subscribers").GetInt32());
+
+        // A bearer token reads the rooms it may subscribe to, and no others; without credentials, nothing.
+        var token = Jwt.Create(SecuredServer.Secret, new Dictionary<string, object>
+        {
+            ["sub"] = "dashboard",
+            ["rooms"] = new[] { tenant },
+            ["exp"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds(),
+        });
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(Get($"/api/rooms/{room}", apiKey: null, bearer: token))).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await SendAsync(Get("/api/rooms/analytics", apiKey: null, bearer: token))).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(Get($"/api/rooms/{room}", apiKey: null))).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(Get("/api/rooms/bad%20room"))).Status);
+    }
+
+    [Fact]
     public async Task Publish_with_a_bearer_token_is_bounded_by_its_rooms_claim()
     {
         var tenant = $"tenant:{Guid.NewGuid():N}";

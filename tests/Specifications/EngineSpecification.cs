@@ -77,6 +77,23 @@ public abstract class EngineSpecification
     }
 
     [Fact]
+    public async Task A_rooms_position_is_offset_0_before_any_event_then_its_last_offset_in_the_epoch_a_subscribe_reports()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        var before = await engine.GetPositionAsync(room, CancellationToken.None).AsTask().WaitAsync(Limit);
+        Assert.Equal(0, before.Offset);
+
+        await PublishAsync(engine, sink, room, 1);
+        var second = await PublishAsync(engine, sink, room, 2);
+
+        var after = await engine.GetPositionAsync(room, CancellationToken.None).AsTask().WaitAsync(Limit);
+        Assert.Equal(new StreamPosition(before.Epoch, second.OffsetIn(room)), after);
+        Assert.Equal(after, (await SubscribeAsync(engine, room, null)).Position);
+    }
+
+    [Fact]
     public async Task Every_event_reaches_the_sink_once_in_publish_order()
     {
         var (engine, sink) = await StartAsync();

@@ -64,6 +64,14 @@ public interface IMoltBeatEngine : IAsyncDisposable
     /// <exception cref="EngineUnavailableException">The engine cannot read it now.</exception>
     ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The room's current position: its epoch and the offset of its last recorded event (0 when none yet), as a
+    /// subscribe would be told it. For a snapshot without a gap: read the position, load the state, then subscribe
+    /// with <c>since</c> that position.
+    /// </summary>
+    /// <exception cref="EngineUnavailableException">The engine cannot read it now.</exception>
+    ValueTask<StreamPosition> GetPositionAsync(string room, CancellationToken cancellationToken);
+
     /// <summary>Counters for stats and health.</summary>
     EngineStats GetStats();
 }

@@ -108,6 +108,14 @@ public sealed class InMemoryEngine : IMoltBeatEngine
     }
 
     /// <inheritdoc />
+    public ValueTask<StreamPosition> GetPositionAsync(string room, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        lock (_sync)
+            return ValueTask.FromResult(_streams.GetValueOrDefault(room)?.Position ?? new StreamPosition(_epoch, 0));
+    }
+
+    /// <inheritdoc />
     public ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(userId);

@@ -112,6 +112,13 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
             return _rooms[output.Worker.Index].Remove(room, output);
     }
 
+    /// <summary>The subscribers of <paramref name="room"/> on this node.</summary>
+    public int Members(string room)
+    {
+        lock (Order)
+            return _rooms.Sum(registry => registry.Snapshot(room).Length);
+    }
+
     /// <summary>Every room with its subscriber count on this node, ordered by name.</summary>
     public IReadOnlyList<(string Room, int Members)> RoomCounts()
     {

@@ -1,7 +1,23 @@
+using MoltBeat.WebSocket.Rooms;
+
 namespace MoltBeat.WebSocket.Server;
 
 public sealed partial class MoltBeatWSServer
 {
+    /// <summary>
+    /// A room's position and subscribers (protocol 1.1, "Rooms over HTTP"). The position is what a subscribe would
+    /// be told: read it, load the state it stands for, then subscribe with <c>since</c> it, and nothing falls between.
+    /// </summary>
+    /// <exception cref="ArgumentException">The room name is invalid.</exception>
+    /// <exception cref="Engine.EngineUnavailableException">The engine cannot read it now.</exception>
+    public async Task<WSRoomInfo> GetRoomAsync(string room, CancellationToken cancellationToken = default)
+    {
+        RoomName.EnsureValid(room);
+        await _engineStarted.Value.ConfigureAwait(false);
+        var position = await Engine.GetPositionAsync(room, cancellationToken).ConfigureAwait(false);
+        return new WSRoomInfo(room, position.Epoch, position.Offset, Hub.Members(room));
+    }
+
     /// <summary>
     /// The clients of this node with the most waiting for them (bytes under the slow-consumer bound), most behind
     /// first: who is behind when a dashboard lags. A moment's view, read without stopping the fan-out.
@@ -18,6 +34,13 @@ public sealed partial class MoltBeatWSServer
             .Select(c => new WSClientBacklog(c.Connection.Info.Id, c.Connection.Info.User?.UserId, c.Backlog.Bytes, c.Backlog.Messages))];
     }
 }
+
+/// <summary>What <see cref="MoltBeatWSServer.GetRoomAsync"/> tells of a room.</summary>
+/// <param name="Room">The room.</param>
+/// <param name="Epoch">Its epoch: offsets count within it, and it changes when the room's history is lost.</param>
+/// <param name="Offset">The offset of its last recorded event (0: none yet).</param>
+/// <param name="Subscribers">Its subscribers on this node (a cluster-wide count needs the cluster view of the Redis engine, not built yet).</param>
+public sealed record WSRoomInfo(string Room, string Epoch, long Offset, int Subscribers);
 
 /// <summary>One client of <see cref="MoltBeatWSServer.GetLaggingClients"/>.</summary>
 /// <param name="ClientId">The connection's id.</param>

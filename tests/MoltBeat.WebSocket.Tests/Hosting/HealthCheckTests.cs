@@ -31,6 +31,8 @@ public sealed class HealthCheckTests
 
         public ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken) => _inner.GetRevocationAsync(userId, cancellationToken);
 
+        public ValueTask<StreamPosition> GetPositionAsync(string room, CancellationToken cancellationToken) => _inner.GetPositionAsync(room, cancellationToken);
+
         public EngineStats GetStats() => _inner.GetStats() with { Healthy = Healthy };
 
         public ValueTask DisposeAsync() => _inner.DisposeAsync();

@@ -37,6 +37,8 @@ public sealed class FailingSubscribesEngine(InMemoryEngine inner) : IMoltBeatEng
 
     public ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken) => inner.GetRevocationAsync(userId, cancellationToken);
 
+    public ValueTask<MoltBeat.WebSocket.Protocol.StreamPosition> GetPositionAsync(string room, CancellationToken cancellationToken) => inner.GetPositionAsync(room, cancellationToken);
+
     public EngineStats GetStats() => inner.GetStats();
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
