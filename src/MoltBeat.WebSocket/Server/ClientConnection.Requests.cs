@@ -104,6 +104,10 @@ internal sealed partial class ClientConnection
 
     private void AttachInOrder(string room, long? id, RecoveryResult result)
     {
+        // Joined before the reply is queued, so that a client holding its `subscribed` is counted in the stats. The
+        // order lock keeps every live event out of the lane until the reply and the replay are in it.
+        if (_services.Hub.Join(room, _output))
+            _services.Metrics.Subscriptions.Add(1);
         Send(ServerMessages.Subscribed(room, id, result.Position, result.Recovered));
         var deliveredAfter = _services.Hub.LastDeliveredSequence;
         foreach (var missed in result.Missed)
@@ -112,8 +116,6 @@ internal sealed partial class ClientConnection
             if (!AlreadySent(missed, room))
                 EnqueueReplay(missed.Frame);
         }
-        if (_services.Hub.Join(room, _output))
-            _services.Metrics.Subscriptions.Add(1);
         // A second subscribe to a room keeps the older, lower mark: those events were sent as well.
         _subscriptions[room] = _subscriptions.TryGetValue(room, out var previous) ? Math.Min(previous, deliveredAfter) : deliveredAfter;
     }
