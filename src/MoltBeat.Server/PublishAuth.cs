@@ -36,36 +36,50 @@ internal sealed class PublishAuth
         public bool Allowed => Error is null;
     }
 
-    public async ValueTask<Outcome> CheckAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>Who may publish: the API key, or a valid bearer token granting <c>publish</c> (bounded by its <c>rooms</c> claim).</summary>
+    public ValueTask<Outcome> CheckAsync(HttpRequest request, CancellationToken cancellationToken) =>
+        CheckCredentialsAsync(request, "JWT with the publish scope", user => GrantsPublish(user)
+            ? new(StatusCodes.Status200OK, null, user.Rooms)
+            : new(StatusCodes.Status403Forbidden, "The bearer token does not grant 'publish' (scope or scp claim, or \"publish\": true)."), cancellationToken);
+
+    /// <summary>
+    /// Who may read a room over HTTP (<c>GET /api/rooms/{room}</c>): the API key, or a valid bearer token allowed to
+    /// subscribe to the room (its <c>rooms</c> claim, as for a WebSocket subscribe); open when neither is configured.
+    /// </summary>
+    public ValueTask<Outcome> CheckReaderAsync(HttpRequest request, string room, CancellationToken cancellationToken) =>
+        CheckCredentialsAsync(request, "JWT allowed the room", user => user.Rooms is { } rights && !rights.Allows(room)
+            ? new(StatusCodes.Status403Forbidden, $"The bearer token's rooms claim does not allow '{room}'.")
+            : new(StatusCodes.Status200OK, null), cancellationToken);
+
+    /// <summary>
+    /// The API key when one is given, else a bearer token, whose user <paramref name="grant"/> then judges; open when
+    /// neither is configured. <paramref name="tokenKind"/> says, in a refusal, what kind of token would do.
+    /// </summary>
+    private async ValueTask<Outcome> CheckCredentialsAsync(HttpRequest request, string tokenKind, Func<WSUser, Outcome> grant, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (_apiKeyHash is null && _jwt is null)
             return new(StatusCodes.Status200OK, null);
         var givenKey = request.Headers["X-Api-Key"].ToString();
         if (givenKey.Length > 0)
-        {
-            if (_apiKeyHash is not null && CryptographicOperations.FixedTimeEquals(_apiKeyHash, SHA256.HashData(Encoding.UTF8.GetBytes(givenKey))))
-                return new(StatusCodes.Status200OK, null);
-            return new(StatusCodes.Status401Unauthorized, "Wrong X-Api-Key.");
-        }
+            return IsApiKey(givenKey) ? new(StatusCodes.Status200OK, null) : new(StatusCodes.Status401Unauthorized, "Wrong X-Api-Key.");
         var authorization = request.Headers.Authorization.ToString();
         if (_jwt is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             var user = await _jwt.AuthenticateAsync(authorization[7..].Trim(), cancellationToken);
-            if (user is null)
-                return new(StatusCodes.Status401Unauthorized, "The bearer token is invalid or expired.");
-            return GrantsPublish(user)
-                ? new(StatusCodes.Status200OK, null, user.Rooms)
-                : new(StatusCodes.Status403Forbidden, "The bearer token does not grant 'publish' (scope or scp claim, or \"publish\": true).");
+            return user is null ? new(StatusCodes.Status401Unauthorized, "The bearer token is invalid or expired.") : grant(user);
         }
         var accepted = (_apiKeyHash, _jwt) switch
         {
-            (not null, not null) => "X-Api-Key or Authorization: Bearer <JWT with the publish scope>",
+            (not null, not null) => $"X-Api-Key or Authorization: Bearer <{tokenKind}>",
             (not null, null) => "X-Api-Key",
-            _ => "Authorization: Bearer <JWT with the publish scope>",
+            _ => $"Authorization: Bearer <{tokenKind}>",
         };
         return new(StatusCodes.Status401Unauthorized, "Authentication required: " + accepted + ".");
     }
+
+    private bool IsApiKey(string given) =>
+        _apiKeyHash is not null && CryptographicOperations.FixedTimeEquals(_apiKeyHash, SHA256.HashData(Encoding.UTF8.GetBytes(given)));
 
     /// <summary>Whether the operator API (<c>/api/revoke</c>, <c>/api/unsubscribe</c>) can be used at all: only with an API key configured.</summary>
     public bool OperatorApiEnabled => _apiKeyHash is not null;
@@ -74,35 +88,6 @@ internal sealed class PublishAuth
     /// Who may use the operator API: a request carrying the configured <c>X-Api-Key</c>, and nothing else (a bearer token,
     /// even with the publish scope, never). Without <c>--api-key</c> the operator API is off: 503, never open.
     /// </summary>
-    /// <summary>
-    /// Who may read a room over HTTP (<c>GET /api/rooms/{room}</c>): the API key, or a valid bearer token allowed to
-    /// subscribe to the room (its <c>rooms</c> claim, as for a WebSocket subscribe); open when neither is configured.
-    /// </summary>
-    public async ValueTask<Outcome> CheckReaderAsync(HttpRequest request, string room, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        if (_apiKeyHash is null && _jwt is null)
-            return new(StatusCodes.Status200OK, null);
-        var givenKey = request.Headers["X-Api-Key"].ToString();
-        if (givenKey.Length > 0)
-        {
-            return _apiKeyHash is not null && CryptographicOperations.FixedTimeEquals(_apiKeyHash, SHA256.HashData(Encoding.UTF8.GetBytes(givenKey)))
-                ? new(StatusCodes.Status200OK, null)
-                : new(StatusCodes.Status401Unauthorized, "Wrong X-Api-Key.");
-        }
-        var authorization = request.Headers.Authorization.ToString();
-        if (_jwt is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            var user = await _jwt.AuthenticateAsync(authorization[7..].Trim(), cancellationToken);
-            if (user is null)
-                return new(StatusCodes.Status401Unauthorized, "The bearer token is invalid or expired.");
-            return user.Rooms is { } rights && !rights.Allows(room)
-                ? new(StatusCodes.Status403Forbidden, $"The bearer token's rooms claim does not allow '{room}'.")
-                : new(StatusCodes.Status200OK, null);
-        }
-        return new(StatusCodes.Status401Unauthorized, "Authentication required: X-Api-Key, or Authorization: Bearer <JWT allowed the room>.");
-    }
-
     public Outcome CheckOperator(HttpRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -111,9 +96,7 @@ internal sealed class PublishAuth
         var givenKey = request.Headers["X-Api-Key"].ToString();
         if (givenKey.Length == 0)
             return new(StatusCodes.Status401Unauthorized, "Authentication required: X-Api-Key (the operator API takes no bearer token).");
-        return CryptographicOperations.FixedTimeEquals(_apiKeyHash, SHA256.HashData(Encoding.UTF8.GetBytes(givenKey)))
-            ? new(StatusCodes.Status200OK, null)
-            : new(StatusCodes.Status401Unauthorized, "Wrong X-Api-Key.");
+        return IsApiKey(givenKey) ? new(StatusCodes.Status200OK, null) : new(StatusCodes.Status401Unauthorized, "Wrong X-Api-Key.");
     }
 
     /// <summary>The schemes a refused client may use, for the WWW-Authenticate header.</summary>

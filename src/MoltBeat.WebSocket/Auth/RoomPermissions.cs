@@ -32,8 +32,7 @@ public sealed class RoomPermissions
         ArgumentNullException.ThrowIfNull(room);
         foreach (var pattern in _patterns)
         {
-            if (pattern == Everything || room == pattern
-                || (room.Length > pattern.Length && room[pattern.Length] == RoomName.Separator && room.StartsWith(pattern, StringComparison.Ordinal)))
+            if (pattern == Everything || RoomName.IsWithin(room, pattern))
                 return true;
         }
         return false;
@@ -47,7 +46,7 @@ public sealed class RoomPermissions
         var list = patterns.ToArray();
         foreach (var pattern in list)
         {
-            if (pattern != Everything && !RoomName.IsValid(pattern))
+            if (!IsPattern(pattern))
                 throw new ArgumentException($"Invalid room pattern '{pattern}': '*' or a room name ({RoomName.Rule}).", nameof(patterns));
         }
         return new RoomPermissions(list);
@@ -74,7 +73,7 @@ public sealed class RoomPermissions
                 return false;
             }
             var pattern = item.GetString()!;
-            if (pattern != Everything && !RoomName.IsValid(pattern))
+            if (!IsPattern(pattern))
             {
                 error = $"the rooms claim holds an invalid pattern (not '*' nor a room name: {RoomName.Rule})";
                 return false;
@@ -85,6 +84,8 @@ public sealed class RoomPermissions
         permissions = new RoomPermissions([.. patterns]);
         return true;
     }
+
+    private static bool IsPattern(string pattern) => pattern == Everything || RoomName.IsValid(pattern);
 
     /// <inheritdoc />
     public override string ToString() => "[" + string.Join(", ", _patterns) + "]";

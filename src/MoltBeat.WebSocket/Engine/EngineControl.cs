@@ -71,8 +71,7 @@ public sealed class EngineControl
     public bool Covers(string subscribed)
     {
         ArgumentNullException.ThrowIfNull(subscribed);
-        return Room is { } room && subscribed.StartsWith(room, StringComparison.Ordinal)
-            && (subscribed.Length == room.Length || subscribed[room.Length] == RoomName.Separator);
+        return Room is { } room && RoomName.IsWithin(subscribed, room);
     }
 
     /// <summary>

@@ -34,6 +34,13 @@ public static class RoomName
     }
 
     /// <summary>
+    /// Whether <paramref name="room"/> is <paramref name="ancestor"/> or lies below it (<c>a:b</c> and <c>a:b:c</c> are
+    /// within <c>a:b</c>; <c>a:bc</c> is not): the subtree a subscription to <paramref name="ancestor"/> receives.
+    /// </summary>
+    public static bool IsWithin(string room, string ancestor) =>
+        room.StartsWith(ancestor, StringComparison.Ordinal) && (room.Length == ancestor.Length || room[ancestor.Length] == Separator);
+
+    /// <summary>
     /// How deep a room sits in the hierarchy: <c>all</c> is 0, <c>analytics</c> 1, <c>analytics:agents</c> 2.
     /// Clients resubscribe parents first, so that a parent's replay covers its children's missed events
     /// in publish order and the children's replays then have nothing left to send out of order.

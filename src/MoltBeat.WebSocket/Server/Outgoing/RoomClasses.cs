@@ -32,7 +32,7 @@ internal sealed class RoomClasses(IReadOnlyCollection<string> configured)
         {
             foreach (var prefix in _configured)
             {
-                if (room == prefix || (room.Length > prefix.Length && room[prefix.Length] == RoomName.Separator && room.StartsWith(prefix, StringComparison.Ordinal)))
+                if (RoomName.IsWithin(room, prefix))
                     return prefix;
             }
             return Other;
