@@ -15,6 +15,9 @@ internal static class WireNames
     /// <summary>An event's payload.</summary>
     public static ReadOnlySpan<byte> Data => "data"u8;
 
+    /// <summary>Whether a publish repeated an idempotency key seen within the window, so nothing was published (revision 1.1).</summary>
+    public static ReadOnlySpan<byte> Duplicate => "duplicate"u8;
+
     /// <summary>A room's epoch (<c>subscribed</c>, <c>since</c>).</summary>
     public static ReadOnlySpan<byte> Epoch => "epoch"u8;
 
@@ -27,8 +30,14 @@ internal static class WireNames
     /// <summary>The server's heartbeat interval in ms (<c>connected</c>).</summary>
     public static ReadOnlySpan<byte> HeartbeatInterval => "heartbeatInterval"u8;
 
+    /// <summary>A publish's idempotency key (revision 1.1): a repeat within the window is not published again.</summary>
+    public static ReadOnlySpan<byte> IdempotencyKey => "idempotencyKey"u8;
+
     /// <summary>A request's id, echoed by its reply.</summary>
     public static ReadOnlySpan<byte> Id => "id"u8;
+
+    /// <summary>How many of the room's most recent events a <c>subscribe</c> asks to be sent after <c>subscribed</c> (revision 1.1).</summary>
+    public static ReadOnlySpan<byte> Last => "last"u8;
 
     /// <summary>An error's human-readable text.</summary>
     public static ReadOnlySpan<byte> Message => "message"u8;
@@ -47,6 +56,9 @@ internal static class WireNames
 
     /// <summary>Why the server removed a subscription by itself (<c>unsubscribed</c>, revision 1.1).</summary>
     public static ReadOnlySpan<byte> Reason => "reason"u8;
+
+    /// <summary>How many events follow <c>subscribed</c> before the first live one (revision 1.1, with <c>since</c> or <c>last</c>).</summary>
+    public static ReadOnlySpan<byte> Replay => "replay"u8;
 
     /// <summary>A room name.</summary>
     public static ReadOnlySpan<byte> Room => "room"u8;
