@@ -4,7 +4,7 @@ using MoltBeat.WebSocket.Server;
 
 namespace MoltBeat.Server;
 
-/// <summary>Rooms over HTTP (protocol 1.1): a room's position and subscribers, for the snapshot-then-subscribe pattern.</summary>
+/// <summary>Rooms over HTTP (protocol 1.1): a room's position and subscribers, for the snapshot-then-subscribe pattern, and its history.</summary>
 internal static class RoomsApi
 {
     public static void MapRoomsApi(this WebApplication app)
@@ -17,9 +17,30 @@ internal static class RoomsApi
             .Produces<ApiError>(StatusCodes.Status401Unauthorized)
             .Produces<ApiError>(StatusCodes.Status403Forbidden)
             .Produces<ApiError>(StatusCodes.Status503ServiceUnavailable);
+        app.MapGet("/api/rooms/{room}/history", GetHistoryAsync)
+            .WithTags("rooms")
+            .WithSummary($"A room's last events (?limit=1..{MoltBeatWSServer.MaxHistoryLimit}, default {MoltBeatWSServer.DefaultHistoryLimit}), or the events after a position (?epoch=&offset=, at most limit of them), each exactly as sent on the WebSocket; recovered:false when the history no longer holds that position.")
+            .Produces<RoomHistory>()
+            .Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status401Unauthorized)
+            .Produces<ApiError>(StatusCodes.Status403Forbidden)
+            .Produces<ApiError>(StatusCodes.Status503ServiceUnavailable);
     }
 
-    private static async Task<IResult> GetRoomAsync(string room, HttpContext http, MoltBeatWSServer server, PublishAuth auth)
+    private static Task<IResult> GetRoomAsync(string room, HttpContext http, MoltBeatWSServer server, PublishAuth auth) =>
+        ReadRoomAsync(room, http, auth, async () => Results.Ok(await server.GetRoomAsync(room, http.RequestAborted)));
+
+    private static Task<IResult> GetHistoryAsync(string room, HttpContext http, MoltBeatWSServer server, PublishAuth auth)
+    {
+        var query = HistoryQuery.Parse(http.Request.Query);
+        if (query.Error is { } error)
+            return Task.FromResult(Results.Json(new ApiError(error), statusCode: StatusCodes.Status400BadRequest));
+        return ReadRoomAsync(room, http, auth, async () =>
+            HistoryJson.Result(await server.GetHistoryAsync(room, query.Limit, query.After, http.RequestAborted)));
+    }
+
+    /// <summary>The rules every room read shares: a valid name, the reader's right to the room, a 503 when the engine cannot answer.</summary>
+    private static async Task<IResult> ReadRoomAsync(string room, HttpContext http, PublishAuth auth, Func<Task<IResult>> read)
     {
         if (!RoomName.IsValid(room))
             return Results.Json(new ApiError($"Invalid room: {RoomName.Rule}."), statusCode: StatusCodes.Status400BadRequest);
@@ -28,7 +49,7 @@ internal static class RoomsApi
             return Results.Json(new ApiError(outcome.Error!), statusCode: outcome.Status);
         try
         {
-            return Results.Ok(await server.GetRoomAsync(room, http.RequestAborted));
+            return await read();
         }
         catch (EngineUnavailableException ex)
         {

@@ -1,8 +1,8 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using MoltBeat.Server.Tests.Infrastructure;
+using static MoltBeat.Server.Tests.Infrastructure.ApiRequests;
 
 namespace MoltBeat.Server.Tests;
 
@@ -33,25 +33,7 @@ public sealed class ApiTests(SecuredServer fixture) : IClassFixture<SecuredServe
 {
     private HttpClient Http => fixture.Http;
 
-    private static HttpRequestMessage Post(string path, string body, string? apiKey = SecuredServer.ApiKey, string? bearer = null, string contentType = "application/json")
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, contentType) };
-        if (apiKey is not null)
-            request.Headers.Add("X-Api-Key", apiKey);
-        if (bearer is not null)
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-        return request;
-    }
-
-    private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpRequestMessage request)
-    {
-        using (request)
-        {
-            using var response = await Http.SendAsync(request);
-            var text = await response.Content.ReadAsStringAsync();
-            return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
-        }
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpRequestMessage request) => Http.CallAsync(request);
 
     private Task<WsClient> ConnectAsync() =>
         WsClient.ConnectAsync(fixture.Server.WsUrl("?token=" + Jwt.Create(SecuredServer.Secret, "viewer")));
@@ -94,16 +76,6 @@ public sealed class ApiTests(SecuredServer fixture) : IClassFixture<SecuredServe
     {
         var tenant = $"tenant:{Guid.NewGuid():N}";
         var room = tenant + ":metrics";
-        static HttpRequestMessage Get(string path, string? apiKey = SecuredServer.ApiKey, string? bearer = null)
-        {
-            var request = new HttpRequestMessage(HttpMethod.Get, path);
-            if (apiKey is not null)
-                request.Headers.Add("X-Api-Key", apiKey);
-            if (bearer is not null)
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-            return request;
-        }
-
         var (status, fresh) = await SendAsync(Get($"/api/rooms/{room}"));
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(0, fresh.GetProperty("offset").GetInt64());

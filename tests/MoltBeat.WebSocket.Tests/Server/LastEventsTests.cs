@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MoltBeat.WebSocket.Server;
 using MoltBeat.WebSocket.Tests.Infrastructure;
 
 namespace MoltBeat.WebSocket.Tests.Server;
@@ -144,5 +145,26 @@ public sealed class LastEventsTests
         Assert.Equal(1, reply.GetProperty("replay").GetInt32());
         Assert.Equal(2, N(await client.ReceiveEventAsync()));
         await client.AssertNothingAsync(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public async Task GetHistoryAsync_reads_the_last_events_or_those_after_a_position_and_refuses_a_limit_out_of_range()
+    {
+        await using var server = await TestServer.StartAsync();
+        var room = Room();
+        Publish(server, room, 1, 5);
+
+        var last = await server.Server.GetHistoryAsync(room, limit: 2);
+        var after = await server.Server.GetHistoryAsync(room, limit: 2, after: new(last.Epoch, 1));
+
+        static int[] Ns(WSRoomHistory h) => [.. h.Events.Select(e => N(JsonDocument.Parse(e.Frame).RootElement))];
+        Assert.Equal([4, 5], Ns(last));
+        Assert.Null(last.Recovered);
+        Assert.Equal([2, 3], Ns(after));
+        Assert.True(after.Recovered);
+        Assert.Equal(5, after.Offset);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => server.Server.GetHistoryAsync(room, limit: 0));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => server.Server.GetHistoryAsync(room, limit: MoltBeatWSServer.MaxHistoryLimit + 1));
+        await Assert.ThrowsAsync<ArgumentException>(() => server.Server.GetHistoryAsync("bad room"));
     }
 }
