@@ -205,6 +205,16 @@ public sealed class InMemoryEngine : IMoltBeatEngine
         }
     }
 
+    /// <summary>Idempotency keys remembered now (within their window, or past it and not yet forgotten).</summary>
+    internal int IdempotencyKeyCount
+    {
+        get
+        {
+            lock (_sync)
+                return _idempotency.Count;
+        }
+    }
+
     /// <inheritdoc />
     public EngineStats GetStats()
     {
