@@ -15,10 +15,11 @@ public sealed class InMemoryEngineSpecificationTests : EngineSpecification
     {
         var clock = TestClock.Create();
         var engine = new InMemoryEngine(new HistoryOptions(), clock);
-        return Task.FromResult<(IMoltBeatEngine, Func<Task>)>((new InMemoryEngine(new HistoryOptions(), clock), () =>
+        Task PassWindow()
         {
             clock.Advance(ProtocolLimits.IdempotencyWindow);
             return Task.CompletedTask;
-        }));
+        }
+        return Task.FromResult<(IMoltBeatEngine, Func<Task>)>((engine, PassWindow));
     }
 }
