@@ -40,10 +40,11 @@ internal sealed class RecentEvents(int capacity)
     /// <summary>
     /// Brings <paramref name="read"/> of <paramref name="room"/>, taken at <c>all</c> offset <paramref name="readAt"/>,
     /// forward to <paramref name="deliveredUpTo"/>: the room's position moves past every event recorded there in
-    /// between, and a recovery gets those events appended to its missed ones. False when this node does not hold
+    /// between, a recovery gets those events appended to its missed ones, and a read of the <paramref name="lastCount"/>
+    /// events gets them appended too, keeping the last <paramref name="lastCount"/>. False when this node does not hold
     /// every event of that stretch, or they do not continue the room's offsets; then Redis must be read again.
     /// </summary>
-    public bool TryCatchUp(string room, RecoveryResult read, long readAt, long deliveredUpTo, out RecoveryResult caughtUp)
+    public bool TryCatchUp(string room, RecoveryResult read, int lastCount, long readAt, long deliveredUpTo, out RecoveryResult caughtUp)
     {
         caughtUp = read;
         if (readAt + 1 < _first || deliveredUpTo >= _next)
@@ -54,7 +55,8 @@ internal sealed class RecentEvents(int capacity)
             return true;
         }
         var offset = read.Position.Offset;
-        List<PublishedEvent>? missed = read.Recovered == true ? [.. read.Missed] : null;
+        var lastOnly = read.Recovered != true && lastCount > 0;
+        List<PublishedEvent>? replay = read.Recovered == true || lastOnly ? [.. read.Replay] : null;
         for (var sequence = readAt + 1; sequence <= deliveredUpTo; sequence++)
         {
             var published = _ring[sequence % _ring.Length];
@@ -64,9 +66,11 @@ internal sealed class RecentEvents(int capacity)
             if (inRoom != offset + 1)
                 return false;
             offset = inRoom;
-            missed?.Add(published);
+            replay?.Add(published);
         }
-        caughtUp = read with { Position = new StreamPosition(read.Position.Epoch, offset), Missed = missed ?? read.Missed };
+        if (lastOnly && replay!.Count > lastCount)
+            replay.RemoveRange(0, replay.Count - lastCount);
+        caughtUp = read with { Position = new StreamPosition(read.Position.Epoch, offset), Replay = replay ?? read.Replay };
         _last = (room, read, deliveredUpTo, caughtUp);
         return true;
     }

@@ -22,13 +22,14 @@ public sealed partial class RedisEngine
     private const int MaxSubscribeAttempts = 5;
 
     /// <inheritdoc />
-    public async ValueTask SubscribeAsync(string room, StreamPosition? since, Action<RecoveryResult> attach, CancellationToken cancellationToken)
+    public async ValueTask SubscribeAsync(string room, ReplayRequest replay, Action<RecoveryResult> attach, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(attach);
+        ArgumentNullException.ThrowIfNull(replay);
         RoomName.EnsureValid(room);
         for (var attempt = 1; ; attempt++)
         {
-            var sharedRead = _sharedReads.GetOrStart(room, since, () => ReadAsync(room, since));
+            var sharedRead = _sharedReads.GetOrStart(room, replay, () => ReadAsync(room, replay));
             ReadResult read;
             try
             {
@@ -36,7 +37,7 @@ public sealed partial class RedisEngine
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                _sharedReads.Forget(room, since, sharedRead);
+                _sharedReads.Forget(room, replay, sharedRead);
                 throw;
             }
             PendingAttach? pending = null;
@@ -45,7 +46,7 @@ public sealed partial class RedisEngine
             {
                 var state = Classify(read);
                 if (state == ReadStanding.Behind && read.AllEpoch == _epoch
-                    && _recent.TryCatchUp(room, read.Result, read.AllOffset, _delivered, out var caughtUp))
+                    && _recent.TryCatchUp(room, read.Result, replay.Last, read.AllOffset, _delivered, out var caughtUp))
                 {
                     // This node delivered past the read, and still holds what it delivered since.
                     attach(caughtUp);
@@ -53,10 +54,10 @@ public sealed partial class RedisEngine
                 }
                 if (state == ReadStanding.Behind)
                 {
-                    _sharedReads.Forget(room, since, sharedRead);
+                    _sharedReads.Forget(room, replay, sharedRead);
                     // This node delivered past the read: read again while the loop waits, so that nothing
                     // is delivered between this read and the attach.
-                    read = await ReadAsync(room, since).ConfigureAwait(false);
+                    read = await ReadAsync(room, replay).ConfigureAwait(false);
                     state = Classify(read);
                 }
                 if (state == ReadStanding.Ready)
@@ -153,8 +154,9 @@ public sealed partial class RedisEngine
         }
     }
 
-    private async Task<ReadResult> ReadAsync(string room, StreamPosition? since)
+    private async Task<ReadResult> ReadAsync(string room, ReplayRequest replay)
     {
+        var since = replay.Since;
         RedisKey[] keys = [_keys.Meta(room), _keys.History(room), _allMeta];
         RedisValue[] args =
         [
@@ -164,6 +166,7 @@ public sealed partial class RedisEngine
             _maxCount,
             _maxAgeMs,
             _idleMs,
+            replay.Last,
         ];
         var result = await EvaluateAsync(RedisScripts.Read, keys, args, "subscribe").ConfigureAwait(false);
         var items = (RedisResult[])result!;

@@ -204,7 +204,19 @@ public sealed partial class RedisEngine : IMoltBeatEngine
         cancellationToken.ThrowIfCancellationRequested();
         // The subscribe's own read (without since): it starts the room's epoch if nobody published there yet, so the
         // position told now is the one a subscribe and the next publish agree with.
-        return (await ReadAsync(room, null).ConfigureAwait(false)).Result.Position;
+        return (await ReadAsync(room, ReplayRequest.None).ConfigureAwait(false)).Result.Position;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One read of its own, not shared with subscribes: it answers as of its instant, which no delivery on this node has to meet.</remarks>
+    public async ValueTask<RecoveryResult> ReadHistoryAsync(string room, ReplayRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        ArgumentNullException.ThrowIfNull(request);
+        if (!RoomName.IsValid(room))
+            throw new ArgumentException($"Invalid room '{room}'.", nameof(room));
+        cancellationToken.ThrowIfCancellationRequested();
+        return (await ReadAsync(room, request).ConfigureAwait(false)).Result;
     }
 
     /// <inheritdoc />

@@ -75,10 +75,11 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// Reads a room's position and, when asked, the events after a given one.
+    /// Reads a room's position and, when asked, the events after a given one or else its most recent ones.
     /// KEYS: 1 room meta, 2 room history, 3 <c>all</c> meta.
     /// ARGV: 1 epoch for rooms that start now, 2 since epoch (empty: no recovery), 3 since offset,
-    /// 4 max events per room, 5 max age ms, 6 room idle expiry ms.
+    /// 4 max events per room, 5 max age ms, 6 room idle expiry ms, 7 how many of the last events to return
+    /// when there is no recovery (not asked, or not possible).
     /// Returns { epoch, offset, all epoch, all offset, status (0 not asked, 1 recovered, 2 not), messages... }.
     /// </summary>
     public const string Read = """
@@ -117,6 +118,12 @@ internal static class RedisScripts
               end
             end
           end
+        end
+        local last = tonumber(ARGV[7])
+        if result[5] ~= 1 and last > 0 and o > 0 then
+          redis.call('XTRIM', KEYS[2], 'MINID', now - tonumber(ARGV[5]))
+          local got = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', last)
+          for i = #got, 1, -1 do result[#result + 1] = got[i][2][2] end
         end
         return result
         """;

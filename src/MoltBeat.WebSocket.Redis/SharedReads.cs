@@ -1,10 +1,10 @@
 using System.Diagnostics;
-using StreamPosition = MoltBeat.WebSocket.Protocol.StreamPosition;
+using MoltBeat.WebSocket.Engine;
 
 namespace MoltBeat.WebSocket.Redis;
 
 /// <summary>
-/// Subscribes that ask Redis the same question (same room, same <c>since</c>) share one read, in flight or
+/// Subscribes that ask Redis the same question (same room, same <c>since</c> and <c>last</c>) share one read, in flight or
 /// done. After a restart, thousands of clients come back to a node with the very same last position; one
 /// history read per client flooded the single Redis connection (tens of MB of identical replies) until reads
 /// timed out and half the subscribes failed. A read that is done stays useful while the node still holds every
@@ -15,13 +15,13 @@ namespace MoltBeat.WebSocket.Redis;
 /// <typeparam name="T">The engine's read result.</typeparam>
 internal sealed class SharedReads<T>(int capacity, TimeSpan lifetime)
 {
-    private readonly Dictionary<(string Room, string Epoch, long Offset), (Task<T> Read, long StartedAt)> _reads = [];
+    private readonly Dictionary<(string Room, string Epoch, long Offset, int Last), (Task<T> Read, long StartedAt)> _reads = [];
     private readonly Lock _lock = new();
 
-    /// <summary>The read of <paramref name="room"/> since <paramref name="since"/>: a shared one, or a new one started by <paramref name="read"/>.</summary>
-    public Task<T> GetOrStart(string room, StreamPosition? since, Func<Task<T>> read)
+    /// <summary>The read of <paramref name="room"/> that <paramref name="replay"/> asks: a shared one, or a new one started by <paramref name="read"/>.</summary>
+    public Task<T> GetOrStart(string room, ReplayRequest replay, Func<Task<T>> read)
     {
-        var key = Key(room, since);
+        var key = Key(room, replay);
         lock (_lock)
         {
             if (_reads.TryGetValue(key, out var shared) && !shared.Read.IsFaulted && !shared.Read.IsCanceled
@@ -36,9 +36,9 @@ internal sealed class SharedReads<T>(int capacity, TimeSpan lifetime)
     }
 
     /// <summary>Stops sharing <paramref name="read"/> (it is too old to bring forward, or failed).</summary>
-    public void Forget(string room, StreamPosition? since, Task<T> read)
+    public void Forget(string room, ReplayRequest replay, Task<T> read)
     {
-        var key = Key(room, since);
+        var key = Key(room, replay);
         lock (_lock)
         {
             if (_reads.TryGetValue(key, out var shared) && shared.Read == read)
@@ -53,6 +53,6 @@ internal sealed class SharedReads<T>(int capacity, TimeSpan lifetime)
             _reads.Clear();
     }
 
-    private static (string, string, long) Key(string room, StreamPosition? since) =>
-        (room, since?.Epoch ?? "", since?.Offset ?? -1);
+    private static (string, string, long, int) Key(string room, ReplayRequest replay) =>
+        (room, replay.Since?.Epoch ?? "", replay.Since?.Offset ?? -1, replay.Last);
 }

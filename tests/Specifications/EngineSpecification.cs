@@ -50,10 +50,13 @@ public abstract class EngineSpecification
         return (engine, sink);
     }
 
-    private static async Task<RecoveryResult> SubscribeAsync(IMoltBeatEngine engine, string room, StreamPosition? since)
+    private static Task<RecoveryResult> SubscribeAsync(IMoltBeatEngine engine, string room, StreamPosition? since) =>
+        SubscribeAsync(engine, room, ReplayRequest.From(since));
+
+    private static async Task<RecoveryResult> SubscribeAsync(IMoltBeatEngine engine, string room, ReplayRequest replay)
     {
         RecoveryResult? result = null;
-        await engine.SubscribeAsync(room, since, r => result = r, CancellationToken.None).AsTask().WaitAsync(Limit);
+        await engine.SubscribeAsync(room, replay, r => result = r, CancellationToken.None).AsTask().WaitAsync(Limit);
         return result ?? throw new InvalidOperationException("SubscribeAsync completed without attaching");
     }
 
@@ -76,7 +79,7 @@ public abstract class EngineSpecification
         var (engine, sink) = await StartAsync();
         await using var _engine = engine;
         var room = UniqueRoom("spec");
-        var start = (await SubscribeAsync(engine, room, null)).Position;
+        var start = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
 
         var first = await PublishAsync(engine, sink, room, 1);
         var second = await PublishAsync(engine, sink, room, 2);
@@ -84,7 +87,7 @@ public abstract class EngineSpecification
         Assert.Equal(start.Offset + 1, first.OffsetIn(room));
         Assert.Equal(start.Offset + 2, second.OffsetIn(room));
         Assert.True(second.Sequence > first.Sequence, "all counts every room event");
-        Assert.Equal(new StreamPosition(start.Epoch, start.Offset + 2), (await SubscribeAsync(engine, room, null)).Position);
+        Assert.Equal(new StreamPosition(start.Epoch, start.Offset + 2), (await SubscribeAsync(engine, room, ReplayRequest.None)).Position);
     }
 
     [Fact]
@@ -101,7 +104,7 @@ public abstract class EngineSpecification
 
         var after = await engine.GetPositionAsync(room, CancellationToken.None).AsTask().WaitAsync(Limit);
         Assert.Equal(new StreamPosition(before.Epoch, second.OffsetIn(room)), after);
-        Assert.Equal(after, (await SubscribeAsync(engine, room, null)).Position);
+        Assert.Equal(after, (await SubscribeAsync(engine, room, ReplayRequest.None)).Position);
     }
 
     [Fact]
@@ -125,7 +128,7 @@ public abstract class EngineSpecification
         await using var _engine = engine;
         var parent = UniqueRoom("spec");
         var child = parent + ":child";
-        var parentStart = (await SubscribeAsync(engine, parent, null)).Position;
+        var parentStart = (await SubscribeAsync(engine, parent, ReplayRequest.None)).Position;
         await PublishAsync(engine, sink, parent, 1);
 
         var published = await PublishAsync(engine, sink, child, 2);
@@ -134,7 +137,7 @@ public abstract class EngineSpecification
         Assert.Equal(parentStart.Offset + 2, published.OffsetIn(parent));
         Assert.Equal(published.Sequence, published.OffsetIn("all"));
         var parentReplay = await SubscribeAsync(engine, parent, parentStart);
-        Assert.Equal([1, 2], parentReplay.Missed.Select(N));
+        Assert.Equal([1, 2], parentReplay.Replay.Select(N));
     }
 
     [Fact]
@@ -144,14 +147,14 @@ public abstract class EngineSpecification
         await using var _engine = engine;
         var room = UniqueRoom("spec");
         await PublishAsync(engine, sink, room, 1);
-        var seen = (await SubscribeAsync(engine, room, null)).Position;
+        var seen = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
         for (var n = 2; n <= 6; n++)
             await PublishAsync(engine, sink, room, n);
 
         var recovery = await SubscribeAsync(engine, room, seen);
 
         Assert.True(recovery.Recovered);
-        Assert.Equal([2, 3, 4, 5, 6], recovery.Missed.Select(N));
+        Assert.Equal([2, 3, 4, 5, 6], recovery.Replay.Select(N));
         Assert.Equal(new StreamPosition(seen.Epoch, seen.Offset + 5), recovery.Position);
     }
 
@@ -162,12 +165,12 @@ public abstract class EngineSpecification
         await using var _engine = engine;
         var room = UniqueRoom("spec");
         await PublishAsync(engine, sink, room, 1);
-        var now = (await SubscribeAsync(engine, room, null)).Position;
+        var now = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
 
         var recovery = await SubscribeAsync(engine, room, now);
 
         Assert.True(recovery.Recovered);
-        Assert.Empty(recovery.Missed);
+        Assert.Empty(recovery.Replay);
     }
 
     [Fact]
@@ -177,12 +180,12 @@ public abstract class EngineSpecification
         await using var _engine = engine;
         var room = UniqueRoom("spec");
         await PublishAsync(engine, sink, room, 1);
-        var current = (await SubscribeAsync(engine, room, null)).Position;
+        var current = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
 
         var recovery = await SubscribeAsync(engine, room, new StreamPosition("not-an-epoch", 1));
 
         Assert.False(recovery.Recovered);
-        Assert.Empty(recovery.Missed);
+        Assert.Empty(recovery.Replay);
         Assert.Equal(current, recovery.Position);
     }
 
@@ -192,7 +195,7 @@ public abstract class EngineSpecification
         var (engine, sink) = await StartAsync(new HistoryOptions { MaxEventsPerRoom = 5 });
         await using var _engine = engine;
         var room = UniqueRoom("spec");
-        var start = (await SubscribeAsync(engine, room, null)).Position;
+        var start = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
         for (var n = 1; n <= 10; n++)
             await PublishAsync(engine, sink, room, n);
 
@@ -200,9 +203,9 @@ public abstract class EngineSpecification
         var withinBound = await SubscribeAsync(engine, room, start with { Offset = start.Offset + 6 });
 
         Assert.False(tooOld.Recovered);
-        Assert.Empty(tooOld.Missed);
+        Assert.Empty(tooOld.Replay);
         Assert.True(withinBound.Recovered);
-        Assert.Equal([7, 8, 9, 10], withinBound.Missed.Select(N));
+        Assert.Equal([7, 8, 9, 10], withinBound.Replay.Select(N));
     }
 
     [Fact]
@@ -211,13 +214,13 @@ public abstract class EngineSpecification
         var (engine, sink) = await StartAsync();
         await using var _engine = engine;
         var room = UniqueRoom("spec");
-        var before = (await SubscribeAsync(engine, room, null)).Position;
+        var before = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
         var frame = Encoding.UTF8.GetBytes("{\"type\":\"event\",\"event\":\"spec:all\",\"data\":{\"n\":0}}");
 
         await engine.BroadcastToAllAsync(new PublishedEvent(frame, null, null), CancellationToken.None);
 
         await sink.WaitForBroadcastAsync();
-        Assert.Equal(before, (await SubscribeAsync(engine, room, null)).Position);
+        Assert.Equal(before, (await SubscribeAsync(engine, room, ReplayRequest.None)).Position);
     }
 
     [Fact]
@@ -238,11 +241,11 @@ public abstract class EngineSpecification
         Assert.Equal(room, control.Control.Room);
         Assert.Equal(before.Sequence, control.DeliveredBefore);
         // It took no offset and left nothing in the history: the two events follow each other there.
-        var position = (await SubscribeAsync(engine, room, null)).Position;
+        var position = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
         Assert.Equal(before.OffsetIn(room) + 1, after.OffsetIn(room));
         Assert.Equal(after.OffsetIn(room), position.Offset);
         var replay = await SubscribeAsync(engine, room, position with { Offset = before.OffsetIn(room) - 1 });
-        Assert.Equal([1, 2], replay.Missed.Select(N));
+        Assert.Equal([1, 2], replay.Replay.Select(N));
     }
 
     [Fact]
@@ -270,7 +273,7 @@ public abstract class EngineSpecification
         var (engine, sink) = await StartAsync();
         await using var _engine = engine;
         var room = UniqueRoom("spec");
-        var start = (await SubscribeAsync(engine, room, null)).Position;
+        var start = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
         const int Events = 300;
 
         var publishing = Task.Run(async () =>
@@ -285,7 +288,7 @@ public abstract class EngineSpecification
         {
             var subscriber = sink.NewSubscriber(room);
             subscribers.Add(subscriber);
-            await engine.SubscribeAsync(room, start, subscriber.Attach, CancellationToken.None).AsTask().WaitAsync(Limit);
+            await engine.SubscribeAsync(room, new ReplayRequest(start), subscriber.Attach, CancellationToken.None).AsTask().WaitAsync(Limit);
             await Task.Yield();
         }
         await publishing.WaitAsync(Limit);
@@ -304,7 +307,7 @@ public abstract class EngineSpecification
         var (engine, sink) = await StartAsync();
         await using var _engine = engine;
         var room = UniqueRoom("spec");
-        var start = (await SubscribeAsync(engine, room, null)).Position;
+        var start = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
         var key = UniqueKey();
         var first = await engine.PublishAsync(Request(room, 1, key), CancellationToken.None).AsTask().WaitAsync(Limit);
         await sink.WaitForAsync(first);
@@ -329,7 +332,7 @@ public abstract class EngineSpecification
         Assert.Equal([1, 4], sink.For(room).Select(N));
         Assert.Equal(2, sink.For("all").Count);
         var replay = await SubscribeAsync(engine, room, start);
-        Assert.Equal([1, 4], replay.Missed.Select(N));
+        Assert.Equal([1, 4], replay.Replay.Select(N));
     }
 
     [Fact]
@@ -390,6 +393,134 @@ public abstract class EngineSpecification
         Assert.Equal(again.Offsets, repeatOfAgain.Offsets);
         await sink.WaitForAsync(again);
         Assert.Equal([1, 3], sink.For(room).Select(N));
+    }
+
+    [Fact]
+    public async Task Subscribe_with_last_replays_the_most_recent_events_oldest_first()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        for (var n = 1; n <= 5; n++)
+            await PublishAsync(engine, sink, room, n);
+
+        var three = await SubscribeAsync(engine, room, new ReplayRequest(Last: 3));
+        var more = await SubscribeAsync(engine, room, new ReplayRequest(Last: 50));
+
+        Assert.Null(three.Recovered);
+        Assert.Equal([3, 4, 5], three.Replay.Select(N));
+        Assert.Equal([1, 2, 3, 4, 5], more.Replay.Select(N));
+    }
+
+    [Fact]
+    public async Task Subscribe_with_last_on_a_room_without_history_replays_nothing()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var never = UniqueRoom("spec");
+        var unkept = UniqueRoom("spec");
+        var (noHistory, noHistorySink) = await StartAsync(new HistoryOptions { MaxEventsPerRoom = 0 });
+        await using var _noHistory = noHistory;
+        await PublishAsync(noHistory, noHistorySink, unkept, 1);
+
+        var fresh = await SubscribeAsync(engine, never, new ReplayRequest(Last: 10));
+        var notKept = await SubscribeAsync(noHistory, unkept, new ReplayRequest(Last: 10));
+
+        Assert.Empty(fresh.Replay);
+        Assert.Equal(0, fresh.Position.Offset);
+        Assert.Empty(notKept.Replay);
+        Assert.Equal(1, notKept.Position.Offset);
+    }
+
+    [Fact]
+    public async Task Since_that_recovers_decides_the_replay_and_last_is_ignored()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        for (var n = 1; n <= 4; n++)
+            await PublishAsync(engine, sink, room, n);
+        var seen = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
+        await PublishAsync(engine, sink, room, 5);
+
+        var recovery = await SubscribeAsync(engine, room, new ReplayRequest(seen, Last: 3));
+
+        Assert.True(recovery.Recovered);
+        Assert.Equal([5], recovery.Replay.Select(N));
+    }
+
+    [Fact]
+    public async Task Since_that_cannot_recover_answers_recovered_false_and_last_still_applies()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        for (var n = 1; n <= 4; n++)
+            await PublishAsync(engine, sink, room, n);
+
+        var recovery = await SubscribeAsync(engine, room, new ReplayRequest(new StreamPosition("not-an-epoch", 2), Last: 2));
+
+        Assert.False(recovery.Recovered);
+        Assert.Equal([3, 4], recovery.Replay.Select(N));
+    }
+
+    [Fact]
+    public async Task A_history_read_answers_as_a_subscribe_would_without_attaching()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        for (var n = 1; n <= 4; n++)
+            await PublishAsync(engine, sink, room, n);
+        var start = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
+
+        var last = await engine.ReadHistoryAsync(room, new ReplayRequest(Last: 2), CancellationToken.None).AsTask().WaitAsync(Limit);
+        var after = await engine.ReadHistoryAsync(room, new ReplayRequest(start with { Offset = start.Offset - 3 }), CancellationToken.None).AsTask().WaitAsync(Limit);
+        var foreign = await engine.ReadHistoryAsync(room, new ReplayRequest(new StreamPosition("not-an-epoch", 1)), CancellationToken.None).AsTask().WaitAsync(Limit);
+
+        Assert.Equal(start, last.Position);
+        Assert.Null(last.Recovered);
+        Assert.Equal([3, 4], last.Replay.Select(N));
+        Assert.True(after.Recovered);
+        Assert.Equal([2, 3, 4], after.Replay.Select(N));
+        Assert.False(foreign.Recovered);
+        Assert.Empty(foreign.Replay);
+        Assert.Equal(start, foreign.Position);
+    }
+
+    [Fact]
+    public async Task Subscribes_with_last_that_meet_concurrent_publishes_continue_the_replay_with_no_gap_and_no_duplicate()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        const int Events = 300, Last = 5;
+        await PublishAsync(engine, sink, room, 1);
+
+        var publishing = Task.Run(async () =>
+        {
+            for (var n = 2; n <= Events; n++)
+                await engine.PublishAsync(Request(room, n), CancellationToken.None);
+        });
+        var subscribers = new List<RecordingSink.Subscriber>();
+        for (var i = 0; i < 10; i++)
+        {
+            var subscriber = sink.NewSubscriber(room);
+            subscribers.Add(subscriber);
+            await engine.SubscribeAsync(room, new ReplayRequest(Last: Last), subscriber.Attach, CancellationToken.None).AsTask().WaitAsync(Limit);
+            await Task.Yield();
+        }
+        await publishing.WaitAsync(Limit);
+
+        await sink.WaitForAsync(room, Events);
+        foreach (var subscriber in subscribers)
+        {
+            await subscriber.WaitUntilAsync(r => r.Count > 0 && N(r[^1]) == Events);
+            var received = subscriber.Received.Select(N).ToList();
+            // The last `Last` events before the attach (fewer only at the very start), then every live one.
+            Assert.Equal(Enumerable.Range(received[0], Events - received[0] + 1), received);
+            Assert.Equal(Math.Min(Last, received[0] + subscriber.Replayed - 1), subscriber.Replayed);
+        }
     }
 
     /// <summary>The node's side of delivery as the server's hub is: what the engine hands it, and subscribers attached atomically with it.</summary>
@@ -478,6 +609,9 @@ public abstract class EngineSpecification
 
             public bool IsAttached { get; private set; }
 
+            /// <summary>How many of <see cref="Received"/> came with the attach.</summary>
+            public int Replayed { get; private set; }
+
             /// <summary>Replayed events first, then live ones (guarded by the sink's lock).</summary>
             public List<PublishedEvent> Received { get; } = [];
 
@@ -485,11 +619,18 @@ public abstract class EngineSpecification
             {
                 lock (sink._gate)
                 {
-                    Assert.True(result.Recovered);
-                    Received.AddRange(result.Missed);
+                    Assert.NotEqual(false, result.Recovered);
+                    Replayed = result.Replay.Count;
+                    Received.AddRange(result.Replay);
                     IsAttached = true;
                 }
             }
+
+            public Task WaitUntilAsync(Func<List<PublishedEvent>, bool> condition) => Until(() =>
+            {
+                lock (sink._gate)
+                    return condition(Received);
+            }, "a condition on a subscriber's events");
 
             public Task WaitForAsync(int count) => Until(() =>
             {

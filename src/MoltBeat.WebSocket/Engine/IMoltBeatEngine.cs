@@ -50,11 +50,19 @@ public interface IMoltBeatEngine : IAsyncDisposable
     ValueTask BroadcastToAllAsync(PublishedEvent published, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Subscribes a local connection to <paramref name="room"/>: computes the room's position and, when
-    /// <paramref name="since"/> is given, the events missed after it, then calls <paramref name="attach"/>
-    /// with them, atomically with the delivery of the room's live events on this node.
+    /// Subscribes a local connection to <paramref name="room"/>: computes the room's position and the events
+    /// <paramref name="replay"/> asks for (missed since a position, or the most recent ones), then calls
+    /// <paramref name="attach"/> with them, atomically with the delivery of the room's live events on this node:
+    /// the last replayed event is the last one delivered before the attach.
     /// </summary>
-    ValueTask SubscribeAsync(string room, StreamPosition? since, Action<RecoveryResult> attach, CancellationToken cancellationToken);
+    ValueTask SubscribeAsync(string room, ReplayRequest replay, Action<RecoveryResult> attach, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads the room's position and the events <paramref name="request"/> asks for, as <see cref="SubscribeAsync"/>
+    /// would compute them, without subscribing (rooms over HTTP: <c>GET /api/rooms/{room}/history</c>).
+    /// </summary>
+    /// <exception cref="EngineUnavailableException">The engine cannot read it now.</exception>
+    ValueTask<RecoveryResult> ReadHistoryAsync(string room, ReplayRequest request, CancellationToken cancellationToken);
 
     /// <summary>
     /// Delivers an operator's control to every node's sink (<see cref="IEventSink.Control"/>), this node's

@@ -175,24 +175,37 @@ public sealed class InMemoryEngine : IMoltBeatEngine
     }
 
     /// <inheritdoc />
-    public ValueTask SubscribeAsync(string room, StreamPosition? since, Action<RecoveryResult> attach, CancellationToken cancellationToken)
+    public ValueTask SubscribeAsync(string room, ReplayRequest replay, Action<RecoveryResult> attach, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(attach);
         lock (_sync)
-        {
-            var stream = _streams.GetValueOrDefault(room);
-            stream?.TrimOlderThan(AgeCutoff(), Evicted);
-            var current = stream?.Position ?? new StreamPosition(_epoch, 0);
-            RecoveryResult result;
-            if (since is not { } position)
-                result = new(current, null, []);
-            else if (position.Epoch == current.Epoch && (stream is null ? (position.Offset == 0 ? [] : null) : stream.EventsAfter(position.Offset)) is { } missed)
-                result = new(current, true, missed);
-            else
-                result = new(current, false, []);
-            attach(result);
-        }
+            attach(Read(room, replay));
         return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<RecoveryResult> ReadHistoryAsync(string room, ReplayRequest request, CancellationToken cancellationToken)
+    {
+        lock (_sync)
+            return ValueTask.FromResult(Read(room, request));
+    }
+
+    // Under _sync.
+    private RecoveryResult Read(string room, ReplayRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        ArgumentNullException.ThrowIfNull(request);
+        var stream = _streams.GetValueOrDefault(room);
+        stream?.TrimOlderThan(AgeCutoff(), Evicted);
+        var current = stream?.Position ?? new StreamPosition(_epoch, 0);
+        bool? recovered = null;
+        if (request.Since is { } position)
+        {
+            if (position.Epoch == current.Epoch && (stream is null ? (position.Offset == 0 ? [] : null) : stream.EventsAfter(position.Offset)) is { } missed)
+                return new(current, true, missed);
+            recovered = false;
+        }
+        return new(current, recovered, request.Last > 0 && stream is not null ? stream.LastEvents(request.Last) : []);
     }
 
     /// <summary>Rooms that have a stream (were published to), whether or not their history has aged out.</summary>

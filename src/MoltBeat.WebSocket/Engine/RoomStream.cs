@@ -50,4 +50,17 @@ internal sealed class RoomStream(string epoch)
         }
         return result;
     }
+
+    /// <summary>The last <paramref name="count"/> events kept (fewer when fewer are), oldest first.</summary>
+    public List<PublishedEvent> LastEvents(int count)
+    {
+        var skip = Math.Max(0, _history.Count - count);
+        var result = new List<PublishedEvent>(_history.Count - skip);
+        foreach (var (evt, _, _) in _history)
+        {
+            if (skip-- <= 0)
+                result.Add(evt);
+        }
+        return result;
+    }
 }

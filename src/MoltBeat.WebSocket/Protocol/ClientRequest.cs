@@ -6,4 +6,5 @@ namespace MoltBeat.WebSocket.Protocol;
 /// <param name="Room">The <c>room</c> field of <c>subscribe</c>/<c>unsubscribe</c>.</param>
 /// <param name="Since">The <c>since</c> position of a recovering <c>subscribe</c>.</param>
 /// <param name="Token">The <c>token</c> of an <c>auth</c> message.</param>
-internal sealed record ClientRequest(string Type, long? Id, string? Room, StreamPosition? Since, string? Token);
+/// <param name="Last">The <c>last</c> of a <c>subscribe</c> (revision 1.1), 0 to <see cref="ProtocolLimits.MaxLast"/>; null when absent.</param>
+internal sealed record ClientRequest(string Type, long? Id, string? Room, StreamPosition? Since, string? Token, int? Last = null);

@@ -32,6 +32,7 @@ internal static class ClientRequestParser
 
             string? type = null, room = null, token = null;
             StreamPosition? since = null;
+            int? last = null;
             string? fieldError = null;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
@@ -55,6 +56,9 @@ internal static class ClientRequestParser
                     case Field.Since:
                         since = ReadSince(ref reader, ref fieldError);
                         break;
+                    case Field.Last:
+                        last = ReadLast(ref reader, ref fieldError);
+                        break;
                     default:
                         reader.Skip(); // unknown fields are ignored (forward compatibility)
                         break;
@@ -69,7 +73,7 @@ internal static class ClientRequestParser
                 return new(null, fieldError, id);
             if (type is null)
                 return new(null, "missing field 'type'", id);
-            return new(new ClientRequest(type, id, room, since, token), null, id);
+            return new(new ClientRequest(type, id, room, since, token, last), null, id);
         }
         catch (JsonException)
         {
@@ -90,6 +94,7 @@ internal static class ClientRequestParser
         Room,
         Token,
         Since,
+        Last,
     }
 
     private static Field FieldOf(ref Utf8JsonReader reader) =>
@@ -98,6 +103,7 @@ internal static class ClientRequestParser
         : reader.ValueTextEquals(WireNames.Room) ? Field.Room
         : reader.ValueTextEquals(WireNames.Token) ? Field.Token
         : reader.ValueTextEquals(WireNames.Since) ? Field.Since
+        : reader.ValueTextEquals(WireNames.Last) ? Field.Last
         : Field.Unknown;
 
     private static string? ReadString(ref Utf8JsonReader reader, string field, ref string? error)
@@ -114,6 +120,15 @@ internal static class ClientRequestParser
         if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value is >= 1 and <= MaxId)
             return value;
         error ??= "field 'id' must be an integer from 1 to 2^53-1";
+        reader.Skip();
+        return null;
+    }
+
+    private static int? ReadLast(ref Utf8JsonReader reader, ref string? error)
+    {
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value) && value is >= 0 and <= ProtocolLimits.MaxLast)
+            return value;
+        error ??= $"field 'last' must be an integer from 0 to {ProtocolLimits.MaxLast}";
         reader.Skip();
         return null;
     }

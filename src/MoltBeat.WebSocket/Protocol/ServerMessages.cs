@@ -28,8 +28,11 @@ internal static class ServerMessages
             w.WriteNumber(WireNames.Protocol, MessageTypes.ProtocolVersion);
         });
 
-    /// <summary><c>subscribed</c>: reply to <c>subscribe</c>, with the room's current position.</summary>
-    public static byte[] Subscribed(string room, long? id, StreamPosition position, bool? recovered) =>
+    /// <summary>
+    /// <c>subscribed</c>: reply to <c>subscribe</c>, with the room's current position and, when the subscribe asked
+    /// for <c>since</c> or <c>last</c>, how many events follow before the first live one (<paramref name="replay"/>).
+    /// </summary>
+    public static byte[] Subscribed(string room, long? id, StreamPosition position, bool? recovered, int? replay = null) =>
         Write(w =>
         {
             w.WriteString(WireNames.Type, MessageTypes.Subscribed);
@@ -39,6 +42,8 @@ internal static class ServerMessages
             w.WriteNumber(WireNames.Offset, position.Offset);
             if (recovered is { } r)
                 w.WriteBoolean(WireNames.Recovered, r);
+            if (replay is { } n)
+                w.WriteNumber(WireNames.Replay, n);
         });
 
     /// <summary>

@@ -86,36 +86,43 @@ internal sealed partial class ClientConnection
             SendError(request.Id, ErrorCodes.Forbidden, $"not allowed to subscribe to {room}");
             return;
         }
-        await _services.Engine.SubscribeAsync(room, request.Since, result => Attach(room, request.Id, result), _aborted.Token).ConfigureAwait(false);
+        var replay = new ReplayRequest(request.Since, request.Last ?? 0);
+        await _services.Engine.SubscribeAsync(room, replay, result => Attach(room, request.Id, replay.AsksReplay, result), _aborted.Token).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Called by the engine atomically with the room's live deliveries: replies, replays what was missed,
-    /// then joins the room, so that the first live event follows the last replayed one. Under the hub's
-    /// order lock as well, which keeps that order in the worker's lane whatever the engine.
+    /// Called by the engine atomically with the room's live deliveries: replies, replays what was asked (missed
+    /// since a position, or the last events), then joins the room, so that the first live event follows the last
+    /// replayed one. Under the hub's order lock as well, which keeps that order in the worker's lane whatever the engine.
     /// </summary>
-    private void Attach(string room, long? id, RecoveryResult result)
+    private void Attach(string room, long? id, bool tellReplay, RecoveryResult result)
     {
         if (result.Recovered is { } recovered)
             _services.Hub.CountRecovery(recovered);
         lock (_services.Hub.Order)
-            AttachInOrder(room, id, result);
+            AttachInOrder(room, id, tellReplay, result);
     }
 
-    private void AttachInOrder(string room, long? id, RecoveryResult result)
+    private void AttachInOrder(string room, long? id, bool tellReplay, RecoveryResult result)
     {
         // Joined before the reply is queued, so that a client holding its `subscribed` is counted in the stats. The
         // order lock keeps every live event out of the lane until the reply and the replay are in it.
         if (_services.Hub.Join(room, _output))
             _services.Metrics.Subscriptions.Add(1);
-        Send(ServerMessages.Subscribed(room, id, result.Position, result.Recovered));
+        // Every replayed event of the room is sent from here on (replayed, or skipped as already sent through another
+        // room), and every live one after it: the room's mark drops to before the oldest of them.
         var deliveredAfter = _services.Hub.LastDeliveredSequence;
-        foreach (var missed in result.Missed)
+        var replay = new List<PublishedEvent>(result.Replay.Count);
+        foreach (var replayed in result.Replay)
         {
-            deliveredAfter = Math.Min(deliveredAfter, missed.Sequence - 1);
-            if (!AlreadySent(missed, room))
-                EnqueueReplay(missed.Frame);
+            deliveredAfter = Math.Min(deliveredAfter, replayed.Sequence - 1);
+            if (!AlreadySent(replayed, room))
+                replay.Add(replayed);
         }
+        // The reply counts what follows it, so the replay is filtered first.
+        Send(ServerMessages.Subscribed(room, id, result.Position, result.Recovered, tellReplay ? replay.Count : null));
+        foreach (var replayed in replay)
+            EnqueueReplay(replayed.Frame);
         // A second subscribe to a room keeps the older, lower mark: those events were sent as well.
         _subscriptions[room] = _subscriptions.TryGetValue(room, out var previous) ? Math.Min(previous, deliveredAfter) : deliveredAfter;
     }

@@ -24,8 +24,11 @@ public sealed class HealthCheckTests
 
         public ValueTask BroadcastToAllAsync(PublishedEvent published, CancellationToken cancellationToken) => _inner.BroadcastToAllAsync(published, cancellationToken);
 
-        public ValueTask SubscribeAsync(string room, StreamPosition? since, Action<RecoveryResult> attach, CancellationToken cancellationToken) =>
-            _inner.SubscribeAsync(room, since, attach, cancellationToken);
+        public ValueTask SubscribeAsync(string room, ReplayRequest replay, Action<RecoveryResult> attach, CancellationToken cancellationToken) =>
+            _inner.SubscribeAsync(room, replay, attach, cancellationToken);
+
+        public ValueTask<RecoveryResult> ReadHistoryAsync(string room, ReplayRequest request, CancellationToken cancellationToken) =>
+            _inner.ReadHistoryAsync(room, request, cancellationToken);
 
         public ValueTask PublishControlAsync(EngineControl control, CancellationToken cancellationToken) => _inner.PublishControlAsync(control, cancellationToken);
 

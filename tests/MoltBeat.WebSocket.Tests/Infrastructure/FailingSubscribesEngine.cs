@@ -1,5 +1,4 @@
 using MoltBeat.WebSocket.Engine;
-using MoltBeat.WebSocket.Protocol;
 
 namespace MoltBeat.WebSocket.Tests.Infrastructure;
 
@@ -25,12 +24,12 @@ public sealed class FailingSubscribesEngine(InMemoryEngine inner) : IMoltBeatEng
 
     public ValueTask BroadcastToAllAsync(PublishedEvent published, CancellationToken cancellationToken) => inner.BroadcastToAllAsync(published, cancellationToken);
 
-    public ValueTask SubscribeAsync(string room, StreamPosition? since, Action<RecoveryResult> attach, CancellationToken cancellationToken)
+    public ValueTask SubscribeAsync(string room, ReplayRequest replay, Action<RecoveryResult> attach, CancellationToken cancellationToken)
     {
         if (Interlocked.Decrement(ref _failNext) >= 0)
             throw new EngineUnavailableException("test: the engine is unavailable for this subscribe");
         Interlocked.Exchange(ref _failNext, 0);
-        return inner.SubscribeAsync(room, since, attach, cancellationToken);
+        return inner.SubscribeAsync(room, replay, attach, cancellationToken);
     }
 
     public ValueTask PublishControlAsync(EngineControl control, CancellationToken cancellationToken) => inner.PublishControlAsync(control, cancellationToken);
@@ -38,6 +37,8 @@ public sealed class FailingSubscribesEngine(InMemoryEngine inner) : IMoltBeatEng
     public ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken) => inner.GetRevocationAsync(userId, cancellationToken);
 
     public ValueTask<MoltBeat.WebSocket.Protocol.StreamPosition> GetPositionAsync(string room, CancellationToken cancellationToken) => inner.GetPositionAsync(room, cancellationToken);
+
+    public ValueTask<RecoveryResult> ReadHistoryAsync(string room, ReplayRequest request, CancellationToken cancellationToken) => inner.ReadHistoryAsync(room, request, cancellationToken);
 
     public EngineStats GetStats() => inner.GetStats();
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Protocol;
 using MoltBeat.WebSocket.Server;
 using MoltBeat.WebSocket.Tests.Infrastructure;
 
@@ -44,16 +45,16 @@ public sealed class HistoryAndMetricsTests
         await engine.StartAsync(new NullSink(), CancellationToken.None);
         RecoveryResult? result = null;
         for (var i = 0; i < 1000; i++)
-            await engine.SubscribeAsync($"made:up:{i}", null, r => result = r, CancellationToken.None);
+            await engine.SubscribeAsync($"made:up:{i}", ReplayRequest.None, r => result = r, CancellationToken.None);
         Assert.Equal(0, engine.StreamCount);
         Assert.Equal(0, result!.Position.Offset);
 
         // A position taken before the first publish still recovers what came after it.
         var before = result.Position;
         await engine.PublishAsync(Request("made:up:7", 1), CancellationToken.None);
-        await engine.SubscribeAsync("made:up:7", before, r => result = r, CancellationToken.None);
+        await engine.SubscribeAsync("made:up:7", new ReplayRequest(before), r => result = r, CancellationToken.None);
         Assert.True(result.Recovered);
-        Assert.Single(result.Missed);
+        Assert.Single(result.Replay);
         Assert.Equal(before.Epoch, result.Position.Epoch);
         await engine.DisposeAsync();
     }
@@ -66,16 +67,16 @@ public sealed class HistoryAndMetricsTests
         await engine.StartAsync(new NullSink(), CancellationToken.None);
         await engine.PublishAsync(Request("aged", 1), CancellationToken.None);
         RecoveryResult? result = null;
-        await engine.SubscribeAsync("aged", null, r => result = r, CancellationToken.None);
+        await engine.SubscribeAsync("aged", ReplayRequest.None, r => result = r, CancellationToken.None);
         var epoch = result!.Position.Epoch;
 
         time.Advance(TimeSpan.FromMinutes(4));
-        await engine.SubscribeAsync("aged", new(epoch, 0), r => result = r, CancellationToken.None);
+        await engine.SubscribeAsync("aged", new ReplayRequest(new StreamPosition(epoch, 0)), r => result = r, CancellationToken.None);
         Assert.True(result.Recovered);
-        Assert.Single(result.Missed);
+        Assert.Single(result.Replay);
 
         time.Advance(TimeSpan.FromMinutes(2));
-        await engine.SubscribeAsync("aged", new(epoch, 0), r => result = r, CancellationToken.None);
+        await engine.SubscribeAsync("aged", new ReplayRequest(new StreamPosition(epoch, 0)), r => result = r, CancellationToken.None);
         Assert.False(result.Recovered);
         Assert.Equal(0, engine.GetStats().HistoryEvents);
         await engine.DisposeAsync();
