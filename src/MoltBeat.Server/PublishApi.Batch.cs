@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using MoltBeat.WebSocket.Auth;
@@ -17,14 +18,22 @@ public sealed record PublishBatchResult(bool Published, IReadOnlyList<PublishBat
 
 /// <summary>What a batch's reply says about one of its events.</summary>
 /// <param name="Offsets">The event's offset in each room it was recorded in (the rooms, their parents and <c>all</c>).</param>
-public sealed record PublishBatchItemResult(IReadOnlyDictionary<string, long> Offsets);
+/// <param name="Duplicate">
+/// Present (true) only when the event repeated an <c>idempotencyKey</c> published within the last 5 minutes, or earlier in
+/// this batch: it was not published now, and <c>offsets</c> are the first publish's.
+/// </param>
+public sealed record PublishBatchItemResult(IReadOnlyDictionary<string, long> Offsets,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Duplicate = false);
 
 internal static partial class PublishApi
 {
-    /// <summary>A body with <c>events</c>: every event is read and checked before any is published, so one bad event publishes nothing.</summary>
+    /// <summary>
+    /// A body with <c>events</c>: every event is read and checked before any is published, so one bad event publishes nothing.
+    /// Each event's <c>idempotencyKey</c> is honoured as for a single publish (an event repeating an earlier one's key is its duplicate).
+    /// </summary>
     private static async Task<IResult> PublishBatchAsync(HttpContext http, MoltBeatWSServer server, JsonElement body, JsonElement events, RoomPermissions? rights)
     {
-        foreach (var single in (string[])["room", "rooms", "event", "data"])
+        foreach (var single in (string[])["room", "rooms", "event", "data", "idempotencyKey"])
         {
             if (body.TryGetProperty(single, out _))
                 return Problem($"Give either 'events' (a batch) or one event's fields, not both ('{single}' is beside 'events').");
@@ -49,7 +58,7 @@ internal static partial class PublishApi
         return await RefusingBadInputAsync(async () =>
         {
             var published = await server.PublishAsync(batch, http.RequestAborted);
-            return Results.Ok(new PublishBatchResult(true, [.. published.Select(p => new PublishBatchItemResult(OffsetsOf(p)))]));
+            return Results.Ok(new PublishBatchResult(true, [.. published.Select(p => new PublishBatchItemResult(OffsetsOf(p), p.Duplicate))]));
         });
     }
 

@@ -1,8 +1,10 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Protocol;
 using MoltBeat.WebSocket.Rooms;
 using MoltBeat.WebSocket.Server;
 
@@ -13,8 +15,13 @@ namespace MoltBeat.Server;
 /// <param name="Room">The room to publish to (e.g. <c>analytics:agents</c>).</param>
 /// <param name="Rooms">Several rooms at once; a client subscribed to more than one gets the event once.</param>
 /// <param name="Data">The payload, any JSON value.</param>
-/// <remarks>Only documents the body (the handler reads the JSON itself); the defaults make <c>room</c>, <c>rooms</c> and <c>data</c> optional in the OpenAPI schema.</remarks>
-public sealed record PublishBody(string Event, string? Room = null, IReadOnlyList<string>? Rooms = null, JsonElement? Data = null);
+/// <param name="IdempotencyKey">
+/// 1-128 characters, optional. A publish repeated with the same key within 5 minutes, on any node, is not published
+/// again: the reply carries the first publish's offsets and <c>"duplicate":true</c>. Retry a publish that timed out with
+/// the same key. Only the key is compared, not the rooms or data.
+/// </param>
+/// <remarks>Only documents the body (the handler reads the JSON itself); the defaults make <c>room</c>, <c>rooms</c>, <c>data</c> and <c>idempotencyKey</c> optional in the OpenAPI schema.</remarks>
+public sealed record PublishBody(string Event, string? Room = null, IReadOnlyList<string>? Rooms = null, JsonElement? Data = null, string? IdempotencyKey = null);
 
 /// <summary>Body of POST /api/broadcast: sent to every connected client, not recorded for recovery.</summary>
 /// <param name="Event">The event name.</param>
@@ -24,7 +31,12 @@ public sealed record BroadcastBody(string Event, JsonElement? Data);
 /// <summary>Reply to a publish.</summary>
 /// <param name="Published">Always true.</param>
 /// <param name="Offsets">The event's offset in each room it was recorded in (the rooms, their parents and <c>all</c>).</param>
-public sealed record PublishResult(bool Published, IReadOnlyDictionary<string, long> Offsets);
+/// <param name="Duplicate">
+/// Present (true) only when the publish repeated an <c>idempotencyKey</c> published within the last 5 minutes: nothing was
+/// published now, and <c>offsets</c> are the first publish's.
+/// </param>
+public sealed record PublishResult(bool Published, IReadOnlyDictionary<string, long> Offsets,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Duplicate = false);
 
 /// <summary>Reply to a broadcast.</summary>
 /// <param name="Published">Always true.</param>
@@ -89,7 +101,9 @@ internal static partial class PublishApi
             .Produces<WSServerStats>();
         Describe(api.MapPost("/publish", PublishAsync)
             .WithSummary("Publish an event to a room or rooms, or a batch of events in order ({\"events\":[...]}); subscribers of the rooms, their parents and 'all' receive them.")
-            .WithDescription($"A batch holds 1 to {MoltBeatWSServer.MaxBatchEvents} events and is checked whole first: one bad event refuses it with 400 \"events[i]: ...\" and nothing is published.")
+            .WithDescription($"A batch holds 1 to {MoltBeatWSServer.MaxBatchEvents} events and is checked whole first: one bad event refuses it with 400 \"events[i]: ...\" and nothing is published. " +
+                $"An event with an idempotencyKey (1-{ProtocolLimits.MaxKeyLength} characters) that was published within the last {ProtocolLimits.IdempotencyWindow.TotalMinutes:0} minutes, on any node, " +
+                "is not published again: its reply (or its result in a batch) carries the first publish's offsets and \"duplicate\":true. In a batch, an event repeating the key of an earlier one is its duplicate.")
             .Accepts<PublishBody>("application/json").Produces<PublishResult>()
             .AddOpenApiOperationTransformer(DescribeBatchAsync));
         Describe(api.MapPost("/broadcast", BroadcastAsync)
@@ -137,12 +151,12 @@ internal static partial class PublishApi
             return Forbidden($"The bearer token's rooms claim does not allow '{refused}'. Nothing was published.");
         return await RefusingBadInputAsync(async () =>
         {
-            var published = await server.PublishAsync(parsed.Rooms, parsed.Event, parsed.Payload, http.RequestAborted);
-            return Results.Ok(new PublishResult(true, OffsetsOf(published)));
+            var published = await server.PublishAsync(parsed, http.RequestAborted);
+            return Results.Ok(new PublishResult(true, OffsetsOf(published), published.Duplicate));
         });
     }
 
-    /// <summary>Reads one event (<c>room</c> or <c>rooms</c>, <c>event</c>, <c>data</c>) from a body or a batch's item, or says what is wrong.</summary>
+    /// <summary>Reads one event (<c>room</c> or <c>rooms</c>, <c>event</c>, <c>data</c>, <c>idempotencyKey</c>) from a body or a batch's item, or says what is wrong.</summary>
     private static bool TryReadEvent(JsonElement json, [NotNullWhen(true)] out EventToPublish? parsed, [NotNullWhen(false)] out string? error)
     {
         parsed = null;
@@ -165,8 +179,17 @@ internal static partial class PublishApi
             return Refuse("Give 'room' (a string) or 'rooms' (an array of strings).", out error);
         if (!json.TryGetProperty("event", out var evt) || evt.ValueKind != JsonValueKind.String)
             return Refuse("Give 'event' (a string).", out error);
+        string? idempotencyKey = null;
+        if (json.TryGetProperty("idempotencyKey", out var key) && key.ValueKind != JsonValueKind.Null)
+        {
+            if (key.ValueKind != JsonValueKind.String)
+                return Refuse("'idempotencyKey' must be a string.", out error);
+            idempotencyKey = key.GetString()!;
+            if (idempotencyKey.Length is 0 or > ProtocolLimits.MaxKeyLength)
+                return Refuse($"'idempotencyKey' is 1-{ProtocolLimits.MaxKeyLength} characters, got {idempotencyKey.Length}.", out error);
+        }
         var data = json.TryGetProperty("data", out var d) ? d : default;
-        parsed = new EventToPublish(rooms, evt.GetString()!, data.ValueKind == JsonValueKind.Undefined ? null : data);
+        parsed = new EventToPublish(rooms, evt.GetString()!, data.ValueKind == JsonValueKind.Undefined ? null : data) { IdempotencyKey = idempotencyKey };
         error = null;
         return true;
 

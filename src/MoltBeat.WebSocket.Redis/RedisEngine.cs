@@ -39,6 +39,7 @@ public sealed partial class RedisEngine : IMoltBeatEngine
     private readonly RedisValue _maxCount;
     private readonly RedisValue _maxAgeMs;
     private readonly RedisValue _idleMs;
+    private readonly RedisValue _idempotencyMs;
     private readonly RedisKey _allMeta;
     private readonly CancellationTokenSource _stopping = new();
     private ConnectionMultiplexer? _redis;
@@ -67,6 +68,7 @@ public sealed partial class RedisEngine : IMoltBeatEngine
         _maxCount = _history.MaxEventsPerRoom;
         _maxAgeMs = (long)Math.Min(_history.MaxAge.TotalMilliseconds, 1e15);
         _idleMs = (long)Math.Min(options.RoomIdleExpiry.TotalMilliseconds, 1e15);
+        _idempotencyMs = (long)Math.Min(options.IdempotencyWindow.TotalMilliseconds, 1e15);
         _allMeta = _keys.Meta(WSRoom.AllEvents);
         // Shared for a second at most, and well within the history's age bound.
         _sharedReads = new(SharedReadsKept, TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _history.MaxAge.Ticks / 10)));
@@ -98,11 +100,16 @@ public sealed partial class RedisEngine : IMoltBeatEngine
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// With an idempotency key, the script first looks for <c>{prefix}:i:&lt;key&gt;</c>: when it is there (a publish of
+    /// that key within <see cref="RedisEngineOptions.IdempotencyWindow"/>, on any node) it returns the message kept in it and
+    /// publishes nothing; otherwise it publishes and keeps the message there, expiring after the window.
+    /// </remarks>
     public async ValueTask<PublishedEvent> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var rooms = request.DeliveryRooms;
-        var keys = new RedisKey[rooms.Length * 2];
+        var keys = new RedisKey[rooms.Length * 2 + (request.IdempotencyKey is null ? 0 : 1)];
         for (var i = 0; i < rooms.Length; i++)
         {
             // The script writes room names into the frame's JSON unescaped; valid names never need escaping.
@@ -111,6 +118,8 @@ public sealed partial class RedisEngine : IMoltBeatEngine
             keys[2 * i] = _keys.Meta(rooms[i]);
             keys[2 * i + 1] = _keys.History(rooms[i]);
         }
+        if (request.IdempotencyKey is { } idempotencyKey)
+            keys[^1] = _keys.Idempotency(idempotencyKey);
         // The frame without offsets, minus its closing brace; the script appends the offsets object,
         // which gives exactly the bytes EventFrame.Build would write with them.
         var head = EventFrame.Build(request.Rooms, request.EventName, request.Data.Span, request.TimestampMs, offsets: null);
@@ -124,10 +133,15 @@ public sealed partial class RedisEngine : IMoltBeatEngine
             string.Join(',', rooms),
             head.AsMemory(0, head.Length - 1),
             request.TraceParent ?? "",
+            _idempotencyMs,
         ];
         cancellationToken.ThrowIfCancellationRequested();
-        var result = await EvaluateAsync(RedisScripts.Publish, keys, args, "publish").ConfigureAwait(false);
-        return RedisMessage.ParseEvent((byte[])result!, rooms).Event;
+        var result = (RedisResult[])(await EvaluateAsync(RedisScripts.Publish, keys, args, "publish").ConfigureAwait(false))!;
+        if ((long)result[1] == 0)
+            return RedisMessage.ParseEvent((byte[])result[0]!, rooms).Event;
+        // A repeat: the first publish's message, with its own rooms (the repeat's are not compared).
+        var first = RedisMessage.ParseEvent((byte[])result[0]!).Event;
+        return new PublishedEvent(first.Frame, first.DeliveryRooms, first.Offsets) { Duplicate = true };
     }
 
     /// <inheritdoc />

@@ -1,4 +1,5 @@
 using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Protocol;
 
 namespace MoltBeat.WebSocket.Redis;
 
@@ -46,6 +47,14 @@ public sealed class RedisEngineOptions
     /// </summary>
     public TimeSpan CatchUpDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// How long a publish's idempotency key is remembered in Redis, with the message it published: a repeat within it, on
+    /// any node, is not published again and gets the first publish's offsets. Every node of one deployment must use the
+    /// same window. Each keyed publish costs one key of about its event's size for this long. Default
+    /// <see cref="ProtocolLimits.IdempotencyWindow"/> (5 minutes, what protocol 1.1 promises clients); at least 1 ms.
+    /// </summary>
+    public TimeSpan IdempotencyWindow { get; set; } = ProtocolLimits.IdempotencyWindow;
+
     /// <summary>Throws a clear exception for values that make no sense.</summary>
     /// <exception cref="ArgumentException">An option is empty or out of range.</exception>
     public void Validate()
@@ -60,6 +69,8 @@ public sealed class RedisEngineOptions
             throw new ArgumentOutOfRangeException(nameof(RoomIdleExpiry), RoomIdleExpiry, "Rooms must be kept for at least one second.");
         if (CatchUpDelay <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(CatchUpDelay), CatchUpDelay, "The catch-up delay must be positive.");
+        if (IdempotencyWindow < TimeSpan.FromMilliseconds(1))
+            throw new ArgumentOutOfRangeException(nameof(IdempotencyWindow), IdempotencyWindow, "The idempotency window must be at least 1 ms.");
         History?.Validate();
     }
 }

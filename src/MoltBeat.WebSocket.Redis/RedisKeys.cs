@@ -22,6 +22,12 @@ internal sealed class RedisKeys(string prefix)
     /// <summary>A room's history stream; entry ids are <c>ms-offset</c>, so offsets and ages are both ranges.</summary>
     public RedisKey History(string room) => _tag + ":h:" + room;
 
+    /// <summary>
+    /// A publish's idempotency key: the message the publish recorded (see <c>RedisMessage</c>), expiring after the
+    /// idempotency window. The publish script reads and sets it, so the check is atomic with the publish.
+    /// </summary>
+    public RedisKey Idempotency(string key) => _tag + ":i:" + key;
+
     /// <summary>A user's revocation: the time of its latest revocation (Unix ms), expiring with it (<c>EngineControl.RevocationKept</c>).</summary>
     public RedisKey Revoked(string userId) => _tag + ":r:" + userId;
 }

@@ -8,15 +8,24 @@ namespace MoltBeat.WebSocket.Redis;
 internal static class RedisScripts
 {
     /// <summary>
-    /// Records and publishes one event.
-    /// KEYS: meta and history key of each delivery room, in order (<c>all</c> last).
+    /// Records and publishes one event, unless its idempotency key is kept already.
+    /// KEYS: meta and history key of each delivery room, in order (<c>all</c> last), then the publish's idempotency key
+    /// when it has one (an odd count of keys).
     /// ARGV: 1 channel, 2 epoch for rooms that start now, 3 max events per room, 4 max age ms,
     /// 5 room idle expiry ms, 6 delivery rooms joined by commas, 7 the event frame without its closing brace,
     /// 8 the publish span's traceparent or an empty string (published before the message as a <c>T</c> line,
-    /// never recorded). Returns the message it recorded (see <see cref="RedisMessage"/>).
+    /// never recorded), 9 the idempotency window ms (read only with an idempotency key).
+    /// Returns { the message it recorded (see <see cref="RedisMessage"/>), 0 }; or, when the idempotency key is kept,
+    /// { the message the first publish recorded, 1 } having changed nothing. The check and the publish are one script,
+    /// so of two nodes publishing the same key at once exactly one publishes.
     /// </summary>
     public const string Publish = """
-        local n = #KEYS / 2
+        local n = math.floor(#KEYS / 2)
+        local idem = KEYS[2 * n + 1]
+        if idem then
+          local kept = redis.call('GET', idem)
+          if kept then return { kept, 1 } end
+        end
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local maxCount = tonumber(ARGV[3])
@@ -54,12 +63,15 @@ internal static class RedisScripts
             redis.call('PEXPIRE', hist, maxAge)
           end
         end
+        if idem then
+          redis.call('SET', idem, msg, 'PX', tonumber(ARGV[9]))
+        end
         if ARGV[8] ~= '' then
           redis.call('PUBLISH', ARGV[1], 'T' .. ARGV[8] .. '\n' .. msg)
         else
           redis.call('PUBLISH', ARGV[1], msg)
         end
-        return msg
+        return { msg, 0 }
         """;
 
     /// <summary>

@@ -12,4 +12,13 @@ public sealed class RedisEngineSpecificationTests : EngineSpecification
         var redis = await RedisServer.Shared;
         return new RedisEngine(new RedisEngineOptions { Configuration = redis.Configuration, KeyPrefix = $"spec-{Guid.NewGuid():N}", History = history });
     }
+
+    /// <summary>Redis keeps the time: a window of one second, configured, then waited out.</summary>
+    protected override async Task<(IMoltBeatEngine Engine, Func<Task> PassIdempotencyWindow)> CreateEngineWithPassableIdempotencyWindowAsync()
+    {
+        var redis = await RedisServer.Shared;
+        var window = TimeSpan.FromSeconds(1);
+        var engine = new RedisEngine(new RedisEngineOptions { Configuration = redis.Configuration, KeyPrefix = $"spec-{Guid.NewGuid():N}", IdempotencyWindow = window });
+        return (engine, () => Task.Delay(window + TimeSpan.FromMilliseconds(100)));
+    }
 }

@@ -20,7 +20,18 @@ public abstract class EngineSpecification
     /// <summary>A started engine of the kind under test, keeping <paramref name="history"/>, with its own rooms (no state shared with other tests).</summary>
     protected abstract Task<IMoltBeatEngine> CreateEngineAsync(HistoryOptions history);
 
+    /// <summary>
+    /// An engine of the kind under test (not started) whose idempotency window the test can pass, and how to pass it: a
+    /// fake clock advanced past <see cref="ProtocolLimits.IdempotencyWindow"/> for an engine in this process, a short
+    /// configured window waited out for one that keeps time elsewhere (Redis).
+    /// </summary>
+    protected abstract Task<(IMoltBeatEngine Engine, Func<Task> PassIdempotencyWindow)> CreateEngineWithPassableIdempotencyWindowAsync();
+
     private static string UniqueRoom(string parent) => $"{parent}:{Guid.NewGuid():N}";
+
+    private static string UniqueKey() => $"key-{Guid.NewGuid():N}";
+
+    private static PublishRequest Request(string room, int n, string idempotencyKey) => Request(room, n) with { IdempotencyKey = idempotencyKey };
 
     private static PublishRequest Request(string room, int n)
     {
@@ -288,6 +299,100 @@ public abstract class EngineSpecification
             await subscriber.WaitForAsync(Events);
             Assert.Equal(Enumerable.Range(1, Events), subscriber.Received.Select(N));
         }
+    }
+
+    [Fact]
+    public async Task A_publish_repeating_an_idempotency_key_returns_the_first_events_offsets_marked_duplicate_and_publishes_nothing()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        var start = (await SubscribeAsync(engine, room, ReplayRequest.None)).Position;
+        var key = UniqueKey();
+        var first = await engine.PublishAsync(Request(room, 1, key), CancellationToken.None).AsTask().WaitAsync(Limit);
+        await sink.WaitForAsync(first);
+
+        // The key alone identifies the publish: other data (and another room) still get the first event.
+        var repeat = await engine.PublishAsync(Request(room, 2, key), CancellationToken.None).AsTask().WaitAsync(Limit);
+        var elsewhere = await engine.PublishAsync(Request(UniqueRoom("other"), 3, key), CancellationToken.None).AsTask().WaitAsync(Limit);
+        var marker = await PublishAsync(engine, sink, room, 4);
+
+        Assert.False(first.Duplicate);
+        foreach (var duplicate in new[] { repeat, elsewhere })
+        {
+            Assert.True(duplicate.Duplicate);
+            Assert.Equal(first.DeliveryRooms, duplicate.DeliveryRooms);
+            Assert.Equal(first.Offsets, duplicate.Offsets);
+            Assert.Equal(first.Frame, duplicate.Frame);
+        }
+        Assert.False(marker.Duplicate);
+        // No offset was taken, nothing recorded or delivered: the marker follows the first event everywhere.
+        Assert.Equal(first.OffsetIn(room) + 1, marker.OffsetIn(room));
+        Assert.Equal(first.Sequence + 1, marker.Sequence);
+        Assert.Equal([1, 4], sink.For(room).Select(N));
+        Assert.Equal(2, sink.For("all").Count);
+        var replay = await SubscribeAsync(engine, room, start);
+        Assert.Equal([1, 4], replay.Replay.Select(N));
+    }
+
+    [Fact]
+    public async Task Different_idempotency_keys_are_different_publishes()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+
+        var first = await engine.PublishAsync(Request(room, 1, UniqueKey()), CancellationToken.None).AsTask().WaitAsync(Limit);
+        var second = await engine.PublishAsync(Request(room, 2, UniqueKey()), CancellationToken.None).AsTask().WaitAsync(Limit);
+
+        Assert.False(first.Duplicate);
+        Assert.False(second.Duplicate);
+        Assert.Equal(first.OffsetIn(room) + 1, second.OffsetIn(room));
+        await sink.WaitForAsync(room, 2);
+        Assert.Equal([1, 2], sink.For(room).Select(N));
+    }
+
+    [Fact]
+    public async Task The_same_idempotency_key_published_concurrently_is_published_exactly_once()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        var key = UniqueKey();
+
+        var results = await Task.WhenAll(Enumerable.Range(1, 20).Select(n =>
+            Task.Run(() => engine.PublishAsync(Request(room, n, key), CancellationToken.None).AsTask())));
+
+        var published = Assert.Single(results, r => !r.Duplicate);
+        Assert.All(results, r => Assert.Equal(published.Offsets, r.Offsets));
+        Assert.All(results, r => Assert.Equal(published.Frame, r.Frame));
+        var marker = await PublishAsync(engine, sink, room, 100);
+        Assert.Equal(published.OffsetIn(room) + 1, marker.OffsetIn(room));
+        Assert.Equal([N(published), 100], sink.For(room).Select(N));
+    }
+
+    [Fact]
+    public async Task After_the_idempotency_window_the_same_key_publishes_again()
+    {
+        var (engine, passWindow) = await CreateEngineWithPassableIdempotencyWindowAsync();
+        await using var _engine = engine;
+        var sink = new RecordingSink();
+        await engine.StartAsync(sink, CancellationToken.None).WaitAsync(Limit);
+        var room = UniqueRoom("spec");
+        var key = UniqueKey();
+        var first = await engine.PublishAsync(Request(room, 1, key), CancellationToken.None).AsTask().WaitAsync(Limit);
+        Assert.True((await engine.PublishAsync(Request(room, 2, key), CancellationToken.None).AsTask().WaitAsync(Limit)).Duplicate);
+
+        await passWindow();
+        var again = await engine.PublishAsync(Request(room, 3, key), CancellationToken.None).AsTask().WaitAsync(Limit);
+        var repeatOfAgain = await engine.PublishAsync(Request(room, 4, key), CancellationToken.None).AsTask().WaitAsync(Limit);
+
+        Assert.False(again.Duplicate);
+        Assert.Equal(first.OffsetIn(room) + 1, again.OffsetIn(room));
+        Assert.True(repeatOfAgain.Duplicate, "the new publish starts a new window");
+        Assert.Equal(again.Offsets, repeatOfAgain.Offsets);
+        await sink.WaitForAsync(again);
+        Assert.Equal([1, 3], sink.For(room).Select(N));
     }
 
     [Fact]

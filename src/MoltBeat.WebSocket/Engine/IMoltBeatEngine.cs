@@ -17,6 +17,12 @@ namespace MoltBeat.WebSocket.Engine;
 /// duplicate.</item>
 /// <item>An event published while a node is cut off from the others is not delivered to it later;
 /// its clients recover it from history when they resubscribe.</item>
+/// <item>Idempotency (protocol 1.1): a publish with a <see cref="PublishRequest.IdempotencyKey"/> that any node published
+/// within <see cref="ProtocolLimits.IdempotencyWindow"/> (or the engine's configured window) is not published again: no
+/// offset is taken, nothing is recorded or delivered, and the answer is the first publish's event with
+/// <see cref="PublishedEvent.Duplicate"/> set. Checking the key and publishing are one atomic step, so the same key
+/// published at once on two nodes publishes exactly once. The window starts at the first publish; a repeat after it is
+/// a new publish.</item>
 /// </list>
 /// Control contract (protocol 1.1, revocation; see <see cref="PublishControlAsync"/>):
 /// <list type="bullet">
@@ -33,7 +39,10 @@ public interface IMoltBeatEngine : IAsyncDisposable
     /// <summary>Starts delivering events to <paramref name="sink"/>; called once by the server before any publish.</summary>
     Task StartAsync(IEventSink sink, CancellationToken cancellationToken);
 
-    /// <summary>Records and delivers one event to every node. Completes when it is recorded.</summary>
+    /// <summary>
+    /// Records and delivers one event to every node. Completes when it is recorded. With an idempotency key seen within the
+    /// window, publishes nothing and returns the first publish's event marked <see cref="PublishedEvent.Duplicate"/>.
+    /// </summary>
     /// <exception cref="EngineUnavailableException">The engine cannot publish now (e.g. Redis is unreachable).</exception>
     ValueTask<PublishedEvent> PublishAsync(PublishRequest request, CancellationToken cancellationToken);
 

@@ -23,6 +23,12 @@ public sealed class InMemoryEngine : IMoltBeatEngine
     // User id → when it was last revoked (kept RevocationKept, forgotten lazily). Under _sync.
     private readonly Dictionary<string, DateTimeOffset> _revocations = new(StringComparer.Ordinal);
     private DateTimeOffset _revocationsPurged;
+    // Idempotency key → the first publish's event and the timestamp at which it is forgotten. Under _sync.
+    private readonly Dictionary<string, (PublishedEvent First, long Expires)> _idempotency = new(StringComparer.Ordinal);
+    // The same keys in the order they were published, hence in expiry order: forgotten from the front, one peek per
+    // publish and per trim, so the map never holds more than the keys published within one window.
+    private readonly Queue<(string Key, long Expires)> _idempotencyOrder = new();
+    private readonly long _idempotencyWindow;
     private IEventSink? _sink;
     private long _historyEntries;
     private long _historyBytes;
@@ -35,6 +41,7 @@ public sealed class InMemoryEngine : IMoltBeatEngine
         _history = history ?? new HistoryOptions();
         _history.Validate();
         _time = timeProvider ?? TimeProvider.System;
+        _idempotencyWindow = (long)(ProtocolLimits.IdempotencyWindow.TotalSeconds * _time.TimestampFrequency);
         // One timer for the whole engine ages out rooms that nobody publishes to any more.
         var period = _history.MaxAge / 4 < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : _history.MaxAge / 4;
         _trimTimer = _time.CreateTimer(static s => ((InMemoryEngine)s!).TrimExpired(), this, period, period);
@@ -48,16 +55,24 @@ public sealed class InMemoryEngine : IMoltBeatEngine
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// An idempotency key is remembered for <see cref="ProtocolLimits.IdempotencyWindow"/> by this engine's clock, with the
+    /// event it published (held, with its frame, for that long). The check and the publish share the engine's lock.
+    /// </remarks>
     public ValueTask<PublishedEvent> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var sink = _sink ?? throw new InvalidOperationException("The engine has not been started.");
         var rooms = request.DeliveryRooms;
         var offsets = new long[rooms.Length];
+        var key = request.IdempotencyKey;
         PublishedEvent published;
         lock (_sync)
         {
             var now = _time.GetTimestamp();
+            ForgetExpiredKeys(now);
+            if (key is not null && _idempotency.TryGetValue(key, out var seen))
+                return ValueTask.FromResult(seen.First.AsDuplicate());
             var streams = new RoomStream[rooms.Length];
             var pairs = new KeyValuePair<string, long>[rooms.Length];
             for (var i = 0; i < rooms.Length; i++)
@@ -78,6 +93,11 @@ public sealed class InMemoryEngine : IMoltBeatEngine
                 _historyBytes += frame.Length;
             if (_history.MaxEventsPerRoom == 0)
                 Evicted(published, rooms.Length);
+            if (key is not null)
+            {
+                _idempotency[key] = (published, now + _idempotencyWindow);
+                _idempotencyOrder.Enqueue((key, now + _idempotencyWindow));
+            }
             sink.Deliver(published);
         }
         return ValueTask.FromResult(published);
@@ -123,6 +143,17 @@ public sealed class InMemoryEngine : IMoltBeatEngine
         {
             DateTimeOffset? kept = _revocations.TryGetValue(userId, out var at) && at + EngineControl.RevocationKept > _time.GetUtcNow() ? at : null;
             return ValueTask.FromResult(kept);
+        }
+    }
+
+    // Under _sync: forgets the idempotency keys whose window has passed.
+    private void ForgetExpiredKeys(long now)
+    {
+        while (_idempotencyOrder.TryPeek(out var oldest) && oldest.Expires <= now)
+        {
+            _idempotencyOrder.Dequeue();
+            if (_idempotency.TryGetValue(oldest.Key, out var kept) && kept.Expires == oldest.Expires)
+                _idempotency.Remove(oldest.Key);
         }
     }
 
@@ -187,6 +218,16 @@ public sealed class InMemoryEngine : IMoltBeatEngine
         }
     }
 
+    /// <summary>Idempotency keys remembered now (within their window, or past it and not yet forgotten).</summary>
+    internal int IdempotencyKeyCount
+    {
+        get
+        {
+            lock (_sync)
+                return _idempotency.Count;
+        }
+    }
+
     /// <inheritdoc />
     public EngineStats GetStats()
     {
@@ -194,7 +235,7 @@ public sealed class InMemoryEngine : IMoltBeatEngine
             return new EngineStats("memory", true, _streams.Count(s => s.Value.Count > 0), _historyEntries, _historyBytes);
     }
 
-    /// <summary>Drops events older than the history's age bound from every room.</summary>
+    /// <summary>Drops events older than the history's age bound from every room, and idempotency keys past their window.</summary>
     public void TrimExpired()
     {
         lock (_sync)
@@ -202,6 +243,7 @@ public sealed class InMemoryEngine : IMoltBeatEngine
             var cutoff = AgeCutoff();
             foreach (var stream in _streams.Values)
                 stream.TrimOlderThan(cutoff, Evicted);
+            ForgetExpiredKeys(_time.GetTimestamp());
         }
     }
 

@@ -1,3 +1,5 @@
+using MoltBeat.WebSocket.Protocol;
+
 namespace MoltBeat.WebSocket.Engine;
 
 /// <summary>What the server asks an engine to publish; the payload is serialized already, once.</summary>
@@ -18,4 +20,29 @@ public sealed record PublishRequest(
     /// engine carries it to every node, so each node's delivery span continues the publisher's trace. Null otherwise.
     /// </summary>
     public string? TraceParent { get; init; }
+
+    /// <summary>
+    /// The publisher's idempotency key (protocol 1.1), 1 to <see cref="ProtocolLimits.MaxKeyLength"/> characters, or null.
+    /// A publish whose key was published already within <see cref="ProtocolLimits.IdempotencyWindow"/>, on any node, is
+    /// not published again: the engine answers the first publish's event with <see cref="PublishedEvent.Duplicate"/> set
+    /// (see <see cref="IMoltBeatEngine.PublishAsync"/>). The key alone identifies the publish: rooms and payload of a
+    /// repeat are not compared with the first's.
+    /// </summary>
+    /// <exception cref="ArgumentException">The key is empty or longer than <see cref="ProtocolLimits.MaxKeyLength"/>.</exception>
+    public string? IdempotencyKey
+    {
+        get;
+        init
+        {
+            EnsureValidIdempotencyKey(value, nameof(IdempotencyKey));
+            field = value;
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="key"/> is null or 1 to <see cref="ProtocolLimits.MaxKeyLength"/> characters.</summary>
+    internal static void EnsureValidIdempotencyKey(string? key, string paramName)
+    {
+        if (key is not null && key.Length is 0 or > ProtocolLimits.MaxKeyLength)
+            throw new ArgumentException($"An idempotency key is 1-{ProtocolLimits.MaxKeyLength} characters, got {key.Length}. Nothing was sent.", paramName);
+    }
 }

@@ -32,6 +32,13 @@ public sealed class PublishedEvent
     /// <summary>The publish span's W3C <c>traceparent</c>, carried from the publishing node (<see cref="PublishRequest.TraceParent"/>); null when not traced.</summary>
     public string? TraceParent { get; init; }
 
+    /// <summary>
+    /// True when this answers a publish whose <see cref="PublishRequest.IdempotencyKey"/> was published already within the
+    /// idempotency window: nothing was published, delivered or recorded this time, and this is the first publish's event
+    /// (its frame and offsets). False for an event that was published now.
+    /// </summary>
+    public bool Duplicate { get; init; }
+
     /// <summary>Whether this is a broadcast to every connected client rather than to rooms.</summary>
     public bool IsBroadcastToAll => DeliveryRooms is null;
 
@@ -43,6 +50,9 @@ public sealed class PublishedEvent
 
     /// <summary>How many room histories of the in-memory engine hold this event (guarded by the engine's lock).</summary>
     internal int HistoryReferences { get; set; }
+
+    /// <summary>This event as the answer to a repeat of its publish: the same frame and offsets, <see cref="Duplicate"/> set.</summary>
+    internal PublishedEvent AsDuplicate() => new(Frame, DeliveryRooms, Offsets) { TraceParent = TraceParent, Duplicate = true };
 
     /// <summary>The event's offset in <paramref name="room"/>, or 0 when it was not recorded there.</summary>
     public long OffsetIn(string room)

@@ -1,8 +1,9 @@
 namespace MoltBeat.WebSocket.Server;
 
 /// <summary>
-/// One event of a batch given to <see cref="MoltBeatWSServer.PublishAsync(IReadOnlyList{EventToPublish}, CancellationToken)"/>:
-/// the rooms it goes to, its name and its payload, checked as a single publish checks them.
+/// One event given to <see cref="MoltBeatWSServer.PublishAsync(EventToPublish, CancellationToken)"/>, or one of a batch
+/// given to <see cref="MoltBeatWSServer.PublishAsync(IReadOnlyList{EventToPublish}, CancellationToken)"/>: the rooms it
+/// goes to, its name, its payload and its options, checked as a single publish checks them.
 /// </summary>
 /// <remarks>
 /// A record with init-only properties, so that later options of a publish (a conflation key, an
@@ -21,4 +22,13 @@ public sealed record EventToPublish(IReadOnlyList<string> Rooms, string Event, o
         : this([room], @event, payload)
     {
     }
+
+    /// <summary>
+    /// The idempotency key (protocol 1.1), 1 to <see cref="Protocol.ProtocolLimits.MaxKeyLength"/> characters, or null (the
+    /// default) for none. A publish repeated with the same key within <see cref="Protocol.ProtocolLimits.IdempotencyWindow"/>
+    /// (5 minutes), on any node, is not published again: it returns the first publish's event and offsets with
+    /// <see cref="Engine.PublishedEvent.Duplicate"/> set. So a publisher whose publish failed or timed out, not knowing
+    /// whether it was recorded, retries with the same key safely. Only the key is compared, not the rooms or the payload.
+    /// </summary>
+    public string? IdempotencyKey { get; init; }
 }

@@ -49,17 +49,41 @@ public sealed partial class MoltBeatWSServer
         PublishCoreAsync(CreateRequest(rooms, @event, payload), cancellationToken);
 
     /// <summary>
-    /// Publishes a batch of events in order, each as <see cref="PublishAsync(IReadOnlyList{string}, string, object?, CancellationToken)"/>
+    /// Publishes one event with its options (e.g. <see cref="EventToPublish.IdempotencyKey"/>) and completes when the engine
+    /// recorded it, or found that its idempotency key was published already.
+    /// </summary>
+    /// <returns>
+    /// The recorded event, with its offset in every room; for a repeat of an idempotency key within the window (on any
+    /// node), the first publish's event and offsets with <see cref="PublishedEvent.Duplicate"/> set, nothing published now.
+    /// </returns>
+    /// <exception cref="ArgumentException">A room, the event name or the idempotency key is invalid, or the payload is too large; nothing was sent.</exception>
+    /// <exception cref="EngineUnavailableException">The engine cannot publish now; nothing was sent (or, on a timeout, whether it was recorded is unknown: retry with the same idempotency key).</exception>
+    public Task<PublishedEvent> PublishAsync(EventToPublish @event, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(@event);
+        return PublishCoreAsync(CreateRequest(@event.Rooms, @event.Event, @event.Payload, @event.IdempotencyKey), cancellationToken);
+    }
+
+    /// <summary>
+    /// Publishes a batch of events in order, each as <see cref="PublishAsync(EventToPublish, CancellationToken)"/>
     /// would, and completes when the engine recorded them all. Every event is checked before the first is
     /// published: one invalid event refuses the whole batch and nothing is sent.
     /// </summary>
     /// <remarks>
+    /// <para>
     /// Validation is all or nothing, the engine's part is not: when the engine fails partway, the events
-    /// before the failing one stay published (the exception says which one failed).
+    /// before the failing one stay published (the exception says which one failed). Retrying the whole batch with the
+    /// same idempotency keys publishes only those that were not.
+    /// </para>
+    /// <para>
+    /// Each event's idempotency key is honoured as for a single publish, within the batch too: an event that repeats the key
+    /// of an earlier event of the same batch is a duplicate of it (published once; its result is the earlier event, with
+    /// <see cref="PublishedEvent.Duplicate"/> set).
+    /// </para>
     /// </remarks>
     /// <param name="events">1 to <see cref="MaxBatchEvents"/> events, published in this order.</param>
     /// <param name="cancellationToken">Stops publishing the events not yet handed to the engine.</param>
-    /// <returns>The recorded events, in the order given, each with its offset in every room.</returns>
+    /// <returns>The recorded events, in the order given, each with its offset in every room (a duplicate: the first publish's, marked <see cref="PublishedEvent.Duplicate"/>).</returns>
     /// <exception cref="ArgumentException">
     /// The batch is empty or holds more than <see cref="MaxBatchEvents"/> events, or one event is invalid (its
     /// message starts with <c>events[i]: </c>, naming the first invalid one); nothing was sent.
@@ -109,7 +133,7 @@ public sealed partial class MoltBeatWSServer
         await Engine.BroadcastToAllAsync(new PublishedEvent(frame, null, null), cancellationToken).ConfigureAwait(false);
     }
 
-    private PublishRequest CreateRequest(IReadOnlyList<string> rooms, string @event, object? payload)
+    private PublishRequest CreateRequest(IReadOnlyList<string> rooms, string @event, object? payload, string? idempotencyKey = null)
     {
         ArgumentNullException.ThrowIfNull(rooms);
         if (rooms.Count == 0)
@@ -117,9 +141,13 @@ public sealed partial class MoltBeatWSServer
         foreach (var room in rooms)
             RoomName.EnsureValid(room, nameof(rooms));
         ValidateEventName(@event);
+        PublishRequest.EnsureValidIdempotencyKey(idempotencyKey, nameof(idempotencyKey));
         var data = SerializePayload(payload);
         var distinct = rooms.Distinct(StringComparer.Ordinal).ToArray();
-        return new PublishRequest(distinct, RoomName.ExpandForDelivery(distinct), @event, data, Time.GetUtcNow().ToUnixTimeMilliseconds());
+        return new PublishRequest(distinct, RoomName.ExpandForDelivery(distinct), @event, data, Time.GetUtcNow().ToUnixTimeMilliseconds())
+        {
+            IdempotencyKey = idempotencyKey,
+        };
     }
 
     private PublishRequest[] CreateRequests(IReadOnlyList<EventToPublish> events)
@@ -133,7 +161,7 @@ public sealed partial class MoltBeatWSServer
             try
             {
                 var e = events[i] ?? throw new ArgumentException("The event is null.", nameof(events));
-                requests[i] = CreateRequest(e.Rooms, e.Event, e.Payload);
+                requests[i] = CreateRequest(e.Rooms, e.Event, e.Payload, e.IdempotencyKey);
             }
             catch (ArgumentException ex)
             {
@@ -168,6 +196,8 @@ public sealed partial class MoltBeatWSServer
         {
             var published = await Engine.PublishAsync(request with { TraceParent = activity.Id }, cancellationToken).ConfigureAwait(false);
             activity.SetTag("moltbeat.offset", published.Sequence);
+            if (published.Duplicate)
+                activity.SetTag("moltbeat.duplicate", true);
             return published;
         }
         catch (Exception ex)

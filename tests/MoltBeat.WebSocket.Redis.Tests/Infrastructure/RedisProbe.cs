@@ -10,4 +10,11 @@ public static class RedisProbe
         await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
         return await redis.GetDatabase().StreamLengthAsync(new RedisKeys(cluster.Prefix).History(room));
     }
+
+    /// <summary>How long Redis still keeps a publish's idempotency key; null when it keeps none.</summary>
+    public static async Task<TimeSpan?> IdempotencyKeyTimeToLiveAsync(Cluster cluster, string key)
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
+        return await redis.GetDatabase().KeyTimeToLiveAsync(new RedisKeys(cluster.Prefix).Idempotency(key));
+    }
 }

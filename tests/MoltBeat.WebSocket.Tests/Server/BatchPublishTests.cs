@@ -48,6 +48,8 @@ public sealed class BatchPublishTests
     [InlineData("no rooms")]
     [InlineData("event")]
     [InlineData("payload")]
+    [InlineData("empty key")]
+    [InlineData("long key")]
     [InlineData("null")]
     public async Task Batch_with_one_invalid_event_throws_naming_its_index_and_publishes_nothing(string fault)
     {
@@ -61,6 +63,8 @@ public sealed class BatchPublishTests
             "no rooms" => new(Array.Empty<string>(), "e", null),
             "event" => new(room, new string('e', MoltBeatWSServer.MaxEventNameLength + 1), null),
             "payload" => new(room, "e", new string('x', 2000)),
+            "empty key" => new(room, "e", null) { IdempotencyKey = "" },
+            "long key" => new(room, "e", null) { IdempotencyKey = new string('k', WebSocket.Protocol.ProtocolLimits.MaxKeyLength + 1) },
             _ => null!,
         };
 
