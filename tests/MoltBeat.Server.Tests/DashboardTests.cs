@@ -64,7 +64,7 @@ public sealed class DashboardTests
             }
             await Expect(page.Locator("#log .event-row[data-event='filter:kept']")).ToBeVisibleAsync();
             await Expect(page.Locator("#log .event-row[data-event='filter:hidden']")).ToBeHiddenAsync();
-            var visibleRooms = await page.EvalOnSelectorAllAsync<string[]>("#log .event-row:not([hidden])", "rows => rows.map(r => r.dataset.room)");
+            var visibleRooms = await page.EvalOnSelectorAllAsync<string[]>("#log .event-row[data-room]:not([hidden])", "rows => rows.map(r => r.dataset.room)");
             Assert.NotEmpty(visibleRooms);
             Assert.All(visibleRooms, r => Assert.Contains("analytics:metrics", r, StringComparison.Ordinal));
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDir, "dashboard-filtered.png") });
@@ -77,6 +77,44 @@ public sealed class DashboardTests
             await page.Locator("#activeTable tr", new PageLocatorOptions { HasText = "analytics:posts" }).First.ClickAsync();
             await Expect(page.Locator("#filter")).ToHaveValueAsync("analytics:posts");
             await Expect(page.Locator("#shown")).ToContainTextAsync("shown");
+        }
+        finally
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Dashboard_opens_on_the_events_published_before_it_was_opened_in_its_log_and_chart()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        using (var http = new HttpClient { BaseAddress = server.HttpUrl, Timeout = TimeSpan.FromSeconds(10) })
+        {
+            for (var n = 1; n <= 5; n++)
+            {
+                using var published = await http.PostAsJsonAsync(new Uri("/api/publish", UriKind.Relative), new { room = "analytics:metrics", @event = $"before:{n}", data = new { n } });
+                Assert.True(published.IsSuccessStatusCode);
+            }
+        }
+        var (playwright, browser) = await LaunchAsync();
+        try
+        {
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
+            page.SetDefaultTimeout(Timeout);
+            await page.GotoAsync(server.HttpUrl.ToString());
+
+            await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
+            // Newest first, as live events are shown; nothing was published since the page opened.
+            var events = page.Locator("#log .event-row[data-event]");
+            await Expect(events).ToHaveCountAsync(5);
+            Assert.Equal(["before:5", "before:4", "before:3", "before:2", "before:1"], await page.EvalOnSelectorAllAsync<string[]>("#log .event-row[data-event]", "rows => rows.map(r => r.dataset.event)"));
+            await Expect(page.Locator("#log")).ToContainTextAsync("opened on the last 5 events");
+            await Expect(page.Locator("#empty")).ToHaveCountAsync(0);
+            // The chart counts them in the seconds they were published (all within the last minute).
+            await Expect(page.Locator("#peak")).Not.ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"peak 0/s"));
+            Directory.CreateDirectory(ScreenshotDir);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDir, "dashboard-opened-with-last.png") });
         }
         finally
         {
