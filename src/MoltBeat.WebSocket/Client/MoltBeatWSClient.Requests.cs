@@ -32,8 +32,8 @@ public sealed partial class MoltBeatWSClient
         }
     }
 
-    /// <summary>Sends a request with a fresh id; for <see cref="RequestKind.Awaited"/> also waits for its reply.</summary>
-    private async Task<object?> SendRequestAsync(Connection connection, string type, string? room, StreamPosition? since, string? token, RequestKind kind, CancellationToken cancellationToken)
+    /// <summary>Sends a request with a fresh id (a subscribe's <c>last</c> checked by the caller); for <see cref="RequestKind.Awaited"/> also waits for its reply.</summary>
+    private async Task<object?> SendRequestAsync(Connection connection, string type, string? room, StreamPosition? since, string? token, RequestKind kind, CancellationToken cancellationToken, int? last = null)
     {
         var id = Interlocked.Increment(ref _nextId);
         var pending = new PendingRequest(connection, type, room, since, kind);
@@ -45,7 +45,7 @@ public sealed partial class MoltBeatWSClient
         }
         try
         {
-            await SendAsync(connection, Serialize(type, id, room, since, token), cancellationToken).ConfigureAwait(false);
+            await SendAsync(connection, Serialize(type, id, room, since, token, last), cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -92,7 +92,7 @@ public sealed partial class MoltBeatWSClient
         }
     }
 
-    private static byte[] Serialize(string type, long id, string? room, StreamPosition? since, string? token)
+    private static byte[] Serialize(string type, long id, string? room, StreamPosition? since, string? token, int? last)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
         using (var writer = new Utf8JsonWriter(buffer))
@@ -109,6 +109,8 @@ public sealed partial class MoltBeatWSClient
                 writer.WriteNumber(WireNames.Offset, position.Offset);
                 writer.WriteEndObject();
             }
+            if (last is { } count)
+                writer.WriteNumber(WireNames.Last, count);
             if (token is not null)
                 writer.WriteString(WireNames.Token, token);
             writer.WriteEndObject();
@@ -166,6 +168,15 @@ public sealed partial class MoltBeatWSClient
     private sealed class RoomState
     {
         public StreamPosition? Position { get; set; }
+
+        /// <summary>
+        /// The <see cref="SubscribeOptions"/> of a room queued with <see cref="Subscribe(string, SubscribeOptions)"/>: sent
+        /// while <see cref="Position"/> is null (never confirmed); once it is set, the client's own position decides.
+        /// </summary>
+        public SubscribeOptions? Initial { get; set; }
+
+        /// <summary>What a (re)subscribe of this room sends: its own position once confirmed (no <c>last</c>), else the initial options.</summary>
+        public (StreamPosition? Since, int? Last) NextRequest() => Position is { } position ? (position, null) : (Initial?.Since, Initial?.Last);
 
         /// <summary>Resubscriptions of this room that the server failed in a row (each is retried after the reconnect backoff).</summary>
         public int FailedResubscribes { get; set; }

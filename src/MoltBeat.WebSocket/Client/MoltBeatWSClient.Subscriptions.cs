@@ -11,7 +11,8 @@ public sealed partial class MoltBeatWSClient
         var epoch = GetString(root, WireNames.Epoch) ?? "";
         var offset = root.TryGetProperty(WireNames.Offset, out var o) && o.TryGetInt64(out var value) ? value : 0;
         bool? recovered = root.TryGetProperty(WireNames.Recovered, out var r) && r.ValueKind is JsonValueKind.True or JsonValueKind.False ? r.GetBoolean() : null;
-        var subscription = new MoltBeatSubscription(room, epoch, offset, recovered);
+        int? replay = root.TryGetProperty(WireNames.Replay, out var n) && n.TryGetInt32(out var count) ? count : null;
+        var subscription = new MoltBeatSubscription(room, epoch, offset, recovered) { Replay = replay };
         PendingRequest? pending;
         var catchUp = false;
         lock (_gate)
@@ -33,9 +34,14 @@ public sealed partial class MoltBeatWSClient
             if (state is not null)
             {
                 state.FailedResubscribes = 0;
-                // Recovered: the missed events follow this reply and advance the position themselves.
-                if (recovered != true || state.Position is not { } kept || kept.Epoch != epoch)
+                // Recovered: the missed events follow this reply and advance the position themselves, from the
+                // position the client stood at or, on a first subscribe, the one its options asked for.
+                var from = state.Position ?? (recovered == true ? pending?.Since : null);
+                if (recovered != true || from is not { } kept || kept.Epoch != epoch)
                     state.Position = new StreamPosition(epoch, offset);
+                else
+                    state.Position = kept;
+                state.Initial = null;
             }
             var epochChanged = known is not null && known != epoch;
             if (current && epochChanged && !connection.DedupClearedForNewEpoch)
@@ -157,14 +163,14 @@ public sealed partial class MoltBeatWSClient
         try
         {
             await Task.Delay(delay, _time, connection.Aborted).ConfigureAwait(false);
-            StreamPosition? since;
+            (StreamPosition? Since, int? Last) request;
             lock (_gate)
             {
                 if (_connection != connection || !_rooms.TryGetValue(room, out var state))
                     return;
-                since = state.Position;
+                request = state.NextRequest();
             }
-            await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None).ConfigureAwait(false);
+            await SendRequestAsync(connection, MessageTypes.Subscribe, room, request.Since, null, RequestKind.Resubscribe, CancellationToken.None, request.Last).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or MoltBeatConnectionException)
         {
@@ -179,11 +185,35 @@ public sealed partial class MoltBeatWSClient
     /// <returns>The room's epoch and offset when the subscription began.</returns>
     /// <exception cref="MoltBeatRequestException">The server refused it: <c>forbidden</c>, <c>invalid_room</c>, <c>too_many_subscriptions</c>, <c>rate_limited</c>…</exception>
     /// <exception cref="MoltBeatConnectionException">The connection was lost before the reply; the room is not subscribed.</exception>
-    /// <exception cref="InvalidOperationException">The client is not connected; <see cref="Subscribe"/> queues a room for the next connection instead.</exception>
-    public async Task<MoltBeatSubscription> SubscribeAsync(string room, CancellationToken cancellationToken = default)
+    /// <exception cref="InvalidOperationException">The client is not connected; <see cref="Subscribe(string)"/> queues a room for the next connection instead.</exception>
+    public Task<MoltBeatSubscription> SubscribeAsync(string room, CancellationToken cancellationToken = default) =>
+        SubscribeAsync(room, NoOptions, cancellationToken);
+
+    /// <summary>
+    /// Subscribes to a room as <paramref name="options"/> say (with its last events, or from a position) and completes
+    /// when the server confirmed it; <see cref="MoltBeatSubscription.Replay"/> then tells how many events follow the
+    /// confirmation before the first live one. The options apply to this subscribe; after a reconnect the client
+    /// recovers from its own position (see <see cref="SubscribeOptions"/>).
+    /// </summary>
+    /// <returns>The room's epoch and offset when the subscription began, whether <see cref="SubscribeOptions.Since"/> recovered, and the replay count.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="SubscribeOptions.Last"/> is outside 0..<see cref="ProtocolLimits.MaxLast"/> (nothing is sent).</exception>
+    /// <exception cref="ArgumentException"><see cref="SubscribeOptions.Since"/> has no epoch or a negative offset.</exception>
+    /// <exception cref="MoltBeatRequestException">The server refused it: <c>forbidden</c>, <c>invalid_room</c>, <c>bad_request</c>, <c>too_many_subscriptions</c>, <c>rate_limited</c>…</exception>
+    /// <exception cref="MoltBeatConnectionException">The connection was lost before the reply; the room is not subscribed.</exception>
+    /// <exception cref="InvalidOperationException">The client is not connected; <see cref="Subscribe(string, SubscribeOptions)"/> queues a room for the next connection instead.</exception>
+    public Task<MoltBeatSubscription> SubscribeAsync(string room, SubscribeOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(room);
-        var reply = await SendRequestAsync(RequireConnection(), MessageTypes.Subscribe, room, null, null, RequestKind.Awaited, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return SubscribeCoreAsync(RequireConnection(), room, options, cancellationToken);
+    }
+
+    private static readonly SubscribeOptions NoOptions = new();
+
+    private async Task<MoltBeatSubscription> SubscribeCoreAsync(Connection connection, string room, SubscribeOptions options, CancellationToken cancellationToken)
+    {
+        var reply = await SendRequestAsync(connection, MessageTypes.Subscribe, room, options.Since, null, RequestKind.Awaited, cancellationToken, options.Last).ConfigureAwait(false);
         return (MoltBeatSubscription)reply!;
     }
 
@@ -220,18 +250,33 @@ public sealed partial class MoltBeatWSClient
     /// else as soon as the client (re)connects. A refusal by the server is raised through <see cref="Error"/>;
     /// the confirmation through <see cref="Subscribed"/>.
     /// </summary>
-    public void Subscribe(string room)
+    public void Subscribe(string room) => Subscribe(room, NoOptions);
+
+    /// <summary>
+    /// Subscribes to a room without waiting, as <paramref name="options"/> say: at once when connected, else as soon as
+    /// the client (re)connects; the options are kept until the server confirmed the room (then the client's own
+    /// position takes over, see <see cref="SubscribeOptions"/>). A room already subscribed and confirmed is asked
+    /// again with these options. A refusal is raised through <see cref="Error"/>; the confirmation, with its
+    /// <see cref="MoltBeatSubscription.Replay"/> count, through <see cref="Subscribed"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="SubscribeOptions.Last"/> is outside 0..<see cref="ProtocolLimits.MaxLast"/>.</exception>
+    /// <exception cref="ArgumentException"><see cref="SubscribeOptions.Since"/> has no epoch or a negative offset.</exception>
+    public void Subscribe(string room, SubscribeOptions options)
     {
         ArgumentNullException.ThrowIfNull(room);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         Connection? connection;
         lock (_gate)
         {
-            if (!_rooms.ContainsKey(room))
-                _rooms[room] = new RoomState();
+            if (!_rooms.TryGetValue(room, out var state))
+                _rooms[room] = state = new RoomState();
+            if (state.Position is null)
+                state.Initial = options == NoOptions ? state.Initial : options;
             connection = _connection;
         }
         if (connection is not null)
-            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None), ignoreConnectionLoss: true);
+            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, options.Since, null, RequestKind.FireAndForget, CancellationToken.None, options.Last), ignoreConnectionLoss: true);
     }
 
     /// <summary>Unsubscribes from a room without waiting (the seed's <c>unsubscribe(room): void</c>); a failure is raised through <see cref="Error"/>.</summary>
