@@ -23,3 +23,16 @@ export class MoltBeatCloseError extends Error {
     super(`connection closed: ${code}${reason ? ` ${reason}` : ''}`);
   }
 }
+
+/** An HTTP request to the server failed: its status (0 when no response came) and the server's `error` text. */
+export class MoltBeatHttpError extends Error {
+  override readonly name = 'MoltBeatHttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+    /** The URL requested. */
+    readonly url?: string,
+  ) {
+    super(message);
+  }
+}

@@ -3,7 +3,10 @@ export { RESERVED_EVENTS } from './events.js';
 export type { WSClientConfig } from './config.js';
 export type { ClientEventHandlers } from './events.js';
 export type { Timers } from './timers.js';
-export { MoltBeatError, MoltBeatCloseError } from './errors.js';
+export { MoltBeatError, MoltBeatCloseError, MoltBeatHttpError } from './errors.js';
+export { fetchRoomPosition, fetchRoomHistory } from './http.js';
+export type { RoomRequestOptions, RoomHistoryOptions } from './http.js';
+export { PROTOCOL_LIMITS } from './generated/protocol.js';
 export { WSRoom, AnalyticsEvent, createEntityRoom, isValidRoom } from './rooms.js';
 export {
   backoffDelay,

@@ -5,8 +5,10 @@
 export interface PendingRequest {
   kind: 'subscribe' | 'unsubscribe' | 'ping' | 'auth';
   room?: string;
-  /** A subscribe that carried `since` (a resubscribe after a reconnect). */
+  /** A subscribe that carried `since` (a resubscribe after a reconnect, or `SubscribeOptions.since`). */
   since?: boolean;
+  /** The position that `since` carried. */
+  from?: { epoch: string; offset: number };
   /** Second subscribe of a room whose epoch changed, asking for the new epoch from its start. */
   catchup?: boolean;
   resolve?: (v: any) => void;

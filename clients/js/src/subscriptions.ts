@@ -1,10 +1,33 @@
 import type { MoltBeatError } from './errors.js';
-import { ERROR_CODES } from './generated/protocol.js';
+import { ERROR_CODES, PROTOCOL_LIMITS } from './generated/protocol.js';
 import type { ClientHost, Deferred } from './host.js';
 import type { Recovery } from './recovery.js';
 import type { PendingRequest, PendingRequests } from './requests.js';
 import { timerDelay } from './timers.js';
-import type { SubscribedMessage, SubscriptionInfo, UnsubscribedMessage } from './types.js';
+import type { StreamPosition, SubscribeOptions, SubscribedMessage, SubscriptionInfo, UnsubscribedMessage } from './types.js';
+
+/**
+ * Checks subscribe options before anything is sent; returns them normalised (`since` reduced to epoch and offset,
+ * so that a `RoomInfo` can be passed as it is), or undefined when they ask for nothing.
+ * @throws RangeError when `last` is not an integer from 0 to `PROTOCOL_LIMITS.maxLast`; TypeError for a malformed `since`.
+ * @internal
+ */
+export function checkSubscribeOptions(options: SubscribeOptions | undefined): SubscribeOptions | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object') throw new TypeError('subscribe options must be an object: { since?, last? }');
+  const { since, last } = options;
+  if (last !== undefined && !(Number.isInteger(last) && last >= 0 && last <= PROTOCOL_LIMITS.maxLast)) {
+    throw new RangeError(`last must be an integer from 0 to ${PROTOCOL_LIMITS.maxLast} (PROTOCOL_LIMITS.maxLast), got ${String(last)}`);
+  }
+  if (since !== undefined && !(since && typeof since.epoch === 'string' && since.epoch && Number.isInteger(since.offset) && since.offset >= 0)) {
+    throw new TypeError('since must be { epoch: string, offset: integer >= 0 }, e.g. what fetchRoomPosition returns');
+  }
+  if (since === undefined && last === undefined) return undefined;
+  const checked: SubscribeOptions = {};
+  if (since !== undefined) checked.since = { epoch: since.epoch, offset: since.offset };
+  if (last !== undefined) checked.last = last;
+  return checked;
+}
 
 /**
  * Where the client got to in a room: what a resubscribe sends as `since`.
@@ -23,6 +46,8 @@ export interface RoomState extends RoomPosition {
   last?: SubscriptionInfo;
   /** Resubscriptions the server failed in a row (each is retried after the reconnect backoff). */
   failedResubscribes?: number;
+  /** The subscribe options, sent while the room has no position of its own (never confirmed); dropped once it has. */
+  initial?: SubscribeOptions;
 }
 
 /**
@@ -51,10 +76,11 @@ export class Subscriptions {
     return st ? { epoch: st.epoch, offset: st.offset } : undefined;
   }
 
-  subscribe(room: string): Promise<SubscriptionInfo> {
+  /** `options` were checked by `checkSubscribeOptions`. */
+  subscribe(room: string, options?: SubscribeOptions): Promise<SubscriptionInfo> {
     if (typeof room !== 'string' || room.length === 0) return Promise.reject(new TypeError('room must be a non-empty string'));
     let st = this.rooms.get(room);
-    if (st && st.status === 'active' && st.last && this.host.isOpen()) return Promise.resolve(st.last);
+    if (!options && st && st.status === 'active' && st.last && this.host.isOpen()) return Promise.resolve(st.last);
     const p = new Promise<SubscriptionInfo>((resolve, reject) => {
       const list = this.waiters.get(room);
       if (list) list.push({ resolve, reject });
@@ -64,7 +90,12 @@ export class Subscriptions {
       st = { status: 'idle' };
       this.rooms.set(room, st);
     }
-    if (this.host.isOpen() && st.status === 'idle') this.sendSubscribe(room, st);
+    if (options && !hasPosition(st)) st.initial = options;
+    if (this.host.isOpen()) {
+      if (st.status === 'idle') this.sendSubscribe(room, st);
+      // Already asked or confirmed: ask again with these options (the server replays what they say).
+      else if (options) this.sendSubscribe(room, st, options);
+    }
     return p;
   }
 
@@ -115,6 +146,7 @@ export class Subscriptions {
     const st = this.rooms.get(room);
     if (!st) return; // unsubscribed in the meantime
     const info: SubscriptionInfo = { room, epoch: msg.epoch, offset: msg.offset, recovered: msg.recovered };
+    if (typeof msg.replay === 'number') info.replay = msg.replay;
     const epochChanged = this.recovery.epochChanged(st.epoch, msg.epoch);
 
     if (p?.catchup) {
@@ -125,8 +157,11 @@ export class Subscriptions {
     st.status = 'active';
     st.failedResubscribes = 0;
     st.last = info;
+    st.initial = undefined;
     if (p?.since && msg.recovered === true) {
-      st.epoch = msg.epoch ?? st.epoch; // offset stays: the missed events follow and advance it
+      // The offset stays (or, on a first subscribe with `since`, starts there): the missed events follow and advance it.
+      if (p.from && (st.offset === undefined || st.epoch !== p.from.epoch)) st.offset = p.from.offset;
+      st.epoch = msg.epoch ?? st.epoch;
     } else {
       const sameEpoch = msg.epoch === undefined || msg.epoch === st.epoch;
       st.epoch = msg.epoch ?? st.epoch;
@@ -177,11 +212,20 @@ export class Subscriptions {
     }
   }
 
-  private sendSubscribe(room: string, st: RoomState): void {
-    const since = st.epoch !== undefined && st.offset !== undefined ? { epoch: st.epoch, offset: st.offset } : undefined;
-    const id = this.requests.add({ kind: 'subscribe', room, since: !!since });
+  /**
+   * Sends a subscribe of `room`: with `options` when given; else from the room's own position when it has one
+   * (without `last`: see `SubscribeOptions`), else with the options it was first asked with.
+   */
+  private sendSubscribe(room: string, st: RoomState, options?: SubscribeOptions): void {
+    const own = hasPosition(st) ? { epoch: st.epoch!, offset: st.offset! } : undefined;
+    const ask = options ?? (own ? { since: own } : st.initial);
+    const since: StreamPosition | undefined = ask?.since;
+    const id = this.requests.add({ kind: 'subscribe', room, since: !!since, from: since });
     st.status = 'pending';
-    this.host.send(since ? { type: 'subscribe', room, id, since } : { type: 'subscribe', room, id });
+    const msg: Record<string, unknown> = { type: 'subscribe', room, id };
+    if (since) msg.since = since;
+    if (ask?.last !== undefined) msg.last = ask.last;
+    this.host.send(msg);
   }
 
   private retryResubscribe(room: string, st: RoomState): void {
@@ -202,4 +246,8 @@ export class Subscriptions {
     this.waiters.delete(room);
     for (const w of list) w.reject(err);
   }
+}
+
+function hasPosition(st: RoomPosition): boolean {
+  return st.epoch !== undefined && st.offset !== undefined;
 }
