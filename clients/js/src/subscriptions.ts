@@ -90,7 +90,7 @@ export class Subscriptions {
       st = { status: 'idle' };
       this.rooms.set(room, st);
     }
-    if (options && !hasPosition(st)) st.initial = options;
+    if (options && !hasPosition(st)) st.initial = merge(st.initial, options);
     if (this.host.isOpen()) {
       if (st.status === 'idle') this.sendSubscribe(room, st);
       // Already asked or confirmed: ask again with these options (the server replays what they say).
@@ -250,4 +250,12 @@ export class Subscriptions {
 
 function hasPosition(st: RoomPosition): boolean {
   return st.epoch !== undefined && st.offset !== undefined;
+}
+
+/** Two askings of a room not sent yet: the later `since`, and the larger `last` (each asker gets at least what it asked). */
+function merge(before: SubscribeOptions | undefined, now: SubscribeOptions): SubscribeOptions {
+  if (!before) return now;
+  const merged: SubscribeOptions = { ...before, ...now };
+  if (before.last !== undefined && now.last !== undefined) merged.last = Math.max(before.last, now.last);
+  return merged;
 }

@@ -77,7 +77,20 @@ before(async () => {
     alias: { '@moltbeat/websocket/react': join(JS_ROOT, 'src/react.ts') },
     logLevel: 'warning',
   });
+  const roomBundle = await build({
+    entryPoints: [join(JS_ROOT, 'test/fixtures/react-room.js')],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    minify: true,
+    define: { 'process.env.NODE_ENV': '"production"' },
+    alias: { '@moltbeat/websocket/react': join(JS_ROOT, 'src/react.ts') },
+    logLevel: 'warning',
+  });
   pages = await servePages({
+    '/react-room.html': { body: readFileSync(join(JS_ROOT, 'test/fixtures/react-app.html'), 'utf8').replace('/react-app.js', '/react-room.js'), type: 'text/html' },
+    '/react-room.js': { body: roomBundle.outputFiles[0].text, type: 'text/javascript' },
     '/example.html': { file: join(JS_ROOT, 'test/fixtures/browser-example.html'), type: 'text/html' },
     '/moltbeat.js': { file: join(JS_ROOT, 'dist/browser/moltbeat.min.js'), type: 'text/javascript' },
     '/react.html': { file: join(JS_ROOT, 'test/fixtures/react-app.html'), type: 'text/html' },
@@ -154,5 +167,31 @@ test('React hook: connects, renders events, and disconnects on unmount', { skip,
   await server.publish('analytics:metrics', 'metrics:updated', { seq: 3 });
   await sleep(300);
   assert.deepEqual(await page.evaluate('window.__react.metrics'), [1, 2], 'no event after unmount');
+  await page.close();
+});
+
+test('React useMoltBeatRoom with last: opens with the events published before the page, follows live ones, and has them again after a remount', { skip, timeout: 120_000 }, async () => {
+  const room = `react:${Date.now()}`;
+  for (const i of range(1, 5)) await server.publish(room, 'tick', { seq: i });
+  const page = await openPage('/react-room.html', { ws: server.wsUrl, room });
+  await page.locator('#latest', { hasText: 'seq=5' }).waitFor({ timeout: 15_000 });
+  await page.locator('#recent', { hasText: '3,4,5' }).waitFor({ timeout: 15_000 });
+
+  await server.publish(room, 'tick', { seq: 6 });
+  await page.locator('#latest', { hasText: 'seq=6' }).waitFor({ timeout: 15_000 });
+  await page.locator('#recent', { hasText: '4,5,6' }).waitFor({ timeout: 15_000 });
+  assert.ok(((await page.evaluate('window.__room.replays')) as number[]).some((n) => n >= 1), 'the subscribe told its replay count');
+
+  // Unmounted: the room is unsubscribed; mounted again: the last events (one of them new) are there at once.
+  await page.evaluate('window.__toggle()');
+  await pageWait(page, 'the room unsubscribed', `window.__room.clients.every(c => !c.getRooms().includes(${JSON.stringify(room)}))`, 5_000);
+  await server.publish(room, 'tick', { seq: 7 });
+  await sleep(200);
+  await page.evaluate('window.__toggle()');
+  await page.locator('#latest', { hasText: 'seq=7' }).waitFor({ timeout: 15_000 });
+  await page.locator('#recent', { hasText: '5,6,7' }).waitFor({ timeout: 15_000 });
+  await sleep(300);
+  assert.equal(await page.locator('#recent').textContent(), '5,6,7');
+  assert.equal(await page.evaluate('window.__room.clients.filter(c => c.isConnected()).length'), 1);
   await page.close();
 });
