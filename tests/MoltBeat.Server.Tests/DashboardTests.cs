@@ -127,6 +127,52 @@ public sealed class DashboardTests
     }
 
     [Fact]
+    public async Task Dashboard_opens_with_the_events_published_before_it_in_its_log_and_chart()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        using (var http = new HttpClient { BaseAddress = server.HttpUrl, Timeout = TimeSpan.FromSeconds(10) })
+        {
+            for (var n = 1; n <= 3; n++)
+            {
+                using var published = await http.PostAsJsonAsync(new Uri("/api/publish", UriKind.Relative), new { room = "analytics:metrics", @event = $"before:{n}", data = new { n } });
+                Assert.True(published.IsSuccessStatusCode);
+            }
+        }
+        var (playwright, browser) = await LaunchAsync();
+        try
+        {
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
+            page.SetDefaultTimeout(Timeout);
+            await page.GotoAsync(server.HttpUrl.ToString());
+            await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
+
+            // The log has them at once, oldest at the bottom, marked as published before the page opened.
+            var replayed = page.Locator("#log .event-row[data-replayed]");
+            await Expect(replayed).ToHaveCountAsync(3);
+            Assert.Equal(["before:3", "before:2", "before:1"], await page.EvalOnSelectorAllAsync<string[]>("#log .event-row", "rows => rows.map(r => r.dataset.event)"));
+            await Expect(page.Locator("#empty")).ToHaveCountAsync(0);
+            // The chart and the counters count them at their time, not as a burst now.
+            await Expect(page.Locator("#total")).ToHaveTextAsync("3");
+            await Expect(page.Locator("#peak")).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"peak [1-3]/s"));
+            await Expect(page.Locator("#eventTable td", new PageLocatorOptions { HasText = "before:1" })).ToBeVisibleAsync();
+
+            // Live events follow, and are not marked.
+            using (var http = new HttpClient { BaseAddress = server.HttpUrl, Timeout = TimeSpan.FromSeconds(10) })
+            {
+                using var live = await http.PostAsJsonAsync(new Uri("/api/publish", UriKind.Relative), new { room = "analytics:metrics", @event = "after", data = new { n = 4 } });
+                Assert.True(live.IsSuccessStatusCode);
+            }
+            await Expect(page.Locator("#log .event-row[data-event='after']:not([data-replayed])")).ToBeVisibleAsync();
+            await Expect(replayed).ToHaveCountAsync(3);
+        }
+        finally
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Dashboard_passes_its_token_through_when_auth_is_on()
     {
         const string secret = "dashboard-secret-0123456789abcdefgh";
