@@ -107,10 +107,10 @@ export class MoltBeatWSClient extends Emitter {
   }
 
   /**
-   * Subscribes to a room (fire-and-forget; the `subscribed` event tells when the server confirmed), live only or as
-   * `options` say: `{ last: n }` opens with the room's most recent events, `{ since: position }` recovers from a
-   * position (see `SubscribeOptions`).
-   * @throws RangeError when `options.last` is not an integer from 0 to `PROTOCOL_LIMITS.maxLast` (nothing is sent).
+   * Subscribes to a room (fire-and-forget; the `subscribed` event tells when the server confirmed).
+   * `options`: `since` (start after a position, e.g. from `getRoomPosition`) and `last` (replay the room's most
+   * recent events first); they count when the client does not hold the room yet. Throws a TypeError or RangeError
+   * at once for invalid options.
    */
   subscribe(room: string, options?: SubscribeOptions): void {
     const checked = checkSubscribeOptions(options);
@@ -120,12 +120,11 @@ export class MoltBeatWSClient extends Emitter {
   }
 
   /**
-   * Subscribes to a room; resolves with the server's reply (epoch, offset, `recovered` for `since`, `replay`: how
-   * many events follow before the first live one), rejects on a server error, or with a RangeError when
-   * `options.last` is out of range (nothing is sent).
+   * Subscribes to a room; resolves with the server's reply (epoch, offset, and `replay` when `since` or `last` was
+   * sent), rejects on a server error, or at once (TypeError, RangeError) for invalid options.
    */
   subscribeAsync(room: string, options?: SubscribeOptions): Promise<SubscriptionInfo> {
-    let checked: SubscribeOptions | undefined;
+    let checked: ReturnType<typeof checkSubscribeOptions>;
     try {
       checked = checkSubscribeOptions(options);
     } catch (err) {

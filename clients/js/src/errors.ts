@@ -24,15 +24,18 @@ export class MoltBeatCloseError extends Error {
   }
 }
 
-/** An HTTP request to the server failed: its status (0 when no response came) and the server's `error` text. */
+/** A request to the server's HTTP API failed: `status` is the HTTP status (0 when no response came), `error` the server's text. */
 export class MoltBeatHttpError extends Error {
   override readonly name = 'MoltBeatHttpError';
   constructor(
+    /** The HTTP status, or 0 when the request got no response (network error, aborted). */
     readonly status: number,
-    message: string,
-    /** The URL requested. */
-    readonly url?: string,
+    /** The server's `error` text (or the start of its body), or the network error's message. */
+    readonly error: string,
+    /** What was asked: method and URL. */
+    readonly request: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(`${request} failed: ${status === 0 ? 'no response' : `HTTP ${status}`}${error ? `: ${error}` : ''}`, options);
   }
 }

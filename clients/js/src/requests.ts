@@ -5,10 +5,8 @@
 export interface PendingRequest {
   kind: 'subscribe' | 'unsubscribe' | 'ping' | 'auth';
   room?: string;
-  /** A subscribe that carried `since` (a resubscribe after a reconnect, or `SubscribeOptions.since`). */
+  /** A subscribe that carried `since` (a resubscribe after a reconnect). */
   since?: boolean;
-  /** The position that `since` carried. */
-  from?: { epoch: string; offset: number };
   /** Second subscribe of a room whose epoch changed, asking for the new epoch from its start. */
   catchup?: boolean;
   resolve?: (v: any) => void;

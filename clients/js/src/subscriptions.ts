@@ -1,32 +1,55 @@
 import type { MoltBeatError } from './errors.js';
-import { ERROR_CODES, PROTOCOL_LIMITS } from './generated/protocol.js';
+import { ERROR_CODES } from './generated/protocol.js';
 import type { ClientHost, Deferred } from './host.js';
 import type { Recovery } from './recovery.js';
 import type { PendingRequest, PendingRequests } from './requests.js';
 import { timerDelay } from './timers.js';
+import { PROTOCOL_LIMITS } from './generated/protocol.js';
 import type { StreamPosition, SubscribeOptions, SubscribedMessage, SubscriptionInfo, UnsubscribedMessage } from './types.js';
 
+/** The most events `subscribe(room, { last })` may ask for (protocol revision 1.1). */
+export const MAX_LAST: number = PROTOCOL_LIMITS.maxLast;
+
 /**
- * Checks subscribe options before anything is sent; returns them normalised (`since` reduced to epoch and offset,
- * so that a `RoomInfo` can be passed as it is), or undefined when they ask for nothing.
- * @throws RangeError when `last` is not an integer from 0 to `PROTOCOL_LIMITS.maxLast`; TypeError for a malformed `since`.
+ * Checks the options of a subscribe; returns them as sent (`since` reduced to its epoch and offset), or throws a
+ * TypeError / RangeError saying what is wrong.
  * @internal
  */
-export function checkSubscribeOptions(options: SubscribeOptions | undefined): SubscribeOptions | undefined {
-  if (options === undefined || options === null) return undefined;
-  if (typeof options !== 'object') throw new TypeError('subscribe options must be an object: { since?, last? }');
-  const { since, last } = options;
-  if (last !== undefined && !(Number.isInteger(last) && last >= 0 && last <= PROTOCOL_LIMITS.maxLast)) {
-    throw new RangeError(`last must be an integer from 0 to ${PROTOCOL_LIMITS.maxLast} (PROTOCOL_LIMITS.maxLast), got ${String(last)}`);
+export function checkSubscribeOptions(options: SubscribeOptions | undefined): { since?: StreamPosition; last?: number } {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object') throw new TypeError(`subscribe options must be an object, got ${typeof options}`);
+  const out: { since?: StreamPosition; last?: number } = {};
+  const { last, since } = options;
+  if (last !== undefined) {
+    if (typeof last !== 'number' || !Number.isInteger(last)) throw new TypeError(`last must be an integer from 0 to ${MAX_LAST}, got ${describe(last)}`);
+    if (last < 0 || last > MAX_LAST) throw new RangeError(`last must be an integer from 0 to ${MAX_LAST}, got ${last}`);
+    out.last = last;
   }
-  if (since !== undefined && !(since && typeof since.epoch === 'string' && since.epoch && Number.isInteger(since.offset) && since.offset >= 0)) {
-    throw new TypeError('since must be { epoch: string, offset: integer >= 0 }, e.g. what fetchRoomPosition returns');
+  if (since !== undefined) {
+    const ok =
+      since !== null &&
+      typeof since === 'object' &&
+      typeof since.epoch === 'string' &&
+      since.epoch.length > 0 &&
+      typeof since.offset === 'number' &&
+      Number.isSafeInteger(since.offset) &&
+      since.offset >= 0;
+    if (!ok) throw new TypeError(`since must be { epoch: non-empty string, offset: integer >= 0 }, got ${describe(since)}`);
+    out.since = { epoch: since.epoch, offset: since.offset };
   }
-  if (since === undefined && last === undefined) return undefined;
-  const checked: SubscribeOptions = {};
-  if (since !== undefined) checked.since = { epoch: since.epoch, offset: since.offset };
-  if (last !== undefined) checked.last = last;
-  return checked;
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'object' && v !== null) {
+    try {
+      return JSON.stringify(v);
+    } catch {
+      return String(v);
+    }
+  }
+  return String(v);
 }
 
 /**
@@ -46,8 +69,8 @@ export interface RoomState extends RoomPosition {
   last?: SubscriptionInfo;
   /** Resubscriptions the server failed in a row (each is retried after the reconnect backoff). */
   failedResubscribes?: number;
-  /** The subscribe options, sent while the room has no position of its own (never confirmed); dropped once it has. */
-  initial?: SubscribeOptions;
+  /** The `last` option: sent with every subscribe of the room (the server applies it only when `since` does not recover). */
+  lastOption?: number;
 }
 
 /**
@@ -76,26 +99,25 @@ export class Subscriptions {
     return st ? { epoch: st.epoch, offset: st.offset } : undefined;
   }
 
-  /** `options` were checked by `checkSubscribeOptions`. */
-  subscribe(room: string, options?: SubscribeOptions): Promise<SubscriptionInfo> {
+  /**
+   * Subscribes to `room` (options already checked by `checkSubscribeOptions`). The options count for a room the
+   * client does not hold yet; for one it holds (subscribed, or waiting to be) they are ignored.
+   */
+  subscribe(room: string, options: { since?: StreamPosition; last?: number } = {}): Promise<SubscriptionInfo> {
     if (typeof room !== 'string' || room.length === 0) return Promise.reject(new TypeError('room must be a non-empty string'));
     let st = this.rooms.get(room);
-    if (!options && st && st.status === 'active' && st.last && this.host.isOpen()) return Promise.resolve(st.last);
+    if (st && st.status === 'active' && st.last && this.host.isOpen()) return Promise.resolve(st.last);
     const p = new Promise<SubscriptionInfo>((resolve, reject) => {
       const list = this.waiters.get(room);
       if (list) list.push({ resolve, reject });
       else this.waiters.set(room, [{ resolve, reject }]);
     });
     if (!st) {
-      st = { status: 'idle' };
+      // `since` is where the room starts: the first subscribe sends it, as a resubscribe sends the position reached.
+      st = { status: 'idle', epoch: options.since?.epoch, offset: options.since?.offset, lastOption: options.last };
       this.rooms.set(room, st);
     }
-    if (options && !hasPosition(st)) st.initial = merge(st.initial, options);
-    if (this.host.isOpen()) {
-      if (st.status === 'idle') this.sendSubscribe(room, st);
-      // Already asked or confirmed: ask again with these options (the server replays what they say).
-      else if (options) this.sendSubscribe(room, st, options);
-    }
+    if (this.host.isOpen() && st.status === 'idle') this.sendSubscribe(room, st);
     return p;
   }
 
@@ -157,11 +179,8 @@ export class Subscriptions {
     st.status = 'active';
     st.failedResubscribes = 0;
     st.last = info;
-    st.initial = undefined;
     if (p?.since && msg.recovered === true) {
-      // The offset stays (or, on a first subscribe with `since`, starts there): the missed events follow and advance it.
-      if (p.from && (st.offset === undefined || st.epoch !== p.from.epoch)) st.offset = p.from.offset;
-      st.epoch = msg.epoch ?? st.epoch;
+      st.epoch = msg.epoch ?? st.epoch; // offset stays: the missed events follow and advance it
     } else {
       const sameEpoch = msg.epoch === undefined || msg.epoch === st.epoch;
       st.epoch = msg.epoch ?? st.epoch;
@@ -212,19 +231,14 @@ export class Subscriptions {
     }
   }
 
-  /**
-   * Sends a subscribe of `room`: with `options` when given; else from the room's own position when it has one
-   * (without `last`: see `SubscribeOptions`), else with the options it was first asked with.
-   */
-  private sendSubscribe(room: string, st: RoomState, options?: SubscribeOptions): void {
-    const own = hasPosition(st) ? { epoch: st.epoch!, offset: st.offset! } : undefined;
-    const ask = options ?? (own ? { since: own } : st.initial);
-    const since: StreamPosition | undefined = ask?.since;
-    const id = this.requests.add({ kind: 'subscribe', room, since: !!since, from: since });
+  private sendSubscribe(room: string, st: RoomState): void {
+    const since = st.epoch !== undefined && st.offset !== undefined ? { epoch: st.epoch, offset: st.offset } : undefined;
+    const id = this.requests.add({ kind: 'subscribe', room, since: !!since });
     st.status = 'pending';
-    const msg: Record<string, unknown> = { type: 'subscribe', room, id };
+    const msg: { type: 'subscribe'; room: string; id: number; since?: StreamPosition; last?: number } = { type: 'subscribe', room, id };
     if (since) msg.since = since;
-    if (ask?.last !== undefined) msg.last = ask.last;
+    // Re-sent with `since` on a reconnect too: ignored by the server when it recovers, applied when it does not.
+    if (st.lastOption !== undefined) msg.last = st.lastOption;
     this.host.send(msg);
   }
 
@@ -246,16 +260,4 @@ export class Subscriptions {
     this.waiters.delete(room);
     for (const w of list) w.reject(err);
   }
-}
-
-function hasPosition(st: RoomPosition): boolean {
-  return st.epoch !== undefined && st.offset !== undefined;
-}
-
-/** Two askings of a room not sent yet: the later `since`, and the larger `last` (each asker gets at least what it asked). */
-function merge(before: SubscribeOptions | undefined, now: SubscribeOptions): SubscribeOptions {
-  if (!before) return now;
-  const merged: SubscribeOptions = { ...before, ...now };
-  if (before.last !== undefined && now.last !== undefined) merged.last = Math.max(before.last, now.last);
-  return merged;
 }

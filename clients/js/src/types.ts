@@ -32,7 +32,7 @@ export interface SubscribedMessage {
   epoch?: string;
   offset?: number;
   recovered?: boolean;
-  /** Revision 1.1: how many events follow before the first live one (sent when the subscribe had `since` or `last`). */
+  /** How many events follow this reply before the first live one (revision 1.1; when the subscribe had `since` or `last`). */
   replay?: number;
 }
 
@@ -95,57 +95,36 @@ export interface SubscriptionInfo {
   room: string;
   epoch?: string;
   offset?: number;
-  /** Only meaningful for a subscribe that carried `since` (a resubscribe after a reconnect, or `SubscribeOptions.since`). */
+  /** Only meaningful for a subscribe that carried `since` (a resubscribe after a reconnect, or the `since` option). */
   recovered?: boolean;
   /**
-   * How many events follow the reply before the first live one: the replay of `since`, or of `last` (present when
-   * the subscribe asked for one and the server speaks revision 1.1).
+   * How many events the server sends right after this reply, before the first live one: the missed events of a
+   * `since` that recovered, else the room's last `last` events. Present when the subscribe carried `since` or `last`.
    */
   replay?: number;
 }
 
-/** A room position: an epoch and the offset of an event in it (what `since` takes). */
+/** A position in a room: its epoch and an offset there (what `since` sends, what `getRoomPosition` answers). */
 export interface StreamPosition {
   epoch: string;
   offset: number;
 }
 
-/**
- * How a subscription starts (revision 1.1, "Subscribe options"). Without options: live events only.
- *
- * The options shape the first subscribe of a room. Once the server has confirmed it, the client's own recovery
- * takes over: after a reconnect it resubscribes with `since` = the last position it saw, and without `last`
- * (the server ignores `last` when `since` recovers; when it cannot, the client emits `recovery_failed` instead of
- * replaying older events after newer ones). A room never confirmed yet keeps its options until it is.
- */
+/** Options of `subscribe(room, options)` / `subscribeAsync(room, options)` (protocol revision 1.1). */
 export interface SubscribeOptions {
   /**
-   * Recover from this position, e.g. one read with `fetchRoomPosition` before loading the application's state:
-   * every event after it arrives (`recovered: true`), none is lost between the read and the subscribe. When the
-   * server's history no longer holds it, the reply has `recovered: false`, `recovery_failed` is emitted, and
-   * `last` (if given) applies instead.
+   * Start after this position instead of now: the server replays every event of the room after it (if it still has
+   * them: else `recovered: false` and `recovery_failed`). Used for the first subscribe only; after that the client
+   * resubscribes from the last event it saw. Typically the position read before loading a snapshot
+   * (`getRoomPosition`); extra fields of the object are ignored.
    */
   since?: StreamPosition;
   /**
-   * Send the room's most recent `last` recorded events (oldest first, as ordinary events) after `subscribed`, then
-   * live ones: a dashboard opens with current values. An integer from 0 to `PROTOCOL_LIMITS.maxLast` (100).
-   * Events this client has delivered already (through another room, say) are not delivered twice.
+   * Replay the room's most recent `last` events (0..100, `PROTOCOL_LIMITS.maxLast`) right after `subscribed`, so a
+   * dashboard opens on the current values. Sent again on every resubscribe after a reconnect: the server ignores it
+   * when the resubscribe recovers, and applies it when recovery fails (`recovered: false`).
    */
   last?: number;
-}
-
-/** `GET /api/rooms/{room}`: a room's position (usable as `since`) and its subscribers. */
-export interface RoomInfo extends StreamPosition {
-  room: string;
-  subscribers: number;
-}
-
-/** `GET /api/rooms/{room}/history`: recorded events, each exactly as sent on the WebSocket. */
-export interface RoomHistory extends StreamPosition {
-  room: string;
-  /** For a read after a position: whether every event after it is here (false: the history no longer holds it). */
-  recovered?: boolean;
-  events: EventMessage[];
 }
 
 /** Argument of the `disconnected` event. */

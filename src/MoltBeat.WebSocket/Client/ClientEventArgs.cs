@@ -34,13 +34,10 @@ public sealed record MoltBeatErrorEventArgs(Exception Exception);
 /// <param name="Room">The room.</param>
 /// <param name="Epoch">The room's history epoch.</param>
 /// <param name="Offset">The room's position when the subscription began.</param>
-/// <param name="Recovered">For a subscribe with <c>since</c> (a resubscription, or <see cref="SubscribeOptions.Since"/>): whether every missed event follows; null for a fresh one.</param>
+/// <param name="Recovered">For a resubscription with <c>since</c>: whether every missed event follows; null for a fresh one.</param>
 public sealed record MoltBeatSubscription(string Room, string Epoch, long Offset, bool? Recovered)
 {
-    /// <summary>
-    /// How many events follow this reply before the first live one (the replay of <c>since</c> or of
-    /// <see cref="SubscribeOptions.Last"/>); null when the subscribe asked for no replay, or the server is older than protocol 1.1.
-    /// </summary>
+    /// <summary>How many replayed events (missed since <c>since</c>, or the last ones asked) follow the reply before the first live one; null when neither was asked.</summary>
     public int? Replay { get; init; }
 }
 

@@ -109,13 +109,12 @@ public sealed partial class MoltBeatWSClient
 
     /// <summary>
     /// Attaches the connection (under the lock, so nothing of the previous one can interleave), starts its
-    /// heartbeat and token refresh, then resubscribes every room, asking to recover from where it stood (a room never
-    /// confirmed yet with its <see cref="SubscribeOptions"/> instead).
+    /// heartbeat and token refresh, then resubscribes every room, asking to recover from where it stood.
     /// </summary>
     private async ValueTask OnConnectedAsync(Connection connection, JsonElement root)
     {
         var info = ParseConnected(root);
-        List<(string Room, (StreamPosition? Since, int? Last) Request)> rooms;
+        List<(string Room, StreamPosition? Since, int Last)> rooms;
         lock (_gate)
         {
             var wanted = !connection.Rejected && !connection.Attached && _connection is null
@@ -133,7 +132,7 @@ public sealed partial class MoltBeatWSClient
                 connection.AttachedAt = _time.GetTimestamp();
                 _connectionInfo = info;
                 // Parents first (see RoomName.Depth): their replays cover the children's, in order.
-                rooms = [.. _rooms.Select(r => (r.Key, r.Value.NextRequest())).OrderBy(r => RoomName.Depth(r.Key))];
+                rooms = [.. _rooms.Select(r => (r.Key, r.Value.Position, r.Value.Last)).OrderBy(r => RoomName.Depth(r.Key))];
                 var args = new MoltBeatConnectedEventArgs(info, connection.IsReconnect);
                 Post(() => Connected?.Invoke(this, args));
                 connection.Ready.TrySetResult(info);
@@ -147,7 +146,7 @@ public sealed partial class MoltBeatWSClient
         _logger.Connected(SafeUrl, info.ClientId);
         StartHeartbeat(connection);
         ScheduleTokenRefresh(connection, TokenExpiry.FromJwt(connection.Token));
-        foreach (var (room, (since, last)) in rooms)
+        foreach (var (room, since, last) in rooms)
         {
             try
             {

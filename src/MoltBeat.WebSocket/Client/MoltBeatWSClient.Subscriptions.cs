@@ -29,19 +29,16 @@ public sealed partial class MoltBeatWSClient
             RoomState? state = null;
             if (current && !_rooms.TryGetValue(room, out state) && pending?.Kind == RequestKind.Awaited)
                 _rooms[room] = state = new RoomState();
+            if (state is not null && pending?.Kind is RequestKind.Awaited or RequestKind.FireAndForget)
+                state.Last = pending.Last; // the application's latest choice for this room
             var known = state?.Position?.Epoch;
             // A fire-and-forget or resubscribe reply for a room unsubscribed meanwhile is not re-added: the unsubscribe follows it.
             if (state is not null)
             {
                 state.FailedResubscribes = 0;
-                // Recovered: the missed events follow this reply and advance the position themselves, from the
-                // position the client stood at or, on a first subscribe, the one its options asked for.
-                var from = state.Position ?? (recovered == true ? pending?.Since : null);
-                if (recovered != true || from is not { } kept || kept.Epoch != epoch)
+                // Recovered: the missed events follow this reply and advance the position themselves.
+                if (recovered != true || state.Position is not { } kept || kept.Epoch != epoch)
                     state.Position = new StreamPosition(epoch, offset);
-                else
-                    state.Position = kept;
-                state.Initial = null;
             }
             var epochChanged = known is not null && known != epoch;
             if (current && epochChanged && !connection.DedupClearedForNewEpoch)
@@ -163,14 +160,15 @@ public sealed partial class MoltBeatWSClient
         try
         {
             await Task.Delay(delay, _time, connection.Aborted).ConfigureAwait(false);
-            (StreamPosition? Since, int? Last) request;
+            StreamPosition? since;
+            int last;
             lock (_gate)
             {
                 if (_connection != connection || !_rooms.TryGetValue(room, out var state))
                     return;
-                request = state.NextRequest();
+                (since, last) = (state.Position, state.Last);
             }
-            await SendRequestAsync(connection, MessageTypes.Subscribe, room, request.Since, null, RequestKind.Resubscribe, CancellationToken.None, request.Last).ConfigureAwait(false);
+            await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None, last).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or MoltBeatConnectionException)
         {
@@ -185,35 +183,32 @@ public sealed partial class MoltBeatWSClient
     /// <returns>The room's epoch and offset when the subscription began.</returns>
     /// <exception cref="MoltBeatRequestException">The server refused it: <c>forbidden</c>, <c>invalid_room</c>, <c>too_many_subscriptions</c>, <c>rate_limited</c>…</exception>
     /// <exception cref="MoltBeatConnectionException">The connection was lost before the reply; the room is not subscribed.</exception>
-    /// <exception cref="InvalidOperationException">The client is not connected; <see cref="Subscribe(string)"/> queues a room for the next connection instead.</exception>
+    /// <exception cref="InvalidOperationException">The client is not connected; <see cref="Subscribe"/> queues a room for the next connection instead.</exception>
     public Task<MoltBeatSubscription> SubscribeAsync(string room, CancellationToken cancellationToken = default) =>
-        SubscribeAsync(room, NoOptions, cancellationToken);
+        SubscribeAsync(room, SubscribeOptions.Live, cancellationToken);
 
     /// <summary>
-    /// Subscribes to a room as <paramref name="options"/> say (with its last events, or from a position) and completes
-    /// when the server confirmed it; <see cref="MoltBeatSubscription.Replay"/> then tells how many events follow the
-    /// confirmation before the first live one. The options apply to this subscribe; after a reconnect the client
-    /// recovers from its own position (see <see cref="SubscribeOptions"/>).
+    /// Subscribes to a room with options (protocol 1.1) and completes when the server confirmed it: open on the room's
+    /// last events (<see cref="SubscribeOptions.Last"/>), or from a position read before loading state
+    /// (<see cref="SubscribeOptions.Since"/>, the gap-free snapshot). After a reconnect the client recovers from where
+    /// it stood, as for any subscription, asking the same <see cref="SubscribeOptions.Last"/> again (the server sends
+    /// those only when the recovery fails).
     /// </summary>
-    /// <returns>The room's epoch and offset when the subscription began, whether <see cref="SubscribeOptions.Since"/> recovered, and the replay count.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><see cref="SubscribeOptions.Last"/> is outside 0..<see cref="ProtocolLimits.MaxLast"/> (nothing is sent).</exception>
-    /// <exception cref="ArgumentException"><see cref="SubscribeOptions.Since"/> has no epoch or a negative offset.</exception>
-    /// <exception cref="MoltBeatRequestException">The server refused it: <c>forbidden</c>, <c>invalid_room</c>, <c>bad_request</c>, <c>too_many_subscriptions</c>, <c>rate_limited</c>…</exception>
+    /// <returns>
+    /// The room's epoch and offset when the subscription began, whether <see cref="SubscribeOptions.Since"/> recovered,
+    /// and how many replayed events follow the reply (<see cref="MoltBeatSubscription.Replay"/>), raised through
+    /// <see cref="Event"/> before any live one.
+    /// </returns>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="SubscribeOptions.Last"/> is outside 0..<see cref="ProtocolLimits.MaxLast"/>.</exception>
+    /// <exception cref="MoltBeatRequestException">The server refused it: <c>forbidden</c>, <c>invalid_room</c>, <c>too_many_subscriptions</c>, <c>rate_limited</c>…</exception>
     /// <exception cref="MoltBeatConnectionException">The connection was lost before the reply; the room is not subscribed.</exception>
-    /// <exception cref="InvalidOperationException">The client is not connected; <see cref="Subscribe(string, SubscribeOptions)"/> queues a room for the next connection instead.</exception>
-    public Task<MoltBeatSubscription> SubscribeAsync(string room, SubscribeOptions options, CancellationToken cancellationToken = default)
+    /// <exception cref="InvalidOperationException">The client is not connected.</exception>
+    public async Task<MoltBeatSubscription> SubscribeAsync(string room, SubscribeOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(room);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        return SubscribeCoreAsync(RequireConnection(), room, options, cancellationToken);
-    }
-
-    private static readonly SubscribeOptions NoOptions = new();
-
-    private async Task<MoltBeatSubscription> SubscribeCoreAsync(Connection connection, string room, SubscribeOptions options, CancellationToken cancellationToken)
-    {
-        var reply = await SendRequestAsync(connection, MessageTypes.Subscribe, room, options.Since, null, RequestKind.Awaited, cancellationToken, options.Last).ConfigureAwait(false);
+        var reply = await SendRequestAsync(RequireConnection(), MessageTypes.Subscribe, room, options.Since, null, RequestKind.Awaited, cancellationToken, options.Last).ConfigureAwait(false);
         return (MoltBeatSubscription)reply!;
     }
 
@@ -250,33 +245,18 @@ public sealed partial class MoltBeatWSClient
     /// else as soon as the client (re)connects. A refusal by the server is raised through <see cref="Error"/>;
     /// the confirmation through <see cref="Subscribed"/>.
     /// </summary>
-    public void Subscribe(string room) => Subscribe(room, NoOptions);
-
-    /// <summary>
-    /// Subscribes to a room without waiting, as <paramref name="options"/> say: at once when connected, else as soon as
-    /// the client (re)connects; the options are kept until the server confirmed the room (then the client's own
-    /// position takes over, see <see cref="SubscribeOptions"/>). A room already subscribed and confirmed is asked
-    /// again with these options. A refusal is raised through <see cref="Error"/>; the confirmation, with its
-    /// <see cref="MoltBeatSubscription.Replay"/> count, through <see cref="Subscribed"/>.
-    /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException"><see cref="SubscribeOptions.Last"/> is outside 0..<see cref="ProtocolLimits.MaxLast"/>.</exception>
-    /// <exception cref="ArgumentException"><see cref="SubscribeOptions.Since"/> has no epoch or a negative offset.</exception>
-    public void Subscribe(string room, SubscribeOptions options)
+    public void Subscribe(string room)
     {
         ArgumentNullException.ThrowIfNull(room);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
         Connection? connection;
         lock (_gate)
         {
-            if (!_rooms.TryGetValue(room, out var state))
-                _rooms[room] = state = new RoomState();
-            if (state.Position is null)
-                state.Initial = options == NoOptions ? state.Initial : options;
+            if (!_rooms.ContainsKey(room))
+                _rooms[room] = new RoomState();
             connection = _connection;
         }
         if (connection is not null)
-            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, options.Since, null, RequestKind.FireAndForget, CancellationToken.None, options.Last), ignoreConnectionLoss: true);
+            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None), ignoreConnectionLoss: true);
     }
 
     /// <summary>Unsubscribes from a room without waiting (the seed's <c>unsubscribe(room): void</c>); a failure is raised through <see cref="Error"/>.</summary>

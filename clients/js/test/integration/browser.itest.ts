@@ -29,10 +29,23 @@ let pagesUrl = '';
 let context: BrowserContext;
 let userDataDir = '';
 
-/** Serves the fixtures, the browser bundle and the bundled React app on 127.0.0.1. */
+/**
+ * Serves the fixtures, the browser bundle and the bundled React app on 127.0.0.1, and passes `/api/*` on to the
+ * MoltBeat server: the pages call the HTTP API on their own origin, as behind a reverse proxy (the server sends
+ * no CORS headers, so a page of another origin could not read its replies).
+ */
 async function servePages(files: Record<string, { file?: string; body?: string; type: string }>): Promise<http.Server> {
   const srv = http.createServer((req, res) => {
     const path = new URL(req.url!, 'http://x').pathname;
+    if (path.startsWith('/api/')) {
+      const upstream = http.request(`${server.httpUrl}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.writeHead(502).end('{"error":"upstream unreachable"}'));
+      req.pipe(upstream);
+      return;
+    }
     const f = files[path];
     if (path === '/favicon.ico') {
       res.writeHead(204).end();
@@ -77,24 +90,12 @@ before(async () => {
     alias: { '@moltbeat/websocket/react': join(JS_ROOT, 'src/react.ts') },
     logLevel: 'warning',
   });
-  const roomBundle = await build({
-    entryPoints: [join(JS_ROOT, 'test/fixtures/react-room.js')],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    minify: true,
-    define: { 'process.env.NODE_ENV': '"production"' },
-    alias: { '@moltbeat/websocket/react': join(JS_ROOT, 'src/react.ts') },
-    logLevel: 'warning',
-  });
   pages = await servePages({
-    '/react-room.html': { body: readFileSync(join(JS_ROOT, 'test/fixtures/react-app.html'), 'utf8').replace('/react-app.js', '/react-room.js'), type: 'text/html' },
-    '/react-room.js': { body: roomBundle.outputFiles[0].text, type: 'text/javascript' },
     '/example.html': { file: join(JS_ROOT, 'test/fixtures/browser-example.html'), type: 'text/html' },
     '/moltbeat.js': { file: join(JS_ROOT, 'dist/browser/moltbeat.min.js'), type: 'text/javascript' },
     '/react.html': { file: join(JS_ROOT, 'test/fixtures/react-app.html'), type: 'text/html' },
     '/react-app.js': { body: reactBundle.outputFiles[0].text, type: 'text/javascript' },
+    '/api.html': { file: join(JS_ROOT, 'test/fixtures/api.html'), type: 'text/html' },
   });
   pagesUrl = `http://127.0.0.1:${(pages.address() as any).port}`;
   server = await TestServer.start();
@@ -170,28 +171,69 @@ test('React hook: connects, renders events, and disconnects on unmount', { skip,
   await page.close();
 });
 
-test('React useMoltBeatRoom with last: opens with the events published before the page, follows live ones, and has them again after a remount', { skip, timeout: 120_000 }, async () => {
-  const room = `react:${Date.now()}`;
-  for (const i of range(1, 5)) await server.publish(room, 'tick', { seq: i });
-  const page = await openPage('/react-room.html', { ws: server.wsUrl, room });
-  await page.locator('#latest', { hasText: 'seq=5' }).waitFor({ timeout: 15_000 });
-  await page.locator('#recent', { hasText: '3,4,5' }).waitFor({ timeout: 15_000 });
+test('browser bundle: since from getRoomPosition, last, getRoomHistory and their errors', { skip, timeout: 120_000 }, async () => {
+  const page = await openPage('/api.html', {});
+  await pageWait(page, 'the bundle', 'window.__ready === true');
+  const snap = 'browser:snapshot';
+  const dash = 'browser:dashboard';
+  for (const i of range(1, 3)) await server.publish(snap, 'metrics:updated', { seq: i });
+  for (const i of range(11, 14)) await server.publish(dash, 'metrics:updated', { seq: i });
 
-  await server.publish(room, 'tick', { seq: 6 });
-  await page.locator('#latest', { hasText: 'seq=6' }).waitFor({ timeout: 15_000 });
-  await page.locator('#recent', { hasText: '4,5,6' }).waitFor({ timeout: 15_000 });
-  assert.ok(((await page.evaluate('window.__room.replays')) as number[]).some((n) => n >= 1), 'the subscribe told its replay count');
+  // 1. the position (through the page's own origin), 2. the state would be loaded here, 3. subscribe since it
+  const position: any = await page.evaluate(`(async () => (window.__pos = await mb.getRoomPosition(location.origin, ${JSON.stringify(snap)})))()`);
+  assert.equal(position.offset, 3);
+  assert.equal(typeof position.epoch, 'string');
+  for (const i of range(4, 5)) await server.publish(snap, 'metrics:updated', { seq: i });
 
-  // Unmounted: the room is unsubscribed; mounted again: the last events (one of them new) are there at once.
-  await page.evaluate('window.__toggle()');
-  await pageWait(page, 'the room unsubscribed', `window.__room.clients.every(c => !c.getRooms().includes(${JSON.stringify(room)}))`, 5_000);
-  await server.publish(room, 'tick', { seq: 7 });
+  const infos: any = await page.evaluate(`(async () => {
+    const c = (window.__c = new mb.MoltBeatWSClient({ url: ${JSON.stringify(server.wsUrl)}, reconnectInterval: 200 }));
+    window.__got = {};
+    c.on('event', (name, data, meta) => (window.__got[meta.room] ??= []).push(data.seq));
+    await c.connect();
+    const a = await c.subscribeAsync(${JSON.stringify(snap)}, { since: window.__pos });
+    const b = await c.subscribeAsync(${JSON.stringify(dash)}, { last: 2 });
+    return [a, b];
+  })()`);
+  assert.deepEqual([infos[0].recovered, infos[0].replay], [true, 2]);
+  assert.deepEqual([infos[1].replay, infos[1].offset], [2, 4]);
+  await server.publish(snap, 'metrics:updated', { seq: 6 });
+  await server.publish(dash, 'metrics:updated', { seq: 15 });
+  await pageWait(page, 'every event', `window.__got[${JSON.stringify(snap)}]?.length >= 3 && window.__got[${JSON.stringify(dash)}]?.length >= 3`);
   await sleep(200);
-  await page.evaluate('window.__toggle()');
-  await page.locator('#latest', { hasText: 'seq=7' }).waitFor({ timeout: 15_000 });
-  await page.locator('#recent', { hasText: '5,6,7' }).waitFor({ timeout: 15_000 });
-  await sleep(300);
-  assert.equal(await page.locator('#recent').textContent(), '5,6,7');
-  assert.equal(await page.evaluate('window.__room.clients.filter(c => c.isConnected()).length'), 1);
+  assert.deepEqual(await page.evaluate('window.__got'), { [snap]: [4, 5, 6], [dash]: [13, 14, 15] });
+
+  const history: any = await page.evaluate(`(async () => {
+    const h = await mb.getRoomHistory(location.origin, ${JSON.stringify(dash)}, { limit: 2 });
+    return h.events.map((e) => e.data.seq);
+  })()`);
+  assert.deepEqual(history, [14, 15]);
+
+  const errors: any = await page.evaluate(`(async () => {
+    const out = [];
+    try { window.__c.subscribe('browser:x', { last: 101 }); } catch (e) { out.push([e.name, e.message]); }
+    try { await mb.getRoomHistory(location.origin, 'browser:x', { limit: 5000 }); } catch (e) { out.push([e.name, e.status, e.error]); }
+    window.__c.disconnect();
+    return out;
+  })()`);
+  assert.deepEqual(errors[0], ['RangeError', 'last must be an integer from 0 to 100, got 101']);
+  assert.deepEqual(errors[1].slice(0, 2), ['MoltBeatHttpError', 400]);
+  assert.match(errors[1][2], /limit must be an integer from 1 to 1000/);
+  await page.close();
+});
+
+test('React hook with last: the hook opens its room on the last event, then live ones', { skip, timeout: 120_000 }, async () => {
+  const room = 'browser:react-last';
+  for (const i of range(1, 3)) await server.publish(room, 'metrics:updated', { seq: i });
+  const page = await openPage('/react.html', { ws: server.wsUrl, room, last: '1' });
+  await page.locator('#status', { hasText: 'Connected last=3' }).waitFor({ timeout: 15_000 });
+  assert.deepEqual(await page.evaluate('window.__react.metrics'), [3]);
+  assert.deepEqual(await page.evaluate('window.__react.subscribed.map((s) => [s.room, s.replay])'), [[room, 1]]);
+  await server.publish(room, 'metrics:updated', { seq: 4 });
+  await page.locator('#status', { hasText: 'last=4' }).waitFor({ timeout: 15_000 });
+  assert.deepEqual(await page.evaluate('window.__react.metrics'), [3, 4]);
+  // StrictMode mounts twice: exactly one client is live, and it holds the room
+  assert.equal(await page.evaluate('window.__react.clients.filter(c => c.isConnected()).length'), 1);
+  assert.deepEqual(await page.evaluate('window.__react.clients.find(c => c.isConnected()).getRooms()'), [room]);
+  await page.evaluate('window.__unmount()');
   await page.close();
 });

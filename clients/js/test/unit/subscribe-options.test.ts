@@ -1,15 +1,8 @@
-// Subscribe options (revision 1.1: `last`, and `since` from a position read over HTTP) with a fake socket, and the
-// rooms-over-HTTP helpers with a fake fetch.
+// subscribe(room, { since, last }) (protocol revision 1.1): checks, what is sent, the reply's replay count, and what
+// a reconnect sends afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  MoltBeatWSClient,
-  MoltBeatHttpError,
-  PROTOCOL_LIMITS,
-  fetchRoomHistory,
-  fetchRoomPosition,
-  type WSClientConfig,
-} from '../../src/index.js';
+import { MoltBeatWSClient, MAX_LAST, type WSClientConfig } from '../../src/index.js';
 import { FakeSocket, FakeTimers, flush, connectedMsg, ev } from '../support/fakes.js';
 
 function setup(cfg: Partial<WSClientConfig> = {}) {
@@ -26,10 +19,10 @@ function setup(cfg: Partial<WSClientConfig> = {}) {
     ...cfg,
   });
   const log: any[][] = [];
-  for (const e of ['subscribed', 'recovery_failed', 'error']) client.on(e as any, (...a: any[]) => log.push([e, ...a]));
-  const seqs: number[] = [];
-  client.on('event', (_name, data: any) => seqs.push(data.n));
-  return { client, timers, log, seqs };
+  for (const e of ['subscribed', 'recovery_failed', 'error'] as const) client.on(e as any, (...a: any[]) => log.push([e, ...a]));
+  const seen: string[] = [];
+  client.on('event', (name, _data, meta) => seen.push(`${name}#${meta.offsets?.all ?? '-'}`));
+  return { client, timers, log, seen };
 }
 
 async function connectOpen(client: MoltBeatWSClient): Promise<FakeSocket> {
@@ -43,166 +36,165 @@ async function connectOpen(client: MoltBeatWSClient): Promise<FakeSocket> {
 }
 
 async function reconnectOpen(timers: FakeTimers, ms: number): Promise<FakeSocket> {
+  const before = FakeSocket.instances.length;
   timers.advance(ms);
   await flush();
+  assert.equal(FakeSocket.instances.length, before + 1, 'a new socket was opened');
   const s = FakeSocket.last;
   s.serverOpen();
   s.serverSend(connectedMsg());
   return s;
 }
 
-const tick = (room: string, n: number, id: number) => ev(room, 'tick', { n }, { [room]: n, all: id });
+test('MAX_LAST is the protocol bound, generated from the .NET ProtocolLimits', () => {
+  assert.equal(MAX_LAST, 100);
+});
 
-test('subscribe with last sends it; the reply tells the replay count; the last events then live ones are delivered', async () => {
-  const { client, log, seqs } = setup();
+test('last out of range or not an integer: subscribe throws, subscribeAsync rejects, nothing is sent', async () => {
+  const { client } = setup();
+  const s = await connectOpen(client);
+  for (const bad of [101, -1, 1000]) {
+    assert.throws(() => client.subscribe('a', { last: bad }), (e: any) => e instanceof RangeError && e.message === `last must be an integer from 0 to 100, got ${bad}`);
+    await assert.rejects(client.subscribeAsync('a', { last: bad }), RangeError);
+  }
+  for (const bad of [1.5, NaN, Infinity, '3', null]) {
+    assert.throws(() => client.subscribe('a', { last: bad as any }), (e: any) => e instanceof TypeError && /^last must be an integer from 0 to 100, got /.test(e.message));
+    await assert.rejects(client.subscribeAsync('a', { last: bad as any }), TypeError);
+  }
+  assert.deepEqual(s.sentOfType('subscribe'), []);
+  assert.deepEqual(client.getRooms(), [], 'a refused call does not keep the room');
+});
+
+test('since must be an epoch and an offset: else subscribe throws a TypeError', async () => {
+  const { client } = setup();
+  const s = await connectOpen(client);
+  for (const bad of [{}, { epoch: 'A' }, { epoch: '', offset: 1 }, { epoch: 'A', offset: -1 }, { epoch: 'A', offset: 1.5 }, { epoch: 1, offset: 1 }, 'A:1', null]) {
+    assert.throws(() => client.subscribe('a', { since: bad as any }), (e: any) => e instanceof TypeError && /^since must be \{ epoch/.test(e.message), JSON.stringify(bad));
+  }
+  assert.throws(() => client.subscribe('a', 5 as any), TypeError);
+  assert.deepEqual(s.sentOfType('subscribe'), []);
+});
+
+test('the subscribe request carries last, and since reduced to epoch and offset', async () => {
+  const { client } = setup();
+  const s = await connectOpen(client);
+  client.subscribe('a', { last: 5 });
+  client.subscribe('b', { last: 0 });
+  client.subscribe('c', { since: { room: 'c', epoch: 'E', offset: 42, subscribers: 3 } as any });
+  client.subscribe('d', { since: { epoch: 'E', offset: 0 }, last: MAX_LAST });
+  client.subscribe('e', {});
+  assert.deepEqual(s.sentOfType('subscribe'), [
+    { type: 'subscribe', room: 'a', id: 1, last: 5 },
+    { type: 'subscribe', room: 'b', id: 2, last: 0 },
+    { type: 'subscribe', room: 'c', id: 3, since: { epoch: 'E', offset: 42 } },
+    { type: 'subscribe', room: 'd', id: 4, since: { epoch: 'E', offset: 0 }, last: 100 },
+    { type: 'subscribe', room: 'e', id: 5 },
+  ]);
+  assert.deepEqual(client.getRoomPosition('c'), { epoch: 'E', offset: 42 }, 'since is where the room starts');
+});
+
+test('options given before connect are sent on connect', async () => {
+  const { client } = setup();
+  client.subscribe('a', { since: { epoch: 'E', offset: 7 }, last: 2 });
+  const s = await connectOpen(client);
+  assert.deepEqual(s.sentOfType('subscribe'), [{ type: 'subscribe', room: 'a', id: 1, since: { epoch: 'E', offset: 7 }, last: 2 }]);
+});
+
+test('options for a room the client already holds are ignored (one subscribe, the first one)', async () => {
+  const { client } = setup();
+  const s = await connectOpen(client);
+  client.subscribe('a');
+  client.subscribe('a', { last: 5 });
+  s.serverSend({ type: 'subscribed', room: 'a', id: 1, epoch: 'E', offset: 3 });
+  const info = await client.subscribeAsync('a', { last: 1, since: { epoch: 'E', offset: 0 } });
+  assert.deepEqual(info, { room: 'a', epoch: 'E', offset: 3, recovered: undefined });
+  assert.deepEqual(s.sentOfType('subscribe'), [{ type: 'subscribe', room: 'a', id: 1 }]);
+});
+
+test('last: the reply carries replay, surfaced in subscribeAsync and `subscribed`; the replayed events are delivered', async () => {
+  const { client, log, seen } = setup();
   const s = await connectOpen(client);
   const p = client.subscribeAsync('analytics:metrics', { last: 2 });
-  assert.deepEqual(s.sentOfType('subscribe'), [{ type: 'subscribe', room: 'analytics:metrics', id: 1, last: 2 }]);
   s.serverSend(
-    { type: 'subscribed', room: 'analytics:metrics', id: 1, epoch: 'E', offset: 5, replay: 2 },
-    tick('analytics:metrics', 4, 104),
-    tick('analytics:metrics', 5, 105),
-    tick('analytics:metrics', 6, 106),
+    { type: 'subscribed', room: 'analytics:metrics', id: 1, epoch: 'E', offset: 9, replay: 2 },
+    ev('analytics:metrics', 'metrics:updated', { cpu: 1 }, { 'analytics:metrics': 8, analytics: 20, all: 108 }),
+    ev('analytics:metrics', 'metrics:updated', { cpu: 2 }, { 'analytics:metrics': 9, analytics: 21, all: 109 }),
+    ev('analytics:metrics', 'metrics:updated', { cpu: 3 }, { 'analytics:metrics': 10, analytics: 22, all: 110 }),
   );
-  const info = await p;
-  assert.deepEqual(info, { room: 'analytics:metrics', epoch: 'E', offset: 5, recovered: undefined, replay: 2 });
-  assert.deepEqual(log.find((l) => l[0] === 'subscribed')?.[2], info);
-  assert.deepEqual(seqs, [4, 5, 6]);
-  assert.deepEqual(client.getRoomPosition('analytics:metrics'), { epoch: 'E', offset: 6 });
+  const expected = { room: 'analytics:metrics', epoch: 'E', offset: 9, recovered: undefined, replay: 2 };
+  assert.deepEqual(await p, expected);
+  assert.deepEqual(log.find((l) => l[0] === 'subscribed')!.slice(1), ['analytics:metrics', expected]);
+  assert.deepEqual(seen, ['metrics:updated#108', 'metrics:updated#109', 'metrics:updated#110']);
+  assert.deepEqual(client.getRoomPosition('analytics:metrics'), { epoch: 'E', offset: 10 });
 });
 
-test('a reply without replay has none in its info (a plain subscribe, or a server before revision 1.1)', async () => {
-  const { client } = setup();
+test('reconnect: since from the option is used once, then the position reached; last is sent again', async () => {
+  const { client, timers, seen, log } = setup();
+  client.subscribe('r', { since: { epoch: 'E', offset: 40 }, last: 3 });
   const s = await connectOpen(client);
-  const p = client.subscribeAsync('a');
-  s.serverSend({ type: 'subscribed', room: 'a', id: 1, epoch: 'E', offset: 0 });
-  assert.equal('replay' in (await p), false);
-});
-
-test('last out of range or not an integer: a RangeError at once, nothing sent', async () => {
-  const { client } = setup();
-  const s = await connectOpen(client);
-  for (const last of [-1, PROTOCOL_LIMITS.maxLast + 1, 1.5, Number.NaN, '3' as any, null as any]) {
-    assert.throws(() => client.subscribe('a', { last }), (e: any) => e instanceof RangeError && /last must be an integer from 0 to 100/.test(e.message));
-    await assert.rejects(client.subscribeAsync('a', { last }), RangeError);
-  }
-  assert.throws(() => client.subscribe('a', { since: { epoch: '', offset: 1 } }), TypeError);
-  assert.throws(() => client.subscribe('a', { since: { epoch: 'E', offset: -1 } }), TypeError);
-  assert.deepEqual(s.sentOfType('subscribe'), []);
-  assert.deepEqual(client.getRooms(), []);
-  client.subscribe('a', { last: 0 });
-  client.subscribe('b', { last: PROTOCOL_LIMITS.maxLast });
-  assert.deepEqual(s.sentOfType('subscribe').map((m) => [m.room, m.last]), [['a', 0], ['b', 100]]);
-});
-
-test('since from a position read over HTTP: sent as epoch and offset, recovered, the position starts there', async () => {
-  const { client, log, seqs } = setup();
-  const s = await connectOpen(client);
-  const position = { room: 'analytics:agents', epoch: 'E', offset: 3, subscribers: 2 }; // what fetchRoomPosition returns
-  const p = client.subscribeAsync('analytics:agents', { since: position });
-  assert.deepEqual(s.sentOfType('subscribe'), [{ type: 'subscribe', room: 'analytics:agents', id: 1, since: { epoch: 'E', offset: 3 } }]);
-  s.serverSend({ type: 'subscribed', room: 'analytics:agents', id: 1, epoch: 'E', offset: 5, recovered: true, replay: 2 });
-  // Before the replayed events arrive, the position is the one asked for: a drop now resubscribes from there.
-  assert.deepEqual(client.getRoomPosition('analytics:agents'), { epoch: 'E', offset: 3 });
-  s.serverSend(tick('analytics:agents', 4, 104), tick('analytics:agents', 5, 105));
-  assert.equal((await p).recovered, true);
-  assert.deepEqual(seqs, [4, 5]);
-  assert.deepEqual(client.getRoomPosition('analytics:agents'), { epoch: 'E', offset: 5 });
+  assert.deepEqual(s.sentOfType('subscribe'), [{ type: 'subscribe', room: 'r', id: 1, since: { epoch: 'E', offset: 40 }, last: 3 }]);
+  // it recovers: the server replays 41, 42 (and ignores last)
+  s.serverSend(
+    { type: 'subscribed', room: 'r', id: 1, epoch: 'E', offset: 42, recovered: true, replay: 2 },
+    ev('r', 'x', 0, { r: 41, all: 141 }),
+    ev('r', 'x', 0, { r: 42, all: 142 }),
+    ev('r', 'x', 0, { r: 43, all: 143 }),
+  );
+  assert.deepEqual(seen, ['x#141', 'x#142', 'x#143']);
   assert.equal(log.some((l) => l[0] === 'recovery_failed'), false);
-});
 
-test('since that cannot recover: recovery_failed, last still applies, live from the current offset', async () => {
-  const { client, log, seqs } = setup();
-  const s = await connectOpen(client);
-  const p = client.subscribeAsync('a', { since: { epoch: 'OLD', offset: 2 }, last: 2 });
-  assert.deepEqual(s.sentOfType('subscribe'), [{ type: 'subscribe', room: 'a', id: 1, since: { epoch: 'OLD', offset: 2 }, last: 2 }]);
-  s.serverSend({ type: 'subscribed', room: 'a', id: 1, epoch: 'NEW', offset: 9, recovered: false, replay: 2 }, tick('a', 8, 8), tick('a', 9, 9));
-  assert.equal((await p).recovered, false);
-  assert.deepEqual(seqs, [8, 9]);
-  assert.deepEqual(log.filter((l) => l[0] === 'recovery_failed').map((l) => l[1]), ['a']);
-  assert.deepEqual(client.getRoomPosition('a'), { epoch: 'NEW', offset: 9 });
-  assert.equal(FakeSocket.last.sentOfType('subscribe').length, 1, 'no new-epoch catch-up for a position the client did not see itself');
-});
-
-test('a room queued with last keeps it until confirmed; after that a reconnect resubscribes with since and without last', async () => {
-  const { client, timers, seqs } = setup();
-  client.subscribe('a', { last: 3 });
-  const s1 = await connectOpen(client);
-  assert.deepEqual(s1.sentOfType('subscribe'), [{ type: 'subscribe', room: 'a', id: 1, last: 3 }]);
-  s1.serverClose(1011); // lost before the reply
+  s.serverClose(1001, 'going away');
   const s2 = await reconnectOpen(timers, 100);
-  assert.deepEqual(s2.sentOfType('subscribe'), [{ type: 'subscribe', room: 'a', id: 2, last: 3 }]);
-  s2.serverSend({ type: 'subscribed', room: 'a', id: 2, epoch: 'E', offset: 5, replay: 3 }, tick('a', 3, 3), tick('a', 4, 4), tick('a', 5, 5));
-  s2.serverClose(1011);
-  const s3 = await reconnectOpen(timers, 100);
-  assert.deepEqual(s3.sentOfType('subscribe'), [{ type: 'subscribe', room: 'a', id: 3, since: { epoch: 'E', offset: 5 } }]);
-  s3.serverSend({ type: 'subscribed', room: 'a', id: 3, epoch: 'E', offset: 6, recovered: true, replay: 1 }, tick('a', 6, 6));
-  assert.deepEqual(seqs, [3, 4, 5, 6]);
+  assert.deepEqual(s2.sentOfType('subscribe'), [{ type: 'subscribe', room: 'r', id: 2, since: { epoch: 'E', offset: 43 }, last: 3 }]);
+  s2.serverSend({ type: 'subscribed', room: 'r', id: 2, epoch: 'E', offset: 44, recovered: true, replay: 1 }, ev('r', 'x', 0, { r: 44, all: 144 }));
+  assert.deepEqual(seen, ['x#141', 'x#142', 'x#143', 'x#144']);
+  assert.equal(log.filter((l) => l[0] === 'subscribed').at(-1)![2].replay, 1);
 });
 
-test('subscribing with options to a room already subscribed asks again; without options it does not', async () => {
-  const { client, seqs } = setup();
+test('a resubscribe that cannot recover gets the last events: recovery_failed, then the current values, once each', async () => {
+  const { client, timers, seen, log } = setup();
+  client.subscribe('r', { last: 2 });
   const s = await connectOpen(client);
-  const first = client.subscribeAsync('a');
-  s.serverSend({ type: 'subscribed', room: 'a', id: 1, epoch: 'E', offset: 7 });
-  await first;
-  assert.equal((await client.subscribeAsync('a')).offset, 7);
-  assert.equal(s.sentOfType('subscribe').length, 1);
-  const again = client.subscribeAsync('a', { last: 2 });
-  assert.deepEqual(s.sentOfType('subscribe').at(-1), { type: 'subscribe', room: 'a', id: 2, last: 2 });
-  s.serverSend({ type: 'subscribed', room: 'a', id: 2, epoch: 'E', offset: 7, replay: 2 }, tick('a', 6, 6), tick('a', 7, 7));
-  assert.equal((await again).replay, 2);
-  assert.deepEqual(seqs, [6, 7]);
-  assert.deepEqual(client.getRoomPosition('a'), { epoch: 'E', offset: 7 });
-});
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Rooms over HTTP
-// ---------------------------------------------------------------------------------------------------------------------
-
-function fakeFetch(status: number, body: unknown) {
-  const calls: Array<{ url: string; headers: Record<string, string> }> = [];
-  const fn = (async (url: string, init: RequestInit) => {
-    calls.push({ url, headers: init.headers as Record<string, string> });
-    return new Response(typeof body === 'string' ? body : JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-  }) as unknown as typeof fetch;
-  return { fn, calls };
-}
-
-test('fetchRoomPosition: GET /api/rooms/{room} with a bearer token or the API key; the reply is usable as since', async () => {
-  const reply = { room: 'analytics:agents', epoch: 'k2f9', offset: 1042, subscribers: 87 };
-  const f = fakeFetch(200, reply);
-  const position = await fetchRoomPosition('http://127.0.0.1:3000', 'analytics:agents', { token: 'jwt', fetch: f.fn });
-  assert.deepEqual(position, reply);
-  assert.equal(f.calls[0].url, 'http://127.0.0.1:3000/api/rooms/analytics%3Aagents');
-  assert.equal(f.calls[0].headers.authorization, 'Bearer jwt');
-  assert.equal(f.calls[0].headers['x-api-key'], undefined);
-
-  await fetchRoomPosition('https://example.com/moltbeat', 'all', { apiKey: 'key', fetch: f.fn });
-  assert.equal(f.calls[1].url, 'https://example.com/moltbeat/api/rooms/all');
-  assert.equal(f.calls[1].headers['x-api-key'], 'key');
-  assert.equal(f.calls[1].headers.authorization, undefined);
-});
-
-test('fetchRoomHistory: limit, or the events after a position', async () => {
-  const f = fakeFetch(200, { room: 'a', epoch: 'E', offset: 9, recovered: true, events: [tick('a', 9, 9)] });
-  const history = await fetchRoomHistory('http://h:1/', 'a', { since: { epoch: 'E', offset: 8 }, limit: 5, fetch: f.fn });
-  assert.equal(f.calls[0].url, 'http://h:1/api/rooms/a/history?limit=5&epoch=E&offset=8');
-  assert.equal(history.recovered, true);
-  assert.equal(history.events[0].type, 'event');
-  await fetchRoomHistory('http://h:1', 'a', { fetch: f.fn });
-  assert.equal(f.calls[1].url, 'http://h:1/api/rooms/a/history');
-});
-
-test('a refused room read is a MoltBeatHttpError with the status and the server\'s reason', async () => {
-  const f = fakeFetch(403, { error: "The bearer token's rooms claim does not allow 'tenant:8'." });
-  await assert.rejects(
-    fetchRoomPosition('http://h:1', 'tenant:8', { token: 't', fetch: f.fn }),
-    (e: any) => e instanceof MoltBeatHttpError && e.status === 403 && /does not allow 'tenant:8'/.test(e.message),
+  s.serverSend(
+    { type: 'subscribed', room: 'r', id: 1, epoch: 'E', offset: 10, replay: 2 },
+    ev('r', 'v', 0, { r: 9, all: 109 }),
+    ev('r', 'v', 0, { r: 10, all: 110 }),
   );
-  const down = (async () => {
-    throw new TypeError('fetch failed');
-  }) as unknown as typeof fetch;
-  await assert.rejects(fetchRoomPosition('http://h:1', 'a', { fetch: down }), (e: any) => e instanceof MoltBeatHttpError && e.status === 0);
-  await assert.rejects(fetchRoomPosition('http://h:1', '', { fetch: f.fn }), TypeError);
+  s.serverClose(4009, 'slow consumer');
+  const s2 = await reconnectOpen(timers, 0);
+  assert.deepEqual(s2.sentOfType('subscribe'), [{ type: 'subscribe', room: 'r', id: 2, since: { epoch: 'E', offset: 10 }, last: 2 }]);
+  // history no longer holds offset 10: recovered false, and the server applies last
+  s2.serverSend(
+    { type: 'subscribed', room: 'r', id: 2, epoch: 'E', offset: 5000, recovered: false, replay: 2 },
+    ev('r', 'v', 0, { r: 4999, all: 5099 }),
+    ev('r', 'v', 0, { r: 5000, all: 5100 }),
+  );
+  const rf = log.filter((l) => l[0] === 'recovery_failed');
+  assert.deepEqual(rf.map((l) => l.slice(1)), [['r', { room: 'r', epoch: 'E', offset: 5000, recovered: false, replay: 2 }]]);
+  assert.equal(s2.sentOfType('subscribe').length, 1, 'same epoch: no catch-up request');
+  assert.deepEqual(seen, ['v#109', 'v#110', 'v#5099', 'v#5100']);
+  assert.deepEqual(client.getRoomPosition('r'), { epoch: 'E', offset: 5000 });
+});
+
+test('since from the option that does not recover: recovery_failed, last still applies', async () => {
+  const { client, seen, log } = setup();
+  const s = await connectOpen(client);
+  const p = client.subscribeAsync('r', { since: { epoch: 'E', offset: 1 }, last: 1 });
+  s.serverSend({ type: 'subscribed', room: 'r', id: 1, epoch: 'E', offset: 900, recovered: false, replay: 1 }, ev('r', 'v', 0, { r: 900, all: 1900 }));
+  assert.deepEqual(await p, { room: 'r', epoch: 'E', offset: 900, recovered: false, replay: 1 });
+  assert.deepEqual(log.filter((l) => l[0] === 'recovery_failed').map((l) => l[1]), ['r']);
+  assert.deepEqual(seen, ['v#1900']);
+});
+
+test('a since in another epoch (the server restarted since the snapshot): the new epoch is replayed from its start, without last', async () => {
+  const { client, seen, log } = setup();
+  const s = await connectOpen(client);
+  client.subscribe('r', { since: { epoch: 'OLD', offset: 70 }, last: 1 });
+  // new epoch with 3 events; last: 1 sends the newest one
+  s.serverSend({ type: 'subscribed', room: 'r', id: 1, epoch: 'NEW', offset: 3, recovered: false, replay: 1 }, ev('r', 'v', 0, { r: 3, all: 3 }));
+  assert.deepEqual(log.filter((l) => l[0] === 'recovery_failed').map((l) => l[1]), ['r']);
+  assert.deepEqual(s.sentOfType('subscribe').at(-1), { type: 'subscribe', room: 'r', id: 2, since: { epoch: 'NEW', offset: 0 } });
+  assert.deepEqual(seen, [], 'held while the new epoch is replayed');
+  s.serverSend({ type: 'subscribed', room: 'r', id: 2, epoch: 'NEW', offset: 3, recovered: true, replay: 2 }, ev('r', 'v', 0, { r: 1, all: 1 }), ev('r', 'v', 0, { r: 2, all: 2 }));
+  assert.deepEqual(seen, ['v#1', 'v#2', 'v#3']);
 });
