@@ -36,9 +36,14 @@ public sealed partial class MoltBeatWSClient
             if (state is not null)
             {
                 state.FailedResubscribes = 0;
-                // Recovered: the missed events follow this reply and advance the position themselves.
-                if (recovered != true || state.Position is not { } kept || kept.Epoch != epoch)
+                // Recovered: the missed events follow this reply and advance the position themselves, from where the
+                // client stood or, on a first subscribe with SubscribeOptions.Since, from that position (were it set to
+                // the reply's offset, a drop before the replayed events are read would resubscribe past them).
+                var from = state.Position ?? (recovered == true ? pending?.Since : null);
+                if (recovered != true || from is not { } kept || kept.Epoch != epoch)
                     state.Position = new StreamPosition(epoch, offset);
+                else
+                    state.Position = kept;
             }
             var epochChanged = known is not null && known != epoch;
             if (current && epochChanged && !connection.DedupClearedForNewEpoch)

@@ -26,9 +26,12 @@ public sealed record SubscribeOptions
     public int Last { get; init; }
 
     /// <exception cref="ArgumentOutOfRangeException"><see cref="Last"/> is out of range.</exception>
+    /// <exception cref="ArgumentException"><see cref="Since"/> has no epoch, or a negative offset (a <c>default</c> position, say).</exception>
     internal void Validate()
     {
         if (Last is < 0 or > ProtocolLimits.MaxLast)
             throw new ArgumentOutOfRangeException(nameof(Last), Last, $"Last is 0 to {ProtocolLimits.MaxLast} events.");
+        if (Since is { } since && (string.IsNullOrEmpty(since.Epoch) || since.Offset < 0))
+            throw new ArgumentException("Since needs an epoch and an offset of 0 or more.", nameof(Since));
     }
 }

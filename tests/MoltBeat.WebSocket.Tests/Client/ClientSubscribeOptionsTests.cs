@@ -96,4 +96,87 @@ public sealed class ClientSubscribeOptionsTests
         Assert.Equal(2, recorder.Subscribed.Last().Replay);
         Assert.Equal(10, client.GetPosition(room)!.Value.Offset);
     }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Since_that_cannot_recover_raises_RecoveryFailed_and_Last_still_applies()
+    {
+        await using var server = await TestServer.StartAsync();
+        var room = UniqueRoom("snapshot");
+        Publish(server, room, 1, 4);
+        await using var client = new MoltBeatWSClient(FastOptions(server.WsUri()));
+        var recorder = new ClientRecorder(client);
+        await client.ConnectAsync().WaitAsync(Limit);
+
+        var stale = new StreamPosition("an-epoch-long-gone", 2);
+        var subscription = await client.SubscribeAsync(room, new SubscribeOptions { Since = stale, Last = 2 }).WaitAsync(Limit);
+        await Eventually(() => recorder.Numbers().Count == 2 && !recorder.RecoveryFailed.IsEmpty, "the last two events and RecoveryFailed");
+        await Task.Delay(200);
+
+        Assert.False(subscription.Recovered);
+        Assert.Equal(2, subscription.Replay);
+        Assert.Equal([3, 4], recorder.Numbers());
+        var failed = Assert.Single(recorder.RecoveryFailed);
+        Assert.Equal(stale, failed.Since);
+        Assert.Equal(new StreamPosition(subscription.Epoch, 4), failed.Current);
+        Assert.Equal(new StreamPosition(subscription.Epoch, 4), client.GetPosition(room));
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_Since_without_an_epoch_or_with_a_negative_offset_throws_before_sending()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = new MoltBeatWSClient(FastOptions(server.WsUri()));
+        await client.ConnectAsync().WaitAsync(Limit);
+
+        await Assert.ThrowsAsync<ArgumentException>(() => client.SubscribeAsync("r", new SubscribeOptions { Since = default(StreamPosition) }));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.SubscribeAsync("r", new SubscribeOptions { Since = new StreamPosition("e", -1) }));
+
+        Assert.Empty(client.Subscriptions);
+        Assert.True(client.IsConnected);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_connection_lost_before_the_replay_of_Since_was_read_resubscribes_from_that_position_not_past_it()
+    {
+        var requests = new System.Collections.Concurrent.ConcurrentQueue<System.Text.Json.JsonElement>();
+        var sessions = 0;
+        await using var server = await ScriptedServer.StartAsync(async session =>
+        {
+            var n = Interlocked.Increment(ref sessions);
+            await session.SendAsync(ScriptedSession.Connected($"c{n}"));
+            var subscribe = (await session.ReceiveAsync())!.Value;
+            requests.Enqueue(subscribe);
+            var id = subscribe.GetProperty("id").GetInt64();
+            if (n == 1)
+            {
+                // Recovered from offset 3 with three events to replay: only the first one gets out before the drop.
+                await session.SendAsync(
+                    $"{{\"type\":\"subscribed\",\"room\":\"r\",\"id\":{id},\"epoch\":\"e1\",\"offset\":6,\"recovered\":true,\"replay\":3}}",
+                    ScriptedSession.Event("r", 4, 104));
+                await Task.Delay(200);
+                await session.CloseAsync(1011, "gone");
+                return;
+            }
+            await session.SendAsync(
+                $"{{\"type\":\"subscribed\",\"room\":\"r\",\"id\":{id},\"epoch\":\"e1\",\"offset\":6,\"recovered\":true,\"replay\":2}}",
+                ScriptedSession.Event("r", 5, 105),
+                ScriptedSession.Event("r", 6, 106));
+            while (await session.ReceiveAsync() is not null)
+            {
+            }
+        });
+        await using var client = new MoltBeatWSClient(FastOptions(server.WsUri));
+        var recorder = new ClientRecorder(client);
+        await client.ConnectAsync().WaitAsync(Limit);
+
+        var first = await client.SubscribeAsync("r", new SubscribeOptions { Since = new StreamPosition("e1", 3) }).WaitAsync(Limit);
+        await Eventually(() => recorder.Numbers().Count == 3, "the replay, across the reconnect", diagnostics: () => recorder.Describe(client));
+        await Task.Delay(100);
+
+        Assert.True(first.Recovered);
+        var resubscribe = requests.ElementAt(1);
+        Assert.Equal(4, resubscribe.GetProperty("since").GetProperty("offset").GetInt64());
+        Assert.Equal([4, 5, 6], recorder.Numbers());
+        Assert.Equal(new StreamPosition("e1", 6), client.GetPosition("r"));
+    }
 }
