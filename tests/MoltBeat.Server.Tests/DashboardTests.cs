@@ -32,16 +32,30 @@ public sealed class DashboardTests
         return (playwright, browser);
     }
 
+    /// <summary>Opens the dashboard of <paramref name="server"/> in a fresh Chromium page (<paramref name="height"/> px high) and runs <paramref name="test"/> on it.</summary>
+    private static async Task OnDashboardAsync(ServerProcess server, int height, Func<IPage, Task> test)
+    {
+        var (playwright, browser) = await LaunchAsync();
+        try
+        {
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = height } });
+            page.SetDefaultTimeout(Timeout);
+            await page.GotoAsync(server.HttpUrl.ToString());
+            await test(page);
+        }
+        finally
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
+    }
+
     [Fact]
     public async Task Dashboard_shows_live_demo_events_and_filters_by_room()
     {
         await using var server = await ServerProcess.StartAsync("--demo", "--demo-rate", "20");
-        var (playwright, browser) = await LaunchAsync();
-        try
+        await OnDashboardAsync(server, 800, async page =>
         {
-            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
-            page.SetDefaultTimeout(Timeout);
-            await page.GotoAsync(server.HttpUrl.ToString());
 
             await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
             var rows = page.Locator("#log .event-row");
@@ -64,7 +78,7 @@ public sealed class DashboardTests
             }
             await Expect(page.Locator("#log .event-row[data-event='filter:kept']")).ToBeVisibleAsync();
             await Expect(page.Locator("#log .event-row[data-event='filter:hidden']")).ToBeHiddenAsync();
-            var visibleRooms = await page.EvalOnSelectorAllAsync<string[]>("#log .event-row:not([hidden])", "rows => rows.map(r => r.dataset.room)");
+            var visibleRooms = await page.EvalOnSelectorAllAsync<string[]>("#log .event-row[data-room]:not([hidden])", "rows => rows.map(r => r.dataset.room)");
             Assert.NotEmpty(visibleRooms);
             Assert.All(visibleRooms, r => Assert.Contains("analytics:metrics", r, StringComparison.Ordinal));
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDir, "dashboard-filtered.png") });
@@ -77,24 +91,44 @@ public sealed class DashboardTests
             await page.Locator("#activeTable tr", new PageLocatorOptions { HasText = "analytics:posts" }).First.ClickAsync();
             await Expect(page.Locator("#filter")).ToHaveValueAsync("analytics:posts");
             await Expect(page.Locator("#shown")).ToContainTextAsync("shown");
-        }
-        finally
+        });
+    }
+
+    [Fact]
+    public async Task Dashboard_opens_on_the_events_published_before_it_was_opened_in_its_log_and_chart()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        using (var http = new HttpClient { BaseAddress = server.HttpUrl, Timeout = TimeSpan.FromSeconds(10) })
         {
-            await browser.DisposeAsync();
-            playwright.Dispose();
+            for (var n = 1; n <= 5; n++)
+            {
+                using var published = await http.PostAsJsonAsync(new Uri("/api/publish", UriKind.Relative), new { room = "analytics:metrics", @event = $"before:{n}", data = new { n } });
+                Assert.True(published.IsSuccessStatusCode);
+            }
         }
+        await OnDashboardAsync(server, 800, async page =>
+        {
+
+            await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
+            // Newest first, as live events are shown; nothing was published since the page opened.
+            var events = page.Locator("#log .event-row[data-event]");
+            await Expect(events).ToHaveCountAsync(5);
+            Assert.Equal(["before:5", "before:4", "before:3", "before:2", "before:1"], await page.EvalOnSelectorAllAsync<string[]>("#log .event-row[data-event]", "rows => rows.map(r => r.dataset.event)"));
+            await Expect(page.Locator("#log")).ToContainTextAsync("opened on the last 5 events");
+            await Expect(page.Locator("#empty")).ToHaveCountAsync(0);
+            // The chart counts them in the seconds they were published (all within the last minute).
+            await Expect(page.Locator("#peak")).Not.ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"peak 0/s"));
+            Directory.CreateDirectory(ScreenshotDir);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDir, "dashboard-opened-with-last.png") });
+        });
     }
 
     [Fact]
     public async Task Operations_panel_shows_delivery_latency_per_room_and_the_recovery_figures_under_the_demo_feed()
     {
         await using var server = await ServerProcess.StartAsync("--demo", "--demo-rate", "20");
-        var (playwright, browser) = await LaunchAsync();
-        try
+        await OnDashboardAsync(server, 1100, async page =>
         {
-            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 1100 } });
-            page.SetDefaultTimeout(Timeout);
-            await page.GotoAsync(server.HttpUrl.ToString());
             await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
 
             // The dashboard's own subscription receives the demo feed: its deliveries are measured per room class.
@@ -118,12 +152,7 @@ public sealed class DashboardTests
                 Assert.True(l.GetProperty("p50").GetDouble() <= l.GetProperty("p99").GetDouble());
                 Assert.True(l.GetProperty("p99").GetDouble() <= l.GetProperty("max").GetDouble());
             });
-        }
-        finally
-        {
-            await browser.DisposeAsync();
-            playwright.Dispose();
-        }
+        });
     }
 
     [Fact]
@@ -131,12 +160,8 @@ public sealed class DashboardTests
     {
         const string secret = "dashboard-secret-0123456789abcdefgh";
         await using var server = await ServerProcess.StartAsync("--jwt-secret", secret);
-        var (playwright, browser) = await LaunchAsync();
-        try
+        await OnDashboardAsync(server, 800, async page =>
         {
-            var page = await browser.NewPageAsync();
-            page.SetDefaultTimeout(Timeout);
-            await page.GotoAsync(server.HttpUrl.ToString());
             await Expect(page.Locator("#status")).ToHaveTextAsync("token required");
             await Expect(page.Locator("#notice")).ToContainTextAsync("?token=");
 
@@ -147,11 +172,6 @@ public sealed class DashboardTests
             // A wrong token: the server closes with 4001 and the page does not retry.
             await page.GotoAsync(new Uri(server.HttpUrl, "/?token=not-a-jwt").ToString());
             await Expect(page.Locator("#status")).ToHaveTextAsync("unauthorized (4001)");
-        }
-        finally
-        {
-            await browser.DisposeAsync();
-            playwright.Dispose();
-        }
+        });
     }
 }

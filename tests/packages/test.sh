@@ -147,6 +147,19 @@ client_example_receives_the_demo_feed() {
   grep -q '^Connected$' "$work/client-output.txt" && grep -Eq '^(New agent|Metrics updated)' "$work/client-output.txt"
 }
 
+opening_example_gets_the_last_value_and_the_events_after_a_position() {
+  local dir="$work/opening"
+  new_project "$dir" Microsoft.NET.Sdk
+  snippet "### Opening a room: live, on its last events, or from a position" | sed "s#http://localhost:3000/#http://127.0.0.1:$tool_port/#" > "$dir/Program.cs"
+  build_project "$dir" || return 1
+  timeout 60 dotnet "$dir/bin/Release/net10.0/opening.dll" > "$work/opening-output.txt" 2>&1
+  cat "$work/opening-output.txt"
+  # The demo feed has published metrics by now: one is replayed at once; the posts subscription recovers.
+  grep -q '^analytics:metrics replays 1 event(s)$' "$work/opening-output.txt" \
+    && grep -q '^metrics:updated in analytics:metrics (event [0-9]*)$' "$work/opening-output.txt" \
+    && grep -Eq '^analytics:posts from [0-9]+: [0-9]+ missed$' "$work/opening-output.txt"
+}
+
 tool_stops_on_sigterm() {
   kill -TERM "$tool_pid"
   for _ in $(seq 1 100); do
@@ -252,6 +265,7 @@ check readme_aspnetcore_example_serves_and_broadcasts aspnetcore_example_serves_
 check tool_installs_and_serves_the_demo_feed tool_installs_serves_the_demo_and_stops_on_sigterm
 if [ -n "${tool_port:-}" ]; then
   check readme_client_example_receives_the_demo_feed client_example_receives_the_demo_feed
+  check readme_opening_example_gets_the_last_value_and_the_events_after_a_position opening_example_gets_the_last_value_and_the_events_after_a_position
 fi
 check npm_version_is_the_dotnet_version npm_version_is_the_dotnet_version
 check npm_package_installs_into_a_fresh_project npm_package_installs_into_a_fresh_project

@@ -35,7 +35,11 @@ public sealed record MoltBeatErrorEventArgs(Exception Exception);
 /// <param name="Epoch">The room's history epoch.</param>
 /// <param name="Offset">The room's position when the subscription began.</param>
 /// <param name="Recovered">For a resubscription with <c>since</c>: whether every missed event follows; null for a fresh one.</param>
-public sealed record MoltBeatSubscription(string Room, string Epoch, long Offset, bool? Recovered);
+public sealed record MoltBeatSubscription(string Room, string Epoch, long Offset, bool? Recovered)
+{
+    /// <summary>How many replayed events (missed since <c>since</c>, or the last ones asked) follow the reply before the first live one; null when neither was asked.</summary>
+    public int? Replay { get; init; }
+}
 
 /// <summary>Arguments of <see cref="MoltBeatWSClient.Unsubscribed"/>.</summary>
 /// <param name="Room">The room left.</param>

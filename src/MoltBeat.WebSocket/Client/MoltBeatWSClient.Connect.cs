@@ -114,7 +114,7 @@ public sealed partial class MoltBeatWSClient
     private async ValueTask OnConnectedAsync(Connection connection, JsonElement root)
     {
         var info = ParseConnected(root);
-        List<(string Room, StreamPosition? Since)> rooms;
+        List<(string Room, StreamPosition? Since, int Last)> rooms;
         lock (_gate)
         {
             var wanted = !connection.Rejected && !connection.Attached && _connection is null
@@ -132,7 +132,7 @@ public sealed partial class MoltBeatWSClient
                 connection.AttachedAt = _time.GetTimestamp();
                 _connectionInfo = info;
                 // Parents first (see RoomName.Depth): their replays cover the children's, in order.
-                rooms = [.. _rooms.Select(r => (r.Key, r.Value.Position)).OrderBy(r => RoomName.Depth(r.Key))];
+                rooms = [.. _rooms.Select(r => (r.Key, r.Value.Position, r.Value.Last)).OrderBy(r => RoomName.Depth(r.Key))];
                 var args = new MoltBeatConnectedEventArgs(info, connection.IsReconnect);
                 Post(() => Connected?.Invoke(this, args));
                 connection.Ready.TrySetResult(info);
@@ -146,11 +146,11 @@ public sealed partial class MoltBeatWSClient
         _logger.Connected(SafeUrl, info.ClientId);
         StartHeartbeat(connection);
         ScheduleTokenRefresh(connection, TokenExpiry.FromJwt(connection.Token));
-        foreach (var (room, since) in rooms)
+        foreach (var (room, since, last) in rooms)
         {
             try
             {
-                await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None).ConfigureAwait(false);
+                await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None, last).ConfigureAwait(false);
             }
             catch (MoltBeatConnectionException)
             {

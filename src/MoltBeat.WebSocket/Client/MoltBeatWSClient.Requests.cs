@@ -32,11 +32,11 @@ public sealed partial class MoltBeatWSClient
         }
     }
 
-    /// <summary>Sends a request with a fresh id; for <see cref="RequestKind.Awaited"/> also waits for its reply.</summary>
-    private async Task<object?> SendRequestAsync(Connection connection, string type, string? room, StreamPosition? since, string? token, RequestKind kind, CancellationToken cancellationToken)
+    /// <summary>Sends a request with a fresh id; for <see cref="RequestKind.Awaited"/> also waits for its reply. <paramref name="last"/>: a subscribe's <c>last</c> (0: not sent).</summary>
+    private async Task<object?> SendRequestAsync(Connection connection, string type, string? room, StreamPosition? since, string? token, RequestKind kind, CancellationToken cancellationToken, int last = 0)
     {
         var id = Interlocked.Increment(ref _nextId);
-        var pending = new PendingRequest(connection, type, room, since, kind);
+        var pending = new PendingRequest(connection, type, room, since, kind) { Last = last };
         lock (_gate)
         {
             if (_connection != connection)
@@ -45,7 +45,7 @@ public sealed partial class MoltBeatWSClient
         }
         try
         {
-            await SendAsync(connection, Serialize(type, id, room, since, token), cancellationToken).ConfigureAwait(false);
+            await SendAsync(connection, Serialize(type, id, room, since, token, last), cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -92,7 +92,7 @@ public sealed partial class MoltBeatWSClient
         }
     }
 
-    private static byte[] Serialize(string type, long id, string? room, StreamPosition? since, string? token)
+    private static byte[] Serialize(string type, long id, string? room, StreamPosition? since, string? token, int last)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
         using (var writer = new Utf8JsonWriter(buffer))
@@ -109,6 +109,8 @@ public sealed partial class MoltBeatWSClient
                 writer.WriteNumber(WireNames.Offset, position.Offset);
                 writer.WriteEndObject();
             }
+            if (last > 0)
+                writer.WriteNumber(WireNames.Last, last);
             if (token is not null)
                 writer.WriteString(WireNames.Token, token);
             writer.WriteEndObject();
@@ -159,6 +161,9 @@ public sealed partial class MoltBeatWSClient
 
         public RequestKind Kind { get; } = kind;
 
+        /// <summary>The <c>last</c> a subscribe asked (0: none).</summary>
+        public int Last { get; init; }
+
         public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
@@ -166,6 +171,13 @@ public sealed partial class MoltBeatWSClient
     private sealed class RoomState
     {
         public StreamPosition? Position { get; set; }
+
+        /// <summary>
+        /// The <c>last</c> the application subscribed with, asked again on every resubscription: when the recovery from
+        /// <see cref="Position"/> works the server ignores it, and when it cannot (history trimmed) the room opens on
+        /// its latest events again rather than on nothing.
+        /// </summary>
+        public int Last { get; set; }
 
         /// <summary>Resubscriptions of this room that the server failed in a row (each is retried after the reconnect backoff).</summary>
         public int FailedResubscribes { get; set; }

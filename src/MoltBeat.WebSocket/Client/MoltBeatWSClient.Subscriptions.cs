@@ -11,7 +11,8 @@ public sealed partial class MoltBeatWSClient
         var epoch = GetString(root, WireNames.Epoch) ?? "";
         var offset = root.TryGetProperty(WireNames.Offset, out var o) && o.TryGetInt64(out var value) ? value : 0;
         bool? recovered = root.TryGetProperty(WireNames.Recovered, out var r) && r.ValueKind is JsonValueKind.True or JsonValueKind.False ? r.GetBoolean() : null;
-        var subscription = new MoltBeatSubscription(room, epoch, offset, recovered);
+        int? replay = root.TryGetProperty(WireNames.Replay, out var n) && n.TryGetInt32(out var count) ? count : null;
+        var subscription = new MoltBeatSubscription(room, epoch, offset, recovered) { Replay = replay };
         PendingRequest? pending;
         var catchUp = false;
         lock (_gate)
@@ -28,6 +29,8 @@ public sealed partial class MoltBeatWSClient
             RoomState? state = null;
             if (current && !_rooms.TryGetValue(room, out state) && pending?.Kind == RequestKind.Awaited)
                 _rooms[room] = state = new RoomState();
+            if (state is not null && pending?.Kind is RequestKind.Awaited or RequestKind.FireAndForget)
+                state.Last = pending.Last; // the application's latest choice for this room
             var known = state?.Position?.Epoch;
             // A fire-and-forget or resubscribe reply for a room unsubscribed meanwhile is not re-added: the unsubscribe follows it.
             if (state is not null)
@@ -158,13 +161,14 @@ public sealed partial class MoltBeatWSClient
         {
             await Task.Delay(delay, _time, connection.Aborted).ConfigureAwait(false);
             StreamPosition? since;
+            int last;
             lock (_gate)
             {
                 if (_connection != connection || !_rooms.TryGetValue(room, out var state))
                     return;
-                since = state.Position;
+                (since, last) = (state.Position, state.Last);
             }
-            await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None).ConfigureAwait(false);
+            await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None, last).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or MoltBeatConnectionException)
         {
@@ -180,10 +184,31 @@ public sealed partial class MoltBeatWSClient
     /// <exception cref="MoltBeatRequestException">The server refused it: <c>forbidden</c>, <c>invalid_room</c>, <c>too_many_subscriptions</c>, <c>rate_limited</c>…</exception>
     /// <exception cref="MoltBeatConnectionException">The connection was lost before the reply; the room is not subscribed.</exception>
     /// <exception cref="InvalidOperationException">The client is not connected; <see cref="Subscribe"/> queues a room for the next connection instead.</exception>
-    public async Task<MoltBeatSubscription> SubscribeAsync(string room, CancellationToken cancellationToken = default)
+    public Task<MoltBeatSubscription> SubscribeAsync(string room, CancellationToken cancellationToken = default) =>
+        SubscribeAsync(room, SubscribeOptions.Live, cancellationToken);
+
+    /// <summary>
+    /// Subscribes to a room with options (protocol 1.1) and completes when the server confirmed it: open on the room's
+    /// last events (<see cref="SubscribeOptions.Last"/>), or from a position read before loading state
+    /// (<see cref="SubscribeOptions.Since"/>, the gap-free snapshot). After a reconnect the client recovers from where
+    /// it stood, as for any subscription, asking the same <see cref="SubscribeOptions.Last"/> again (the server sends
+    /// those only when the recovery fails).
+    /// </summary>
+    /// <returns>
+    /// The room's epoch and offset when the subscription began, whether <see cref="SubscribeOptions.Since"/> recovered,
+    /// and how many replayed events follow the reply (<see cref="MoltBeatSubscription.Replay"/>), raised through
+    /// <see cref="Event"/> before any live one.
+    /// </returns>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="SubscribeOptions.Last"/> is outside 0..<see cref="ProtocolLimits.MaxLast"/>.</exception>
+    /// <exception cref="MoltBeatRequestException">The server refused it: <c>forbidden</c>, <c>invalid_room</c>, <c>too_many_subscriptions</c>, <c>rate_limited</c>…</exception>
+    /// <exception cref="MoltBeatConnectionException">The connection was lost before the reply; the room is not subscribed.</exception>
+    /// <exception cref="InvalidOperationException">The client is not connected.</exception>
+    public async Task<MoltBeatSubscription> SubscribeAsync(string room, SubscribeOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(room);
-        var reply = await SendRequestAsync(RequireConnection(), MessageTypes.Subscribe, room, null, null, RequestKind.Awaited, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var reply = await SendRequestAsync(RequireConnection(), MessageTypes.Subscribe, room, options.Since, null, RequestKind.Awaited, cancellationToken, options.Last).ConfigureAwait(false);
         return (MoltBeatSubscription)reply!;
     }
 
