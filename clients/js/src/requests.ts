@@ -5,7 +5,7 @@
 export interface PendingRequest {
   kind: 'subscribe' | 'unsubscribe' | 'ping' | 'auth';
   room?: string;
-  /** A subscribe that carried `since` (a resubscribe after a reconnect). */
+  /** A subscribe that carried `since` (a resubscribe after a reconnect, or the `since` option). */
   since?: boolean;
   /** Second subscribe of a room whose epoch changed, asking for the new epoch from its start. */
   catchup?: boolean;

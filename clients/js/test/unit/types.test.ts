@@ -1,7 +1,22 @@
 // Compile-time checks of the public types (this file fails the build if the API typing regresses).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MoltBeatWSClient, AnalyticsEvent, WSRoom, type AgentEventPayload, type EventMeta, type SubscriptionInfo } from '../../src/index.js';
+import {
+  MoltBeatWSClient,
+  AnalyticsEvent,
+  WSRoom,
+  MAX_LAST,
+  getRoomHistory,
+  getRoomPosition,
+  type AgentEventPayload,
+  type EventMessage,
+  type EventMeta,
+  type RoomHistory,
+  type RoomInfo,
+  type StreamPosition,
+  type SubscriptionInfo,
+} from '../../src/index.js';
+import type { UseMoltBeatOptions } from '../../src/react.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const expectType = <T extends true>(_v?: T) => {};
@@ -35,5 +50,29 @@ test('handlers are typed by event name', () => {
   const r: void = c.subscribe(WSRoom.AllEvents);
   void r;
   assert.equal(c.isConnected(), false);
+  c.disconnect();
+});
+
+test('subscribe options and the HTTP helpers are typed', () => {
+  const c = new MoltBeatWSClient({ url: 'ws://127.0.0.1:1/ws', WebSocket: class {} as any });
+  const since: StreamPosition = { epoch: 'E', offset: 1 };
+  c.subscribe('a', { last: 1 });
+  c.subscribe('b', { since, last: MAX_LAST });
+  // @ts-expect-error last is a number
+  assert.throws(() => c.subscribe('c', { last: '1' }), TypeError);
+  // @ts-expect-error since needs an offset
+  assert.throws(() => c.subscribe('c', { since: { epoch: 'E' } }), TypeError);
+  const info: Promise<SubscriptionInfo> = c.subscribeAsync('d', { last: 0 });
+  info.then((i) => expectType<Equal<typeof i.replay, number | undefined>>()).catch(() => {});
+  // the answer of getRoomPosition is a `since`; the global fetch fits the `fetch` option
+  const later = async () => {
+    const position: RoomInfo = await getRoomPosition('http://127.0.0.1:1', 'a', { fetch, token: 't' });
+    c.subscribe('a', { since: position });
+    const h: RoomHistory = await getRoomHistory('http://127.0.0.1:1', 'a', { after: position, limit: 10, apiKey: 'k' });
+    expectType<Equal<typeof h.events, EventMessage[]>>();
+  };
+  void later;
+  const hook: UseMoltBeatOptions = { rooms: ['analytics'], last: 1, reconnectInterval: 100 };
+  void hook;
   c.disconnect();
 });
