@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using MoltBeat.Server.Tests.Infrastructure;
 
@@ -34,24 +32,10 @@ public sealed class BatchPublishTests(BatchServer fixture) : IClassFixture<Batch
 {
     private static string UniqueRoom(string prefix = "batch") => $"{prefix}:{Guid.NewGuid():N}";
 
-    private async Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string body, string? apiKey = SecuredServer.ApiKey, string? bearer = null)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/publish") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        if (apiKey is not null)
-            request.Headers.Add("X-Api-Key", apiKey);
-        if (bearer is not null)
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-        using var response = await fixture.Http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string body, string? apiKey = SecuredServer.ApiKey, string? bearer = null) =>
+        fixture.Http.CallAsync(ApiRequests.Post("/api/publish", body, apiKey, bearer));
 
-    private async Task<WsClient> SubscribedClientAsync(string room)
-    {
-        var client = await WsClient.ConnectAsync(fixture.Server.WsUrl("?token=" + Jwt.Create(SecuredServer.Secret, "viewer")));
-        await client.SubscribeAsync(room);
-        return client;
-    }
+    private Task<WsClient> SubscribedClientAsync(string room) => fixture.Server.SubscribedClientAsync(room);
 
     private static string Batch(IEnumerable<string> events) => $$"""{"events":[{{string.Join(",", events)}}]}""";
 

@@ -32,16 +32,30 @@ public sealed class DashboardTests
         return (playwright, browser);
     }
 
+    /// <summary>Opens the dashboard of <paramref name="server"/> in a fresh Chromium page (<paramref name="height"/> px high) and runs <paramref name="test"/> on it.</summary>
+    private static async Task OnDashboardAsync(ServerProcess server, int height, Func<IPage, Task> test)
+    {
+        var (playwright, browser) = await LaunchAsync();
+        try
+        {
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = height } });
+            page.SetDefaultTimeout(Timeout);
+            await page.GotoAsync(server.HttpUrl.ToString());
+            await test(page);
+        }
+        finally
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
+    }
+
     [Fact]
     public async Task Dashboard_shows_live_demo_events_and_filters_by_room()
     {
         await using var server = await ServerProcess.StartAsync("--demo", "--demo-rate", "20");
-        var (playwright, browser) = await LaunchAsync();
-        try
+        await OnDashboardAsync(server, 800, async page =>
         {
-            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
-            page.SetDefaultTimeout(Timeout);
-            await page.GotoAsync(server.HttpUrl.ToString());
 
             await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
             var rows = page.Locator("#log .event-row");
@@ -77,12 +91,7 @@ public sealed class DashboardTests
             await page.Locator("#activeTable tr", new PageLocatorOptions { HasText = "analytics:posts" }).First.ClickAsync();
             await Expect(page.Locator("#filter")).ToHaveValueAsync("analytics:posts");
             await Expect(page.Locator("#shown")).ToContainTextAsync("shown");
-        }
-        finally
-        {
-            await browser.DisposeAsync();
-            playwright.Dispose();
-        }
+        });
     }
 
     [Fact]
@@ -97,12 +106,8 @@ public sealed class DashboardTests
                 Assert.True(published.IsSuccessStatusCode);
             }
         }
-        var (playwright, browser) = await LaunchAsync();
-        try
+        await OnDashboardAsync(server, 800, async page =>
         {
-            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
-            page.SetDefaultTimeout(Timeout);
-            await page.GotoAsync(server.HttpUrl.ToString());
 
             await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
             // Newest first, as live events are shown; nothing was published since the page opened.
@@ -115,24 +120,15 @@ public sealed class DashboardTests
             await Expect(page.Locator("#peak")).Not.ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"peak 0/s"));
             Directory.CreateDirectory(ScreenshotDir);
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDir, "dashboard-opened-with-last.png") });
-        }
-        finally
-        {
-            await browser.DisposeAsync();
-            playwright.Dispose();
-        }
+        });
     }
 
     [Fact]
     public async Task Operations_panel_shows_delivery_latency_per_room_and_the_recovery_figures_under_the_demo_feed()
     {
         await using var server = await ServerProcess.StartAsync("--demo", "--demo-rate", "20");
-        var (playwright, browser) = await LaunchAsync();
-        try
+        await OnDashboardAsync(server, 1100, async page =>
         {
-            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 1100 } });
-            page.SetDefaultTimeout(Timeout);
-            await page.GotoAsync(server.HttpUrl.ToString());
             await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
 
             // The dashboard's own subscription receives the demo feed: its deliveries are measured per room class.
@@ -156,12 +152,7 @@ public sealed class DashboardTests
                 Assert.True(l.GetProperty("p50").GetDouble() <= l.GetProperty("p99").GetDouble());
                 Assert.True(l.GetProperty("p99").GetDouble() <= l.GetProperty("max").GetDouble());
             });
-        }
-        finally
-        {
-            await browser.DisposeAsync();
-            playwright.Dispose();
-        }
+        });
     }
 
     [Fact]
@@ -169,12 +160,8 @@ public sealed class DashboardTests
     {
         const string secret = "dashboard-secret-0123456789abcdefgh";
         await using var server = await ServerProcess.StartAsync("--jwt-secret", secret);
-        var (playwright, browser) = await LaunchAsync();
-        try
+        await OnDashboardAsync(server, 800, async page =>
         {
-            var page = await browser.NewPageAsync();
-            page.SetDefaultTimeout(Timeout);
-            await page.GotoAsync(server.HttpUrl.ToString());
             await Expect(page.Locator("#status")).ToHaveTextAsync("token required");
             await Expect(page.Locator("#notice")).ToContainTextAsync("?token=");
 
@@ -185,11 +172,6 @@ public sealed class DashboardTests
             // A wrong token: the server closes with 4001 and the page does not retry.
             await page.GotoAsync(new Uri(server.HttpUrl, "/?token=not-a-jwt").ToString());
             await Expect(page.Locator("#status")).ToHaveTextAsync("unauthorized (4001)");
-        }
-        finally
-        {
-            await browser.DisposeAsync();
-            playwright.Dispose();
-        }
+        });
     }
 }

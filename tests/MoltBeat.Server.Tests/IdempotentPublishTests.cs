@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using MoltBeat.Server.Tests.Infrastructure;
 
@@ -15,21 +14,10 @@ public sealed class IdempotentPublishTests(BatchServer fixture) : IClassFixture<
 
     private static string UniqueKey() => $"key-{Guid.NewGuid():N}";
 
-    private async Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string body)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/publish") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Add("X-Api-Key", SecuredServer.ApiKey);
-        using var response = await fixture.Http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string body) =>
+        fixture.Http.CallAsync(ApiRequests.Post("/api/publish", body));
 
-    private async Task<WsClient> SubscribedClientAsync(string room)
-    {
-        var client = await WsClient.ConnectAsync(fixture.Server.WsUrl("?token=" + Jwt.Create(SecuredServer.Secret, "viewer")));
-        await client.SubscribeAsync(room);
-        return client;
-    }
+    private Task<WsClient> SubscribedClientAsync(string room) => fixture.Server.SubscribedClientAsync(room);
 
     /// <summary>Publishes a marker and asserts it is the next event the client gets, at <paramref name="offset"/>: nothing else was delivered.</summary>
     private async Task AssertNextIsMarkerAsync(WsClient client, string room, long offset)

@@ -12,8 +12,7 @@ public sealed class RoomHistoryApiTests(SecuredServer fixture) : IClassFixture<S
 
     private async Task<List<JsonElement>> PublishAndReceiveAsync(string room, int count)
     {
-        await using var client = await WsClient.ConnectAsync(fixture.Server.WsUrl("?token=" + Jwt.Create(SecuredServer.Secret, "viewer")));
-        await client.SubscribeAsync(room);
+        await using var client = await fixture.Server.SubscribedClientAsync(room);
         for (var n = 1; n <= count; n++)
             Assert.Equal(HttpStatusCode.OK, (await Http.CallAsync(Post("/api/publish", $$$"""{"room":"{{{room}}}","event":"tick","data":{"n":{{{n}}}}}"""))).Status);
         var received = new List<JsonElement>();

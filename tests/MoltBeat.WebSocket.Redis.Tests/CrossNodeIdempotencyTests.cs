@@ -15,6 +15,13 @@ public sealed class CrossNodeIdempotencyTests
     private static Task<Engine.PublishedEvent> PublishAsync(Node node, string room, string key, int n) =>
         node.Server.PublishAsync(new EventToPublish(room, "order:paid", new { n }) { IdempotencyKey = key }).WaitAsync(Limit);
 
+    private static async Task<RawClient> SubscribedAsync(Node node, string room)
+    {
+        var client = await node.ConnectAsync();
+        await client.SubscribeAsync(room);
+        return client;
+    }
+
     /// <summary>Publishes a marker and asserts that each client's next event is it, at <paramref name="offset"/>: nothing else was delivered.</summary>
     private static async Task AssertNextIsMarkerAsync(Node node, string room, long offset, params RawClient[] clients)
     {
@@ -31,11 +38,9 @@ public sealed class CrossNodeIdempotencyTests
     public async Task A_repeat_on_another_node_returns_the_first_nodes_offsets_marked_duplicate_and_delivers_nothing()
     {
         await using var cluster = await Cluster.StartAsync(2);
-        await using var first = await cluster[0].ConnectAsync();
-        await using var second = await cluster[1].ConnectAsync();
         var room = UniqueRoom();
-        await first.SubscribeAsync(room);
-        await second.SubscribeAsync(room);
+        await using var first = await SubscribedAsync(cluster[0], room);
+        await using var second = await SubscribedAsync(cluster[1], room);
 
         var original = await PublishAsync(cluster[0], room, "order-17", 1);
         var repeat = await PublishAsync(cluster[1], room, "order-17", 1);
@@ -58,11 +63,9 @@ public sealed class CrossNodeIdempotencyTests
     public async Task The_same_key_published_at_once_on_two_nodes_is_published_exactly_once_and_delivered_once_on_both()
     {
         await using var cluster = await Cluster.StartAsync(2);
-        await using var first = await cluster[0].ConnectAsync();
-        await using var second = await cluster[1].ConnectAsync();
         var room = UniqueRoom();
-        await first.SubscribeAsync(room);
-        await second.SubscribeAsync(room);
+        await using var first = await SubscribedAsync(cluster[0], room);
+        await using var second = await SubscribedAsync(cluster[1], room);
         const int Rounds = 5;
 
         // Several rounds, each with a fresh key, so that publishes of one key really meet in Redis at the same moment.

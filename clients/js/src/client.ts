@@ -9,9 +9,9 @@ import { Recovery } from './recovery.js';
 import { PendingRequests } from './requests.js';
 import { MessageRouter } from './router.js';
 import { OPEN, resolveWebSocket, type WebSocketLike } from './socket.js';
-import { Subscriptions } from './subscriptions.js';
+import { Subscriptions, checkSubscribeOptions } from './subscriptions.js';
 import { Heartbeat, TokenRefresher, systemTimers, timerDelay, type Timers } from './timers.js';
-import type { AnalyticsEventPayloads, AuthenticatedMessage, ConnectedMessage, EventMeta, SubscriptionInfo } from './types.js';
+import type { AnalyticsEventPayloads, AuthenticatedMessage, ConnectedMessage, EventMeta, SubscribeOptions, SubscriptionInfo } from './types.js';
 
 type State = 'idle' | 'connecting' | 'open' | 'closed';
 
@@ -106,16 +106,31 @@ export class MoltBeatWSClient extends Emitter {
     return p;
   }
 
-  /** Subscribes to a room (fire-and-forget; the `subscribed` event tells when the server confirmed). */
-  subscribe(room: string): void {
-    this.subscribeAsync(room).catch(() => {
+  /**
+   * Subscribes to a room (fire-and-forget; the `subscribed` event tells when the server confirmed).
+   * `options`: `since` (start after a position, e.g. from `getRoomPosition`) and `last` (replay the room's most
+   * recent events first); they count when the client does not hold the room yet. Throws a TypeError or RangeError
+   * at once for invalid options.
+   */
+  subscribe(room: string, options?: SubscribeOptions): void {
+    const checked = checkSubscribeOptions(options);
+    this.subs.subscribe(room, checked).catch(() => {
       /* reported through the 'error' event */
     });
   }
 
-  /** Subscribes to a room; resolves with the server's reply (epoch, offset), rejects on a server error. */
-  subscribeAsync(room: string): Promise<SubscriptionInfo> {
-    return this.subs.subscribe(room);
+  /**
+   * Subscribes to a room; resolves with the server's reply (epoch, offset, and `replay` when `since` or `last` was
+   * sent), rejects on a server error, or at once (TypeError, RangeError) for invalid options.
+   */
+  subscribeAsync(room: string, options?: SubscribeOptions): Promise<SubscriptionInfo> {
+    let checked: ReturnType<typeof checkSubscribeOptions>;
+    try {
+      checked = checkSubscribeOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.subs.subscribe(room, checked);
   }
 
   /** Unsubscribes from a room (fire-and-forget; `unsubscribed` is emitted on the server's reply). */

@@ -4,7 +4,53 @@ import type { ClientHost, Deferred } from './host.js';
 import type { Recovery } from './recovery.js';
 import type { PendingRequest, PendingRequests } from './requests.js';
 import { timerDelay } from './timers.js';
-import type { SubscribedMessage, SubscriptionInfo, UnsubscribedMessage } from './types.js';
+import { PROTOCOL_LIMITS } from './generated/protocol.js';
+import type { StreamPosition, SubscribeOptions, SubscribedMessage, SubscriptionInfo, UnsubscribedMessage } from './types.js';
+
+/** The most events `subscribe(room, { last })` may ask for (protocol revision 1.1). */
+export const MAX_LAST: number = PROTOCOL_LIMITS.maxLast;
+
+/**
+ * Checks the options of a subscribe; returns them as sent (`since` reduced to its epoch and offset), or throws a
+ * TypeError / RangeError saying what is wrong.
+ * @internal
+ */
+export function checkSubscribeOptions(options: SubscribeOptions | undefined): { since?: StreamPosition; last?: number } {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object') throw new TypeError(`subscribe options must be an object, got ${typeof options}`);
+  const out: { since?: StreamPosition; last?: number } = {};
+  const { last, since } = options;
+  if (last !== undefined) {
+    if (typeof last !== 'number' || !Number.isInteger(last)) throw new TypeError(`last must be an integer from 0 to ${MAX_LAST}, got ${describe(last)}`);
+    if (last < 0 || last > MAX_LAST) throw new RangeError(`last must be an integer from 0 to ${MAX_LAST}, got ${last}`);
+    out.last = last;
+  }
+  if (since !== undefined) {
+    const ok =
+      since !== null &&
+      typeof since === 'object' &&
+      typeof since.epoch === 'string' &&
+      since.epoch.length > 0 &&
+      typeof since.offset === 'number' &&
+      Number.isSafeInteger(since.offset) &&
+      since.offset >= 0;
+    if (!ok) throw new TypeError(`since must be { epoch: non-empty string, offset: integer >= 0 }, got ${describe(since)}`);
+    out.since = { epoch: since.epoch, offset: since.offset };
+  }
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'object' && v !== null) {
+    try {
+      return JSON.stringify(v);
+    } catch {
+      return String(v);
+    }
+  }
+  return String(v);
+}
 
 /**
  * Where the client got to in a room: what a resubscribe sends as `since`.
@@ -23,6 +69,8 @@ export interface RoomState extends RoomPosition {
   last?: SubscriptionInfo;
   /** Resubscriptions the server failed in a row (each is retried after the reconnect backoff). */
   failedResubscribes?: number;
+  /** The `last` option: sent with every subscribe of the room (the server applies it only when `since` does not recover). */
+  lastOption?: number;
 }
 
 /**
@@ -51,7 +99,11 @@ export class Subscriptions {
     return st ? { epoch: st.epoch, offset: st.offset } : undefined;
   }
 
-  subscribe(room: string): Promise<SubscriptionInfo> {
+  /**
+   * Subscribes to `room` (options already checked by `checkSubscribeOptions`). The options count for a room the
+   * client does not hold yet; for one it holds (subscribed, or waiting to be) they are ignored.
+   */
+  subscribe(room: string, options: { since?: StreamPosition; last?: number } = {}): Promise<SubscriptionInfo> {
     if (typeof room !== 'string' || room.length === 0) return Promise.reject(new TypeError('room must be a non-empty string'));
     let st = this.rooms.get(room);
     if (st && st.status === 'active' && st.last && this.host.isOpen()) return Promise.resolve(st.last);
@@ -61,7 +113,8 @@ export class Subscriptions {
       else this.waiters.set(room, [{ resolve, reject }]);
     });
     if (!st) {
-      st = { status: 'idle' };
+      // `since` is where the room starts: the first subscribe sends it, as a resubscribe sends the position reached.
+      st = { status: 'idle', epoch: options.since?.epoch, offset: options.since?.offset, lastOption: options.last };
       this.rooms.set(room, st);
     }
     if (this.host.isOpen() && st.status === 'idle') this.sendSubscribe(room, st);
@@ -115,6 +168,7 @@ export class Subscriptions {
     const st = this.rooms.get(room);
     if (!st) return; // unsubscribed in the meantime
     const info: SubscriptionInfo = { room, epoch: msg.epoch, offset: msg.offset, recovered: msg.recovered };
+    if (typeof msg.replay === 'number') info.replay = msg.replay;
     const epochChanged = this.recovery.epochChanged(st.epoch, msg.epoch);
 
     if (p?.catchup) {
@@ -181,7 +235,11 @@ export class Subscriptions {
     const since = st.epoch !== undefined && st.offset !== undefined ? { epoch: st.epoch, offset: st.offset } : undefined;
     const id = this.requests.add({ kind: 'subscribe', room, since: !!since });
     st.status = 'pending';
-    this.host.send(since ? { type: 'subscribe', room, id, since } : { type: 'subscribe', room, id });
+    const msg: { type: 'subscribe'; room: string; id: number; since?: StreamPosition; last?: number } = { type: 'subscribe', room, id };
+    if (since) msg.since = since;
+    // Re-sent with `since` on a reconnect too: ignored by the server when it recovers, applied when it does not.
+    if (st.lastOption !== undefined) msg.last = st.lastOption;
+    this.host.send(msg);
   }
 
   private retryResubscribe(room: string, st: RoomState): void {

@@ -32,6 +32,8 @@ export interface SubscribedMessage {
   epoch?: string;
   offset?: number;
   recovered?: boolean;
+  /** How many events follow this reply before the first live one (revision 1.1; when the subscribe had `since` or `last`). */
+  replay?: number;
 }
 
 export interface UnsubscribedMessage {
@@ -93,8 +95,36 @@ export interface SubscriptionInfo {
   room: string;
   epoch?: string;
   offset?: number;
-  /** Only meaningful for a subscribe that carried `since` (a resubscribe after a reconnect). */
+  /** Only meaningful for a subscribe that carried `since` (a resubscribe after a reconnect, or the `since` option). */
   recovered?: boolean;
+  /**
+   * How many events the server sends right after this reply, before the first live one: the missed events of a
+   * `since` that recovered, else the room's last `last` events. Present when the subscribe carried `since` or `last`.
+   */
+  replay?: number;
+}
+
+/** A position in a room: its epoch and an offset there (what `since` sends, what `getRoomPosition` answers). */
+export interface StreamPosition {
+  epoch: string;
+  offset: number;
+}
+
+/** Options of `subscribe(room, options)` / `subscribeAsync(room, options)` (protocol revision 1.1). */
+export interface SubscribeOptions {
+  /**
+   * Start after this position instead of now: the server replays every event of the room after it (if it still has
+   * them: else `recovered: false` and `recovery_failed`). Used for the first subscribe only; after that the client
+   * resubscribes from the last event it saw. Typically the position read before loading a snapshot
+   * (`getRoomPosition`); extra fields of the object are ignored.
+   */
+  since?: StreamPosition;
+  /**
+   * Replay the room's most recent `last` events (0..100, `PROTOCOL_LIMITS.maxLast`) right after `subscribed`, so a
+   * dashboard opens on the current values. Sent again on every resubscribe after a reconnect: the server ignores it
+   * when the resubscribe recovers, and applies it when recovery fails (`recovered: false`).
+   */
+  last?: number;
 }
 
 /** Argument of the `disconnected` event. */

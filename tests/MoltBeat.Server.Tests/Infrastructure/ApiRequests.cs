@@ -25,6 +25,14 @@ public static class ApiRequests
         }
     }
 
+    /// <summary>A WebSocket client of <paramref name="server"/> (a viewer's token) subscribed to <paramref name="room"/>.</summary>
+    public static async Task<WsClient> SubscribedClientAsync(this ServerProcess server, string room)
+    {
+        var client = await WsClient.ConnectAsync(server.WsUrl("?token=" + Jwt.Create(SecuredServer.Secret, "viewer")));
+        await client.SubscribeAsync(room);
+        return client;
+    }
+
     private static HttpRequestMessage WithCredentials(HttpRequestMessage request, string? apiKey, string? bearer)
     {
         if (apiKey is not null)

@@ -48,6 +48,10 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
 
 export interface ServerOptions {
   jwtSecret?: string;
+  /** `--api-key`: publish (and the room reads) then need `X-Api-Key`; `publish()` sends it. */
+  apiKey?: string;
+  /** More command-line options, e.g. `['--history-events', '5']`. */
+  args?: string[];
   port?: number;
 }
 
@@ -84,6 +88,8 @@ export class TestServer {
     if (!cmd.includes('--urls')) cmd += ' --urls http://127.0.0.1:{port}';
     cmd = cmd.split('{port}').join(String(this.port));
     if (this.opts.jwtSecret) cmd += ` --jwt-secret ${this.opts.jwtSecret}`;
+    if (this.opts.apiKey) cmd += ` --api-key ${this.opts.apiKey}`;
+    for (const a of this.opts.args ?? []) cmd += ` ${a}`;
     return cmd;
   }
 
@@ -154,7 +160,7 @@ export class TestServer {
     const body = Array.isArray(room) ? { rooms: room, room: room[0], event, data } : { room, event, data };
     const r = await fetch(`${this.httpUrl}/api/publish`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(this.opts.apiKey ? { 'x-api-key': this.opts.apiKey } : {}) },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(5000),
     });
