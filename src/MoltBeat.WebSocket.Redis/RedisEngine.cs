@@ -96,6 +96,7 @@ public sealed partial class RedisEngine : IMoltBeatEngine
         _redis.ConnectionFailed += OnConnectionFailed;
         _redis.ConnectionRestored += OnConnectionRestored;
         await StartDeliveryAsync(cancellationToken).ConfigureAwait(false);
+        StartHeartbeats();
         _logger.Started(_endpoints, _keys.EventsName);
     }
 
@@ -247,6 +248,7 @@ public sealed partial class RedisEngine : IMoltBeatEngine
             return;
         await _stopping.CancelAsync().ConfigureAwait(false);
         await StopDeliveryAsync().ConfigureAwait(false);
+        await StopHeartbeatsAsync().ConfigureAwait(false);
         if (_redis is { } redis)
         {
             redis.ConnectionFailed -= OnConnectionFailed;
@@ -302,6 +304,8 @@ public sealed partial class RedisEngine : IMoltBeatEngine
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
         _logger.ConnectionRestored(e.ConnectionType, e.EndPoint);
+        // Redis may have lost this node's counts (a restart): share them all again at the next heartbeat.
+        Volatile.Write(ref _writeAll, 1);
         // Learn at once whether Redis lost its data meanwhile (new epoch) and which events this node missed.
         if (e.ConnectionType == ConnectionType.Subscription)
             _ = RequestSyncAsync();

@@ -30,4 +30,7 @@ internal static partial class RedisEngineLog
 
     [LoggerMessage(3008, LogLevel.Debug, "Sync marker request failed")]
     public static partial void SyncFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(3009, LogLevel.Warning, "Node heartbeat failed (this node's subscriber counts are shared again at the next one)")]
+    public static partial void HeartbeatFailed(this ILogger logger, Exception exception);
 }

@@ -55,6 +55,13 @@ public sealed class RedisEngineOptions
     /// </summary>
     public TimeSpan IdempotencyWindow { get; set; } = ProtocolLimits.IdempotencyWindow;
 
+    /// <summary>
+    /// How often this node tells Redis it is live and shares the subscriber counts of its rooms that changed, for the
+    /// counts across nodes (<see cref="IMoltBeatEngine.GetSubscribersAsync"/>). A node missing three heartbeats is no
+    /// longer counted. Every node of one deployment must use the same heartbeat. Default 1 s; at least 10 ms.
+    /// </summary>
+    public TimeSpan NodeHeartbeat { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Throws a clear exception for values that make no sense.</summary>
     /// <exception cref="ArgumentException">An option is empty or out of range.</exception>
     public void Validate()
@@ -71,6 +78,8 @@ public sealed class RedisEngineOptions
             throw new ArgumentOutOfRangeException(nameof(CatchUpDelay), CatchUpDelay, "The catch-up delay must be positive.");
         if (IdempotencyWindow < TimeSpan.FromMilliseconds(1))
             throw new ArgumentOutOfRangeException(nameof(IdempotencyWindow), IdempotencyWindow, "The idempotency window must be at least 1 ms.");
+        if (NodeHeartbeat < TimeSpan.FromMilliseconds(10))
+            throw new ArgumentOutOfRangeException(nameof(NodeHeartbeat), NodeHeartbeat, "The node heartbeat must be at least 10 ms.");
         History?.Validate();
     }
 }

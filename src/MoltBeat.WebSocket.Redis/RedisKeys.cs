@@ -30,4 +30,13 @@ internal sealed class RedisKeys(string prefix)
 
     /// <summary>A user's revocation: the time of its latest revocation (Unix ms), expiring with it (<c>EngineControl.RevocationKept</c>).</summary>
     public RedisKey Revoked(string userId) => _tag + ":r:" + userId;
+
+    /// <summary>The live nodes: a sorted set of node ids scored by their last heartbeat (Redis time, ms).</summary>
+    public RedisKey Nodes => _tag + ":nodes";
+
+    /// <summary>A node's subscriber counts: a hash of room to count (rooms at 0 removed), expiring with its heartbeat.</summary>
+    public RedisKey NodeRooms(string nodeId) => _tag + ":node:" + nodeId + ":rooms";
+
+    /// <summary>What <see cref="NodeRooms"/> starts with, for scripts that build it from a node id.</summary>
+    public string NodeRoomsPrefix => _tag + ":node:";
 }

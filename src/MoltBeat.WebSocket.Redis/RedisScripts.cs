@@ -159,4 +159,50 @@ internal static class RedisScripts
         redis.call('PUBLISH', ARGV[3], ARGV[4])
         return 1
         """;
+
+    /// <summary>
+    /// A node's heartbeat: marks it live and shares its changed subscriber counts.
+    /// KEYS: 1 the nodes sorted set, 2 this node's rooms hash.
+    /// ARGV: 1 node id, 2 how long a node stays live without a heartbeat (ms), 3 1 to replace every count (a full write),
+    /// then pairs of room and count (0 removes the room).
+    /// Forgets nodes whose heartbeat is older than ARGV 2. Returns the number of live nodes.
+    /// </summary>
+    public const string Heartbeat = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local ttl = tonumber(ARGV[2])
+        redis.call('ZADD', KEYS[1], now, ARGV[1])
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+        redis.call('PEXPIRE', KEYS[1], ttl * 10)
+        if ARGV[3] == '1' then redis.call('DEL', KEYS[2]) end
+        for i = 4, #ARGV, 2 do
+          if tonumber(ARGV[i + 1]) > 0 then
+            redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+          else
+            redis.call('HDEL', KEYS[2], ARGV[i])
+          end
+        end
+        redis.call('PEXPIRE', KEYS[2], ttl)
+        return redis.call('ZCARD', KEYS[1])
+        """;
+
+    /// <summary>
+    /// A room's subscribers over the other live nodes (the asking node adds its own, read now).
+    /// KEYS: 1 the nodes sorted set. ARGV: 1 how long a node stays live without a heartbeat (ms), 2 the room,
+    /// 3 the asking node's id (skipped), 4 the prefix of a node's rooms hash (followed by the id and <c>:rooms</c>).
+    /// Nodes whose heartbeat is older are skipped, and so are those whose hash expired.
+    /// </summary>
+    public const string Subscribers = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local nodes = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+        local sum = 0
+        for _, id in ipairs(nodes) do
+          if id ~= ARGV[3] then
+            local c = redis.call('HGET', ARGV[4] .. id .. ':rooms', ARGV[2])
+            if c then sum = sum + tonumber(c) end
+          end
+        end
+        return sum
+        """;
 }

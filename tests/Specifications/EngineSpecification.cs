@@ -74,6 +74,23 @@ public abstract class EngineSpecification
     private static int N(PublishedEvent e) => System.Text.Json.JsonDocument.Parse(e.Frame).RootElement.GetProperty("data").GetProperty("n").GetInt32();
 
     [Fact]
+    public async Task A_rooms_subscribers_on_this_node_are_counted_as_its_sink_tells_them()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        Assert.Equal(0, await engine.GetSubscribersAsync(room, CancellationToken.None).AsTask().WaitAsync(Limit));
+
+        var first = sink.NewSubscriber(room);
+        await engine.SubscribeAsync(room, ReplayRequest.None, first.Attach, CancellationToken.None).AsTask().WaitAsync(Limit);
+        var second = sink.NewSubscriber(room);
+        await engine.SubscribeAsync(room, ReplayRequest.None, second.Attach, CancellationToken.None).AsTask().WaitAsync(Limit);
+
+        Assert.Equal(2, await engine.GetSubscribersAsync(room, CancellationToken.None).AsTask().WaitAsync(Limit));
+        Assert.Equal(0, await engine.GetSubscribersAsync(UniqueRoom("spec"), CancellationToken.None).AsTask().WaitAsync(Limit));
+    }
+
+    [Fact]
     public async Task Offsets_count_up_by_one_per_room_from_the_position_a_subscribe_reports()
     {
         var (engine, sink) = await StartAsync();
@@ -564,6 +581,19 @@ public abstract class EngineSpecification
         {
             lock (_gate)
                 _controls.Add((control, _delivered.Count == 0 ? 0 : _delivered[^1].Sequence));
+        }
+
+        public int Subscribers(string room)
+        {
+            lock (_gate)
+                return _subscribers.Count(s => s.IsAttached && s.Room == room);
+        }
+
+        // Every room with subscribers, changed or not: a test sink need not track changes.
+        public IReadOnlyCollection<string> TakeChangedRooms(bool all)
+        {
+            lock (_gate)
+                return [.. _subscribers.Select(s => s.Room).Distinct()];
         }
 
         public Task WaitForControlAsync(string userId) => Until(() => Controls.Any(c => c.Control.UserId == userId), $"the control for {userId} at the sink");

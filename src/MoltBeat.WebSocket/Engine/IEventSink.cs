@@ -17,4 +17,15 @@ public interface IEventSink
     /// order with the deliveries around it. Never blocks: work that must wait for a connection is posted to it.
     /// </summary>
     void Control(EngineControl control);
+
+    /// <summary>This node's subscribers of <paramref name="room"/> now (0 when none). Safe from any thread.</summary>
+    int Subscribers(string room);
+
+    /// <summary>
+    /// The rooms whose subscriber count on this node changed since the last call (or, with <paramref name="all"/>, every
+    /// room with subscribers on this node), for an engine that shares the counts with other nodes; read their counts with
+    /// <see cref="Subscribers"/>. Each change is told once: a caller that fails to share them asks again with
+    /// <paramref name="all"/>. Safe from any thread; joins and leaves pay only for marking their room.
+    /// </summary>
+    IReadOnlyCollection<string> TakeChangedRooms(bool all);
 }

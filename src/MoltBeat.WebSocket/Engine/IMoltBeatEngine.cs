@@ -89,6 +89,14 @@ public interface IMoltBeatEngine : IAsyncDisposable
     /// <exception cref="EngineUnavailableException">The engine cannot read it now.</exception>
     ValueTask<StreamPosition> GetPositionAsync(string room, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The room's subscribers over every node of the deployment (protocol 1.1): this node's count, read now from its sink
+    /// (<see cref="IEventSink.Subscribers"/>), plus what every other live node last shared (shared engines; a node that
+    /// stopped is no longer counted once it is known to be gone).
+    /// </summary>
+    /// <exception cref="EngineUnavailableException">The engine cannot read it now.</exception>
+    ValueTask<long> GetSubscribersAsync(string room, CancellationToken cancellationToken);
+
     /// <summary>Counters for stats and health.</summary>
     EngineStats GetStats();
 }

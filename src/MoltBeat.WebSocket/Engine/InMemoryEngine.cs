@@ -136,6 +136,15 @@ public sealed class InMemoryEngine : IMoltBeatEngine
     }
 
     /// <inheritdoc />
+    /// <remarks>One node: its sink's count.</remarks>
+    public ValueTask<long> GetSubscribersAsync(string room, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        var sink = _sink ?? throw new InvalidOperationException("The engine has not been started.");
+        return ValueTask.FromResult((long)sink.Subscribers(room));
+    }
+
+    /// <inheritdoc />
     public ValueTask<DateTimeOffset?> GetRevocationAsync(string userId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(userId);

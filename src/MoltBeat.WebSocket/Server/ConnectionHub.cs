@@ -23,6 +23,8 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
     private readonly RoomRegistry<ConnectionOutput>[] _rooms;
     private readonly MemberSet<ConnectionOutput>[] _ready;
     private int _readyCount;
+    // Rooms whose count changed since the engine last asked (under Order): only joins and leaves touch it.
+    private HashSet<string> _changed = new(StringComparer.Ordinal);
     private long _recovered;
     private long _notRecovered;
     private long _slowConsumers;
@@ -102,14 +104,24 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
     public bool Join(string room, ConnectionOutput output)
     {
         lock (Order)
-            return _rooms[output.Worker.Index].Add(room, output);
+        {
+            if (!_rooms[output.Worker.Index].Add(room, output))
+                return false;
+            _changed.Add(room);
+            return true;
+        }
     }
 
     /// <summary>Removes a connection's output from a room; false when it was not there.</summary>
     public bool Leave(string room, ConnectionOutput output)
     {
         lock (Order)
-            return _rooms[output.Worker.Index].Remove(room, output);
+        {
+            if (!_rooms[output.Worker.Index].Remove(room, output))
+                return false;
+            _changed.Add(room);
+            return true;
+        }
     }
 
     /// <summary>The subscribers of <paramref name="room"/> on this node.</summary>
@@ -117,6 +129,28 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
     {
         lock (Order)
             return _rooms.Sum(registry => registry.Snapshot(room).Length);
+    }
+
+    /// <inheritdoc />
+    public int Subscribers(string room) => Members(room);
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> TakeChangedRooms(bool all)
+    {
+        lock (Order)
+        {
+            var changed = _changed;
+            _changed = new(StringComparer.Ordinal);
+            if (all)
+            {
+                foreach (var registry in _rooms)
+                {
+                    foreach (var (room, _) in registry.Counts())
+                        changed.Add(room);
+                }
+            }
+            return changed;
+        }
     }
 
     /// <summary>Every room with its subscriber count on this node, ordered by name.</summary>

@@ -15,7 +15,8 @@ public sealed partial class MoltBeatWSServer
         RoomName.EnsureValid(room);
         await _engineStarted.Value.ConfigureAwait(false);
         var position = await Engine.GetPositionAsync(room, cancellationToken).ConfigureAwait(false);
-        return new WSRoomInfo(room, position.Epoch, position.Offset, Hub.Members(room));
+        var subscribers = await Engine.GetSubscribersAsync(room, cancellationToken).ConfigureAwait(false);
+        return new WSRoomInfo(room, position.Epoch, position.Offset, subscribers);
     }
 
     /// <summary>
@@ -39,8 +40,12 @@ public sealed partial class MoltBeatWSServer
 /// <param name="Room">The room.</param>
 /// <param name="Epoch">Its epoch: offsets count within it, and it changes when the room's history is lost.</param>
 /// <param name="Offset">The offset of its last recorded event (0: none yet).</param>
-/// <param name="Subscribers">Its subscribers on this node (a cluster-wide count needs the cluster view of the Redis engine, not built yet).</param>
-public sealed record WSRoomInfo(string Room, string Epoch, long Offset, int Subscribers);
+/// <param name="Subscribers">
+/// Its subscribers counted across all nodes (<see cref="Engine.IMoltBeatEngine.GetSubscribersAsync"/>): this node's now, the
+/// other nodes' as they last shared them (with the Redis engine, within about a heartbeat; a stopped node drops out within
+/// three).
+/// </param>
+public sealed record WSRoomInfo(string Room, string Epoch, long Offset, long Subscribers);
 
 /// <summary>One client of <see cref="MoltBeatWSServer.GetLaggingClients"/>.</summary>
 /// <param name="ClientId">The connection's id.</param>

@@ -13,6 +13,10 @@ public sealed class InMemoryIdempotencyTests
 
         public void Deliver(PublishedEvent published) => Interlocked.Increment(ref Delivered);
 
+        public int Subscribers(string room) => 0;
+
+        public IReadOnlyCollection<string> TakeChangedRooms(bool all) => [];
+
         public void Control(EngineControl control)
         {
         }

@@ -36,6 +36,8 @@ public sealed class HealthCheckTests
 
         public ValueTask<StreamPosition> GetPositionAsync(string room, CancellationToken cancellationToken) => _inner.GetPositionAsync(room, cancellationToken);
 
+        public ValueTask<long> GetSubscribersAsync(string room, CancellationToken cancellationToken) => _inner.GetSubscribersAsync(room, cancellationToken);
+
         public EngineStats GetStats() => _inner.GetStats() with { Healthy = Healthy };
 
         public ValueTask DisposeAsync() => _inner.DisposeAsync();

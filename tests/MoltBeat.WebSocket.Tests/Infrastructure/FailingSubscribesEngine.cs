@@ -38,6 +38,8 @@ public sealed class FailingSubscribesEngine(InMemoryEngine inner) : IMoltBeatEng
 
     public ValueTask<MoltBeat.WebSocket.Protocol.StreamPosition> GetPositionAsync(string room, CancellationToken cancellationToken) => inner.GetPositionAsync(room, cancellationToken);
 
+    public ValueTask<long> GetSubscribersAsync(string room, CancellationToken cancellationToken) => inner.GetSubscribersAsync(room, cancellationToken);
+
     public ValueTask<RecoveryResult> ReadHistoryAsync(string room, ReplayRequest request, CancellationToken cancellationToken) => inner.ReadHistoryAsync(room, request, cancellationToken);
 
     public EngineStats GetStats() => inner.GetStats();

@@ -14,6 +14,10 @@ public sealed class HistoryAndMetricsTests
 
         public void Deliver(PublishedEvent published) => Delivered++;
 
+        public int Subscribers(string room) => 0;
+
+        public IReadOnlyCollection<string> TakeChangedRooms(bool all) => [];
+
         public void Control(EngineControl control)
         {
         }

@@ -122,6 +122,22 @@ public sealed class SubscriptionTests
     }
 
     [Fact]
+    public async Task GetRoomAsync_counts_this_nodes_subscribers_with_the_in_memory_engine()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var first = await server.ConnectAsync();
+        await using var second = await server.ConnectAsync();
+        var room = UniqueRoom();
+        Assert.Equal(0, (await server.Server.GetRoomAsync(room)).Subscribers);
+        await first.SubscribeAsync(room);
+        await second.SubscribeAsync(room);
+        Assert.Equal(2, (await server.Server.GetRoomAsync(room)).Subscribers);
+
+        await second.RequestAsync("unsubscribe", $"\"room\":\"{room}\"");
+        Assert.Equal(1, (await server.Server.GetRoomAsync(room)).Subscribers);
+    }
+
+    [Fact]
     public async Task Broadcast_all_reaches_every_client_without_room_or_offsets()
     {
         await using var server = await TestServer.StartAsync();
