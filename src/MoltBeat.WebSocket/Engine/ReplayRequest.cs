@@ -19,7 +19,4 @@ public sealed record ReplayRequest(StreamPosition? Since = null, int Last = 0)
 
     /// <summary>Recover from <paramref name="since"/> (null: nothing asked).</summary>
     public static ReplayRequest From(StreamPosition? since) => since is null ? None : new(since);
-
-    /// <summary>Whether anything beyond the position is asked, so that the answer says how many events it replays.</summary>
-    public bool AsksReplay => Since is not null || Last > 0;
 }

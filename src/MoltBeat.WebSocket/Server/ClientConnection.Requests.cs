@@ -87,7 +87,9 @@ internal sealed partial class ClientConnection
             return;
         }
         var replay = new ReplayRequest(request.Since, request.Last ?? 0);
-        await _services.Engine.SubscribeAsync(room, replay, result => Attach(room, request.Id, replay.AsksReplay, result), _aborted.Token).ConfigureAwait(false);
+        // `replay` is told whenever the subscribe carried `since` or `last` (even `last:0`), as the protocol says.
+        var tellReplay = request.Since is not null || request.Last is not null;
+        await _services.Engine.SubscribeAsync(room, replay, result => Attach(room, request.Id, tellReplay, result), _aborted.Token).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -54,6 +54,20 @@ public sealed class LastEventsTests
         await client.AssertNothingAsync(TimeSpan.FromMilliseconds(200));
     }
 
+    [Fact]
+    public async Task Last_zero_sends_no_event_but_the_reply_still_tells_the_replay()
+    {
+        await using var server = await TestServer.StartAsync();
+        var room = Room();
+        Publish(server, room, 1, 2);
+        await using var client = await server.ConnectAsync();
+
+        var reply = await SubscribeAsync(client, room, "\"last\":0");
+
+        Assert.Equal(0, reply.GetProperty("replay").GetInt32());
+        await client.AssertNothingAsync(TimeSpan.FromMilliseconds(200));
+    }
+
     [Theory]
     [InlineData("101")]
     [InlineData("-1")]
