@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
+import { MoltBeatWSClient, type WSClientConfig } from '../../src/index.js';
 
 export const JS_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..'); // build/test/integration -> clients/js
 const REPO_ROOT = resolve(JS_ROOT, '../..');
@@ -183,4 +184,12 @@ export async function makeJwt(secret: string, claims: Record<string, unknown>): 
   const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const head = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc(claims)}`;
   return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
+}
+
+/** A client of `server` that reconnects after 200 ms, pings every 5 s and ignores errors (tests assert them where expected); kept in `clients` to close after the test. */
+export function testClient(server: TestServer, clients: MoltBeatWSClient[], cfg: Partial<WSClientConfig> = {}): MoltBeatWSClient {
+  const c = new MoltBeatWSClient({ url: server.wsUrl, reconnectInterval: 200, random: () => 1, heartbeatInterval: 5000, ...cfg });
+  c.on('error', () => {});
+  clients.push(c);
+  return c;
 }

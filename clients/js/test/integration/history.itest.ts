@@ -12,7 +12,7 @@ import {
   type SubscriptionInfo,
   type WSClientConfig,
 } from '../../src/index.js';
-import { TestServer, skipReason, waitFor, sleep, makeJwt } from './harness.js';
+import { TestServer, skipReason, waitFor, sleep, makeJwt, testClient } from './harness.js';
 
 const skip = skipReason();
 /** History of 5 events per room: a client away for more than that cannot recover, and gets `last` instead. */
@@ -23,12 +23,7 @@ let roomSeq = 0;
 /** A room of its own for each test (one server for the file). */
 const freshRoom = (name: string) => `it:${name}:${++roomSeq}`;
 
-function client(cfg: Partial<WSClientConfig> = {}): MoltBeatWSClient {
-  const c = new MoltBeatWSClient({ url: server.wsUrl, reconnectInterval: 200, random: () => 1, heartbeatInterval: 5000, ...cfg });
-  c.on('error', () => {}); // errors are asserted where expected
-  clients.push(c);
-  return c;
-}
+const client = (cfg: Partial<WSClientConfig> = {}) => testClient(server, clients, cfg);
 
 /** What the application sees. */
 function record(c: MoltBeatWSClient) {

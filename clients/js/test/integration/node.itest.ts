@@ -2,18 +2,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MoltBeatWSClient, MoltBeatCloseError, MoltBeatError, WSRoom, AnalyticsEvent, type WSClientConfig, type EventMeta } from '../../src/index.js';
-import { TestServer, skipReason, waitFor, sleep, makeJwt } from './harness.js';
+import { TestServer, skipReason, waitFor, sleep, makeJwt, testClient } from './harness.js';
 
 const skip = skipReason();
 let server: TestServer;
 const clients: MoltBeatWSClient[] = [];
 
-function client(cfg: Partial<WSClientConfig> = {}): MoltBeatWSClient {
-  const c = new MoltBeatWSClient({ url: server.wsUrl, reconnectInterval: 200, random: () => 1, heartbeatInterval: 5000, ...cfg });
-  c.on('error', () => {}); // errors are asserted where expected
-  clients.push(c);
-  return c;
-}
+const client = (cfg: Partial<WSClientConfig> = {}) => testClient(server, clients, cfg);
 
 /** Records what the application sees. */
 function record(c: MoltBeatWSClient) {

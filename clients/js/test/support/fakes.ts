@@ -1,4 +1,4 @@
-import type { Timers } from '../../src/index.js';
+import { MoltBeatWSClient, type Timers, type WSClientConfig } from '../../src/index.js';
 
 /** A WebSocket stand-in driven by the test: it records what the client sends and delivers what the test says. */
 export class FakeSocket {
@@ -137,4 +137,21 @@ export const connectedMsg = (extra: object = {}) => ({
 
 export function ev(room: string, event: string, data: unknown, offsets: Record<string, number>, extra: object = {}) {
   return { type: 'event', room, event, data, ts: 1764170000000, offsets, ...extra };
+}
+
+/** A client on FakeSocket and FakeTimers (fresh sockets), reconnecting after 100 ms, without heartbeat; `cfg` overrides. */
+export function fakeClient(cfg: Partial<WSClientConfig> = {}): { client: MoltBeatWSClient; timers: FakeTimers } {
+  FakeSocket.reset();
+  const timers = new FakeTimers();
+  const client = new MoltBeatWSClient({
+    url: 'ws://127.0.0.1:9/ws',
+    WebSocket: FakeSocket as any,
+    timers,
+    now: () => timers.now,
+    random: () => 1,
+    reconnectInterval: 100,
+    heartbeatInterval: 0,
+    ...cfg,
+  });
+  return { client, timers };
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MoltBeatWSClient, MoltBeatError, MoltBeatCloseError, type WSClientConfig } from '../../src/index.js';
-import { FakeSocket, FakeTimers, flush, connectedMsg, ev } from '../support/fakes.js';
+import { FakeSocket, FakeTimers, flush, connectedMsg, ev, fakeClient } from '../support/fakes.js';
 
 const ALL_EVENTS = [
   'connected',
@@ -16,18 +16,7 @@ const ALL_EVENTS = [
 ] as const;
 
 function setup(cfg: Partial<WSClientConfig> = {}) {
-  FakeSocket.reset();
-  const timers = new FakeTimers();
-  const client = new MoltBeatWSClient({
-    url: 'ws://127.0.0.1:9/ws',
-    WebSocket: FakeSocket as any,
-    timers,
-    now: () => timers.now,
-    random: () => 1,
-    reconnectInterval: 100,
-    heartbeatInterval: 0,
-    ...cfg,
-  });
+  const { client, timers } = fakeClient(cfg);
   const log: any[][] = [];
   for (const e of ALL_EVENTS) client.on(e as any, (...a: any[]) => log.push([e, ...a]));
   const names = () => log.map((l) => l[0]);

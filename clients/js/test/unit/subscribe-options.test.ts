@@ -3,21 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MoltBeatWSClient, MAX_LAST, type WSClientConfig } from '../../src/index.js';
-import { FakeSocket, FakeTimers, flush, connectedMsg, ev } from '../support/fakes.js';
+import { FakeSocket, FakeTimers, flush, connectedMsg, ev, fakeClient } from '../support/fakes.js';
 
 function setup(cfg: Partial<WSClientConfig> = {}) {
-  FakeSocket.reset();
-  const timers = new FakeTimers();
-  const client = new MoltBeatWSClient({
-    url: 'ws://127.0.0.1:9/ws',
-    WebSocket: FakeSocket as any,
-    timers,
-    now: () => timers.now,
-    random: () => 1,
-    reconnectInterval: 100,
-    heartbeatInterval: 0,
-    ...cfg,
-  });
+  const { client, timers } = fakeClient(cfg);
   const log: any[][] = [];
   for (const e of ['subscribed', 'recovery_failed', 'error'] as const) client.on(e as any, (...a: any[]) => log.push([e, ...a]));
   const seen: string[] = [];
