@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { MoltBeatWSClient, type Timers, type WSClientConfig } from '../../src/index.js';
 
 /** A WebSocket stand-in driven by the test: it records what the client sends and delivers what the test says. */
@@ -154,4 +155,27 @@ export function fakeClient(cfg: Partial<WSClientConfig> = {}): { client: MoltBea
     ...cfg,
   });
   return { client, timers };
+}
+
+/** Connects `client` and answers with `connected` (plus `extra`); returns the socket. */
+export async function connectOpen(client: MoltBeatWSClient, extra: object = {}): Promise<FakeSocket> {
+  const p = client.connect();
+  await flush();
+  const s = FakeSocket.last;
+  s.serverOpen();
+  s.serverSend(connectedMsg(extra));
+  await p;
+  return s;
+}
+
+/** Lets the reconnect timer fire after `ms` and the new socket connect; returns it. */
+export async function reconnectOpen(timers: FakeTimers, ms: number): Promise<FakeSocket> {
+  const before = FakeSocket.instances.length;
+  timers.advance(ms);
+  await flush();
+  assert.equal(FakeSocket.instances.length, before + 1, 'a new socket was opened');
+  const s = FakeSocket.last;
+  s.serverOpen();
+  s.serverSend(connectedMsg());
+  return s;
 }

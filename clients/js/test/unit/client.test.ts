@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MoltBeatWSClient, MoltBeatError, MoltBeatCloseError, type WSClientConfig } from '../../src/index.js';
-import { FakeSocket, FakeTimers, flush, connectedMsg, ev, fakeClient } from '../support/fakes.js';
+import { FakeSocket, FakeTimers, flush, connectedMsg, ev, fakeClient, connectOpen, reconnectOpen } from '../support/fakes.js';
 
 const ALL_EVENTS = [
   'connected',
@@ -22,29 +22,6 @@ function setup(cfg: Partial<WSClientConfig> = {}) {
   const names = () => log.map((l) => l[0]);
   const events = () => log.filter((l) => l[0] === 'event').map((l) => l[1] + '#' + (l[3]?.offsets?.all ?? '-'));
   return { client, timers, log, names, events };
-}
-
-/** Connects and answers with `connected`; returns the socket. */
-async function connectOpen(client: MoltBeatWSClient, extra: object = {}): Promise<FakeSocket> {
-  const p = client.connect();
-  await flush();
-  const s = FakeSocket.last;
-  s.serverOpen();
-  s.serverSend(connectedMsg(extra));
-  await p;
-  return s;
-}
-
-/** Lets the reconnect timer fire and the new socket connect. */
-async function reconnectOpen(timers: FakeTimers, ms: number): Promise<FakeSocket> {
-  const before = FakeSocket.instances.length;
-  timers.advance(ms);
-  await flush();
-  assert.equal(FakeSocket.instances.length, before + 1, 'a new socket was opened');
-  const s = FakeSocket.last;
-  s.serverOpen();
-  s.serverSend(connectedMsg());
-  return s;
 }
 
 test('connect opens ?batch=1 with the token and resolves on `connected`', async () => {

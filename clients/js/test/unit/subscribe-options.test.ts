@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MoltBeatWSClient, MAX_LAST, type WSClientConfig } from '../../src/index.js';
-import { FakeSocket, FakeTimers, flush, connectedMsg, ev, fakeClient } from '../support/fakes.js';
+import { FakeSocket, FakeTimers, flush, connectedMsg, ev, fakeClient, connectOpen, reconnectOpen } from '../support/fakes.js';
 
 function setup(cfg: Partial<WSClientConfig> = {}) {
   const { client, timers } = fakeClient(cfg);
@@ -12,27 +12,6 @@ function setup(cfg: Partial<WSClientConfig> = {}) {
   const seen: string[] = [];
   client.on('event', (name, _data, meta) => seen.push(`${name}#${meta.offsets?.all ?? '-'}`));
   return { client, timers, log, seen };
-}
-
-async function connectOpen(client: MoltBeatWSClient): Promise<FakeSocket> {
-  const p = client.connect();
-  await flush();
-  const s = FakeSocket.last;
-  s.serverOpen();
-  s.serverSend(connectedMsg());
-  await p;
-  return s;
-}
-
-async function reconnectOpen(timers: FakeTimers, ms: number): Promise<FakeSocket> {
-  const before = FakeSocket.instances.length;
-  timers.advance(ms);
-  await flush();
-  assert.equal(FakeSocket.instances.length, before + 1, 'a new socket was opened');
-  const s = FakeSocket.last;
-  s.serverOpen();
-  s.serverSend(connectedMsg());
-  return s;
 }
 
 test('MAX_LAST is the protocol bound, generated from the .NET ProtocolLimits', () => {
