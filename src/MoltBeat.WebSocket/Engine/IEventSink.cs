@@ -25,7 +25,7 @@ public interface IEventSink
     /// The rooms whose subscriber count on this node changed since the last call (or, with <paramref name="all"/>, every
     /// room with subscribers on this node), for an engine that shares the counts with other nodes; read their counts with
     /// <see cref="Subscribers"/>. Each change is told once: a caller that fails to share them asks again with
-    /// <paramref name="all"/>. Safe from any thread; joins and leaves pay only for marking their room.
+    /// <paramref name="all"/>. Tracking starts with the first call (ask for all then). Safe from any thread; joins and leaves pay only for marking their room.
     /// </summary>
     IReadOnlyCollection<string> TakeChangedRooms(bool all);
 }

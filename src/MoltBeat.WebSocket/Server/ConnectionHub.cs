@@ -23,8 +23,9 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
     private readonly RoomRegistry<ConnectionOutput>[] _rooms;
     private readonly MemberSet<ConnectionOutput>[] _ready;
     private int _readyCount;
-    // Rooms whose count changed since the engine last asked (under Order): only joins and leaves touch it.
-    private HashSet<string> _changed = new(StringComparer.Ordinal);
+    // Rooms whose count changed since the engine last asked (under Order): only joins and leaves touch it. Null until an
+    // engine first asks (TakeChangedRooms): an engine that never does (in-memory) must not collect every room name ever joined.
+    private HashSet<string>? _changed;
     private long _recovered;
     private long _notRecovered;
     private long _slowConsumers;
@@ -107,7 +108,7 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
         {
             if (!_rooms[output.Worker.Index].Add(room, output))
                 return false;
-            _changed.Add(room);
+            _changed?.Add(room);
             return true;
         }
     }
@@ -119,7 +120,7 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
         {
             if (!_rooms[output.Worker.Index].Remove(room, output))
                 return false;
-            _changed.Add(room);
+            _changed?.Add(room);
             return true;
         }
     }
@@ -139,7 +140,8 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
     {
         lock (Order)
         {
-            var changed = _changed;
+            // The first call starts the tracking; it reports everything when asked for all (the engine's first write is).
+            var changed = _changed ?? new(StringComparer.Ordinal);
             _changed = new(StringComparer.Ordinal);
             if (all)
             {
