@@ -28,14 +28,9 @@ public sealed partial class RedisEngine
 
     private async Task StartDeliveryAsync(CancellationToken cancellationToken)
     {
-        try
-        {
-            _queue = await _redis!.GetSubscriber().SubscribeAsync(_keys.Events).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (IsUnavailable(ex))
-        {
-            _logger.SubscribeFailed(ex, _keys.EventsName);
-        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.OperationTimeout);
+        _queue = await SubscribeWithinAsync(timeout.Token).ConfigureAwait(false);
         if (_queue is null)
         {
             _loop = Task.Run(() => SubscribeInBackgroundAsync(_stopping.Token), CancellationToken.None);
@@ -43,8 +38,6 @@ public sealed partial class RedisEngine
         }
         _loop = Task.Run(() => DeliverAsync(_queue, _stopping.Token), CancellationToken.None);
         // Learn the deployment's current position, so that the first subscribes attach at once.
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.OperationTimeout);
         try
         {
             var synced = await RequestSyncAsync().ConfigureAwait(false);
@@ -57,13 +50,45 @@ public sealed partial class RedisEngine
         }
     }
 
+    /// <summary>
+    /// Subscribes to the deployment's channel, trying again until <paramref name="deadline"/>: the multiplexer
+    /// connects its subscription socket after the interactive one, and under load a start can see the first
+    /// ready and the second not yet. Giving up at once then left a started node that published into Redis but
+    /// received nothing for a second, losing what was published meanwhile (seen in the test suite under load).
+    /// </summary>
+    /// <returns>The subscription, or null when Redis did not take it in time (the node then keeps trying in the background).</returns>
+    private async Task<ChannelMessageQueue?> SubscribeWithinAsync(CancellationToken deadline)
+    {
+        var pause = TimeSpan.FromMilliseconds(10);
+        while (true)
+        {
+            try
+            {
+                return await _redis!.GetSubscriber().SubscribeAsync(_keys.Events).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsUnavailable(ex))
+            {
+                try
+                {
+                    await Task.Delay(pause, deadline).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    _logger.SubscribeFailed(ex, _keys.EventsName);
+                    return null;
+                }
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.TicksPerSecond / 4));
+            }
+        }
+    }
+
     private async Task SubscribeInBackgroundAsync(CancellationToken stopping)
     {
         while (!stopping.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(TimeSpan.FromSeconds(1), stopping).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(250), stopping).ConfigureAwait(false);
                 var queue = await _redis!.GetSubscriber().SubscribeAsync(_keys.Events).ConfigureAwait(false);
                 _queue = queue;
                 _ = RequestSyncAsync();

@@ -72,11 +72,19 @@ public sealed partial class RedisEngine
 
     private async Task BeatAsync()
     {
+        // A heartbeat late by more than the time to live (a stalled process) finds its counts expired: write them all now.
+        if (!await BeatOnceAsync().ConfigureAwait(false))
+            await BeatOnceAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>One heartbeat; false when Redis no longer held this node's counts and they were not all written.</summary>
+    private async Task<bool> BeatOnceAsync()
+    {
         var redis = _redis;
         if (redis is not { IsConnected: true } || _sink is not { } sink)
         {
             Volatile.Write(ref _writeAll, 1);
-            return;
+            return true;
         }
         var all = Interlocked.Exchange(ref _writeAll, 0) == 1;
         var rooms = sink.TakeChangedRooms(all);
@@ -92,13 +100,17 @@ public sealed partial class RedisEngine
         }
         try
         {
-            await redis.GetDatabase().ScriptEvaluateAsync(RedisScripts.Heartbeat, [_keys.Nodes, _keys.NodeRooms(_nodeId)], args).ConfigureAwait(false);
+            var held = (long)await redis.GetDatabase().ScriptEvaluateAsync(RedisScripts.Heartbeat, [_keys.Nodes, _keys.NodeRooms(_nodeId)], args).ConfigureAwait(false);
+            if (held == 1 || all)
+                return true;
         }
         catch
         {
             Volatile.Write(ref _writeAll, 1); // the changes taken are lost: write everything next time
             throw;
         }
+        Volatile.Write(ref _writeAll, 1);
+        return false;
     }
 
     /// <summary>Stops this node's heartbeats without leaving the view, as a node that dies would (tests).</summary>

@@ -78,7 +78,11 @@ public sealed partial class RedisEngine : IMoltBeatEngine
     public HistoryOptions History => _history;
 
     /// <inheritdoc />
-    /// <remarks>Starts even when Redis is unreachable: the node serves its connections and catches up when Redis returns.</remarks>
+    /// <remarks>
+    /// Returns once this node is subscribed to the deployment's channel, so that what is published after it is delivered here;
+    /// it waits up to <see cref="RedisEngineOptions.OperationTimeout"/> for that. It starts even when Redis is unreachable: the
+    /// node serves its connections and catches up when Redis returns.
+    /// </remarks>
     public async Task StartAsync(IEventSink sink, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sink);

@@ -165,12 +165,15 @@ internal static class RedisScripts
     /// KEYS: 1 the nodes sorted set, 2 this node's rooms hash.
     /// ARGV: 1 node id, 2 how long a node stays live without a heartbeat (ms), 3 1 to replace every count (a full write),
     /// then pairs of room and count (0 removes the room).
-    /// Forgets nodes whose heartbeat is older than ARGV 2. Returns the number of live nodes.
+    /// Forgets nodes whose heartbeat is older than ARGV 2. Returns 1 when this node's counts were still held (its previous
+    /// heartbeat is within ARGV 2, so its hash has not expired), 0 when they may be gone and only a full write restores them.
     /// </summary>
     public const string Heartbeat = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local ttl = tonumber(ARGV[2])
+        local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        local held = (previous and tonumber(previous) > now - ttl) and 1 or 0
         redis.call('ZADD', KEYS[1], now, ARGV[1])
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
         redis.call('PEXPIRE', KEYS[1], ttl * 10)
@@ -183,7 +186,7 @@ internal static class RedisScripts
           end
         end
         redis.call('PEXPIRE', KEYS[2], ttl)
-        return redis.call('ZCARD', KEYS[1])
+        return held
         """;
 
     /// <summary>

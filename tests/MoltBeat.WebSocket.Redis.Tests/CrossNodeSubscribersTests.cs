@@ -7,7 +7,7 @@ namespace MoltBeat.WebSocket.Redis.Tests;
 /// <summary>Subscribers counted across nodes (protocol 1.1): each node's heartbeat shares its counts in Redis.</summary>
 public sealed class CrossNodeSubscribersTests
 {
-    private static readonly TimeSpan Heartbeat = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan Heartbeat = TimeSpan.FromMilliseconds(250);
 
     private static Task<Cluster> StartAsync(int nodes, RedisServer? redis = null) =>
         Cluster.StartAsync(nodes, redis, engine: o => o.NodeHeartbeat = Heartbeat);
@@ -73,6 +73,22 @@ public sealed class CrossNodeSubscribersTests
         await cluster[1].Engine.StopHeartbeatsForTestAsync();
         var dropped = await WaitForSubscribersAsync(cluster[0], room, 0);
         Assert.True(dropped < Heartbeat * 3 + TimeSpan.FromSeconds(1), $"dropped after {dropped}");
+    }
+
+    [Fact]
+    public async Task A_node_whose_counts_expired_while_it_stalled_writes_them_all_again()
+    {
+        await using var cluster = await StartAsync(2);
+        var room = "sub:" + Guid.NewGuid().ToString("N")[..8];
+        await using var client = await cluster[1].ConnectAsync();
+        await client.SubscribeAsync(room);
+        await WaitForSubscribersAsync(cluster[0], room, 1);
+
+        // What a heartbeat later than the time to live finds: the node's hash expired, its entry stale. Nothing
+        // changed on the node meanwhile, so only noticing the expiry brings its count back.
+        await RedisProbe.ExpireNodeCountsAsync(cluster, cluster[1].Engine.NodeId);
+
+        await WaitForSubscribersAsync(cluster[0], room, 1);
     }
 
     [Fact]

@@ -17,4 +17,14 @@ public static class RedisProbe
         await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
         return await redis.GetDatabase().KeyTimeToLiveAsync(new RedisKeys(cluster.Prefix).Idempotency(key));
     }
+
+    /// <summary>Makes Redis forget a node's counts as if its heartbeats had stopped long enough for them to expire.</summary>
+    public static async Task ExpireNodeCountsAsync(Cluster cluster, string nodeId)
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
+        var keys = new RedisKeys(cluster.Prefix);
+        var db = redis.GetDatabase();
+        await db.KeyDeleteAsync(keys.NodeRooms(nodeId));
+        await db.SortedSetAddAsync(keys.Nodes, nodeId, 0);
+    }
 }
