@@ -25,6 +25,7 @@ internal sealed class RoomOccupancyWatch : IAsyncDisposable
     private readonly ITimer _timer;
     private readonly CancellationTokenSource _stopping = new();
     private int _reading;
+    private int _disposed;
 
     public RoomOccupancyWatch(IMoltBeatEngine engine, ILogger logger, TimeProvider time, TimeSpan interval)
     {
@@ -138,6 +139,8 @@ internal sealed class RoomOccupancyWatch : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _timer.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
