@@ -232,4 +232,109 @@ public sealed class ConflationTests
 
         Assert.Equal(5 - got.Count, server.Server.GetStats().Recovery.ConflatedEvents);
     }
+
+    [Fact]
+    public async Task A_reader_that_lags_on_keyed_events_is_not_cut_off_and_gets_the_newest_of_each_key()
+    {
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            // As in the slow-consumer test: unkeyed, this much traffic to a stalled client ends in 4009.
+            o.MaxQueuedBytes = 1024 * 1024;
+            o.MaxQueuedMessages = 10_000;
+        });
+        var room = Room();
+        using var stalled = await StalledSocket.ConnectAsync(server.WsUri());
+        await stalled.SendTextAsync($"{{\"type\":\"subscribe\",\"room\":\"{room}\"}}");
+        await stalled.ReadMessagesAsync(2, TimeSpan.FromSeconds(10)); // connected, subscribed
+
+        // About 8 MB over 20 keys while the client reads nothing: more than the kernel buffers and the bound.
+        const int total = 8000;
+        var pad = new string('x', 1000);
+        for (var n = 1; n <= total; n++)
+        {
+            await server.Server.PublishAsync(new EventToPublish(room, "metrics:updated", new { n, pad }) { Key = $"m{n % 20}" });
+            if (n % 200 == 0)
+                await Task.Delay(5);
+        }
+        var newest = Enumerable.Range(total - 19, 20).Select(n => $"\"n\":{n},").ToList();
+
+        var messages = await stalled.ReadMessagesUntilAsync(m => newest.All(n => m.Any(x => x.Contains(n, StringComparison.Ordinal))), TimeSpan.FromSeconds(30));
+
+        Assert.Equal(0, server.Server.GetStats().Recovery.SlowConsumerDisconnects);
+        Assert.True(server.Server.GetStats().Recovery.ConflatedEvents > 0);
+        var events = messages.Select(m => JsonDocument.Parse(m).RootElement).ToList();
+        var offsets = events.Select(e => Offset(e, room)).ToList();
+        Assert.Equal(offsets.Order(), offsets);
+        Assert.Equal(total, events.Sum(e => 1 + Conflated(e)));
+    }
+
+    [Fact]
+    public async Task A_subscription_with_occupancy_gets_the_count_after_subscribed_then_each_change_and_none_after_it_leaves()
+    {
+        await using var server = await TestServer.StartAsync();
+        var room = Room();
+        await using var watcher = await server.ConnectAsync();
+        var reply = await SubscribeAsync(watcher, room, "\"occupancy\":true");
+        Assert.Equal("subscribed", reply.GetProperty("type").GetString());
+
+        var first = await watcher.ReceiveAsync();
+        Assert.Equal("occupancy", first.GetProperty("type").GetString());
+        Assert.Equal(room, first.GetProperty("room").GetString());
+        Assert.Equal(1, first.GetProperty("subscribers").GetInt64());
+        await using var other = await server.ConnectAsync();
+        await other.SubscribeAsync(room);
+        var second = await watcher.ReceiveAsync(TimeSpan.FromSeconds(3));
+        Assert.Equal(2, second.GetProperty("subscribers").GetInt64());
+
+        Assert.Equal("unsubscribed", (await watcher.RequestAsync("unsubscribe", $"\"room\":\"{room}\"")).GetProperty("type").GetString());
+        await other.DisposeAsync();
+        await watcher.AssertNothingAsync(TimeSpan.FromMilliseconds(2200));
+    }
+
+    [Fact]
+    public async Task Subscribers_coming_and_going_quickly_send_at_most_one_occupancy_message_a_second()
+    {
+        await using var server = await TestServer.StartAsync();
+        var room = Room();
+        await using var watcher = await server.ConnectAsync();
+        await SubscribeAsync(watcher, room, "\"occupancy\":true");
+        await using var flapper = await server.ConnectAsync();
+        var flapping = Stopwatch.StartNew();
+        for (var i = 0; i < 40; i++)
+        {
+            await flapper.SubscribeAsync(room);
+            Assert.Equal("unsubscribed", (await flapper.RequestAsync("unsubscribe", $"\"room\":\"{room}\"")).GetProperty("type").GetString());
+            await Task.Delay(50);
+        }
+        await flapper.SubscribeAsync(room); // ends with two subscribers
+        var flapped = flapping.Elapsed;
+
+        var counts = new List<long>();
+        while (true)
+        {
+            var message = await watcher.ReceiveAsync(TimeSpan.FromSeconds(3));
+            counts.Add(message.GetProperty("subscribers").GetInt64());
+            if (counts[^1] == 2)
+                break;
+        }
+
+        // The first right after subscribed, then at most one per second of flapping (and one after it).
+        Assert.InRange(counts.Count, 2, 2 + (int)Math.Ceiling(flapped.TotalSeconds));
+        await watcher.AssertNothingAsync(TimeSpan.FromMilliseconds(1500));
+    }
+
+    [Theory]
+    [InlineData("\"yes\"")]
+    [InlineData("1")]
+    [InlineData("null")]
+    public async Task An_occupancy_that_is_not_a_boolean_is_a_bad_request(string occupancy)
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.ConnectAsync();
+
+        var reply = await SubscribeAsync(client, Room(), $"\"occupancy\":{occupancy}");
+
+        Assert.Equal("bad_request", reply.GetProperty("code").GetString());
+        Assert.Contains("occupancy", reply.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
 }
