@@ -219,6 +219,15 @@ public sealed partial class RedisEngine
                     }
                     break;
                 }
+            case RedisMessage.PresenceQuery:
+                {
+                    // Not under the gate: it reads this node's rooms, not the delivery order.
+                    var text = System.Text.Encoding.UTF8.GetString(message[1..]);
+                    var cut = text.IndexOf('\n', StringComparison.Ordinal);
+                    if (cut > 0)
+                        _ = AnswerPresenceAsync(text[..cut], text[(cut + 1)..]);
+                    break;
+                }
             case RedisMessage.Sync:
                 {
                     var (epoch, offset) = RedisMessage.ParseSync(message);

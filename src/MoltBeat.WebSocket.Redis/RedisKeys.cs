@@ -39,4 +39,10 @@ internal sealed class RedisKeys(string prefix)
 
     /// <summary>What <see cref="NodeRooms"/> starts with, for scripts that build it from a node id.</summary>
     public string NodeRoomsPrefix => _tag + ":node:";
+
+    /// <summary>The occupied rooms: room → 0 while it has subscribers, else when (Unix ms) it was first seen with none.</summary>
+    public RedisKey Occupied => _tag + ":occupied";
+
+    /// <summary>Where the nodes answer one presence query: node id → its part.</summary>
+    public RedisKey PresenceAnswers(string queryId) => _tag + ":presence:" + queryId;
 }

@@ -12,6 +12,7 @@ namespace MoltBeat.WebSocket.Redis;
 /// <item><c>B\n&lt;frame&gt;</c>: a broadcast to every client, not recorded.</item>
 /// <item><c>S&lt;all epoch&gt;\n&lt;all offset&gt;</c>: a sync marker (every event up to that offset was published before it).</item>
 /// <item><c>T&lt;traceparent&gt;\n</c> before a room event on the channel (never in a history): the publish span it continues.</item>
+/// <item><c>P&lt;query id&gt;\n&lt;room&gt;</c>: a presence query; every node writes its part into the query's hash; never recorded.</item>
 /// <item><c>C&lt;kind&gt;\n&lt;time, Unix ms&gt;\n&lt;room or nothing&gt;\n&lt;user id&gt;</c>: an operator's control, kind <c>R</c>
 /// (revoke user) or <c>U</c> (unsubscribe user from the room); never recorded. The user id, in UTF-8, is the rest of
 /// the message, so it may hold any character.</item>
@@ -23,6 +24,7 @@ internal static class RedisMessage
     public const byte Broadcast = (byte)'B';
     public const byte Sync = (byte)'S';
     public const byte Trace = (byte)'T';
+    public const byte PresenceQuery = (byte)'P';
 
     /// <summary>Splits a channel message into the traceparent line it may start with and the message itself.</summary>
     /// <exception cref="FormatException">A trace line without its end.</exception>

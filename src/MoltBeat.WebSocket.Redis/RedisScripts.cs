@@ -208,4 +208,53 @@ internal static class RedisScripts
         end
         return sum
         """;
+
+    /// <summary>
+    /// Marks a room occupied. KEYS: 1 the occupied hash. ARGV: 1 the room. Returns 1 when it was not occupied (this call
+    /// made the transition), 0 when it was (a vacating in progress is cancelled).
+    /// </summary>
+    public const string MarkOccupied = """
+        local was = redis.call('HGET', KEYS[1], ARGV[1])
+        redis.call('HSET', KEYS[1], ARGV[1], '0')
+        if was then return 0 end
+        return 1
+        """;
+
+    /// <summary>
+    /// Vacates the occupied rooms that have had no subscriber on any live node for the debounce. KEYS: 1 the occupied hash,
+    /// 2 the nodes sorted set. ARGV: 1 the debounce (ms), 2 how long a node stays live without a heartbeat (ms), 3 the prefix
+    /// of a node's rooms hash. A room seen empty gets the time it was first seen so; one seen with subscribers gets 0 again.
+    /// Returns the rooms vacated now (each by this call only: scripts run one at a time).
+    /// </summary>
+    public const string TakeVacated = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local nodes = redis.call('ZRANGEBYSCORE', KEYS[2], now - tonumber(ARGV[2]), '+inf')
+        local all = redis.call('HGETALL', KEYS[1])
+        local vacated = {}
+        for i = 1, #all, 2 do
+          local room, since = all[i], tonumber(all[i + 1])
+          local sum = 0
+          for _, id in ipairs(nodes) do
+            local c = redis.call('HGET', ARGV[3] .. id .. ':rooms', room)
+            if c then sum = sum + tonumber(c) end
+          end
+          if sum > 0 then
+            if since ~= 0 then redis.call('HSET', KEYS[1], room, '0') end
+          elseif since == 0 then
+            redis.call('HSET', KEYS[1], room, now)
+          elseif now - since >= tonumber(ARGV[1]) then
+            redis.call('HDEL', KEYS[1], room)
+            vacated[#vacated + 1] = room
+          end
+        end
+        return vacated
+        """;
+
+    /// <summary>How many nodes are live. KEYS: 1 the nodes sorted set. ARGV: 1 how long a node stays live without a heartbeat (ms).</summary>
+    public const string LiveNodes = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+        """;
 }

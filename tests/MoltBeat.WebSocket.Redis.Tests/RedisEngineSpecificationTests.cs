@@ -7,10 +7,16 @@ namespace MoltBeat.WebSocket.Redis.Tests;
 /// <summary>The engine specification, run by the Redis engine on a real <c>redis-server</c> (each test with keys of its own).</summary>
 public sealed class RedisEngineSpecificationTests : EngineSpecification
 {
+    // Short, so that occupancy's debounce (at least three heartbeats) passes quickly.
+    private static readonly TimeSpan Heartbeat = TimeSpan.FromMilliseconds(150);
+
+    /// <inheritdoc />
+    protected override TimeSpan VacatedDebounce => Heartbeat * 3;
+
     protected override async Task<IMoltBeatEngine> CreateEngineAsync(HistoryOptions history)
     {
         var redis = await RedisServer.Shared;
-        return new RedisEngine(new RedisEngineOptions { Configuration = redis.Configuration, KeyPrefix = $"spec-{Guid.NewGuid():N}", History = history });
+        return new RedisEngine(new RedisEngineOptions { Configuration = redis.Configuration, KeyPrefix = $"spec-{Guid.NewGuid():N}", History = history, NodeHeartbeat = Heartbeat });
     }
 
     /// <summary>Redis keeps the time: a window of one second, configured, then waited out.</summary>

@@ -138,6 +138,77 @@ public abstract class EngineSpecification
         Assert.Equal(Enumerable.Range(1, 50), sink.For(room).Select(N));
     }
 
+    /// <summary>A debounce the engine honours as given (the Redis engine raises it to three node heartbeats).</summary>
+    protected virtual TimeSpan VacatedDebounce => TimeSpan.FromMilliseconds(300);
+
+    /// <summary>Calls TakeVacated every 50 ms for <paramref name="during"/>; every room it handed out.</summary>
+    private static async Task<List<string>> SweepAsync(IMoltBeatEngine engine, TimeSpan during)
+    {
+        var vacated = new List<string>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var debounce = TimeSpan.FromMilliseconds(300);
+        while (clock.Elapsed < during)
+        {
+            vacated.AddRange(await engine.TakeVacatedAsync(debounce, CancellationToken.None).AsTask().WaitAsync(Limit));
+            await Task.Delay(50);
+        }
+        return vacated;
+    }
+
+    [Fact]
+    public async Task A_room_is_marked_occupied_once_and_vacated_once_after_nobody_was_there_for_the_debounce()
+    {
+        var (engine, _) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+
+        Assert.True(await engine.MarkOccupiedAsync(room, CancellationToken.None).AsTask().WaitAsync(Limit));
+        Assert.False(await engine.MarkOccupiedAsync(room, CancellationToken.None).AsTask().WaitAsync(Limit));
+        var vacated = await SweepAsync(engine, VacatedDebounce * 3);
+
+        Assert.Equal([room], vacated.Where(r => r == room));
+        Assert.True(await engine.MarkOccupiedAsync(room, CancellationToken.None).AsTask().WaitAsync(Limit));
+    }
+
+    [Fact]
+    public async Task A_room_with_a_subscriber_is_not_vacated_and_a_return_within_the_debounce_cancels_the_vacating()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var watched = UniqueRoom("spec");
+        var returning = UniqueRoom("spec");
+        await engine.SubscribeAsync(watched, ReplayRequest.None, sink.NewSubscriber(watched).Attach, CancellationToken.None).AsTask().WaitAsync(Limit);
+        await engine.MarkOccupiedAsync(watched, CancellationToken.None).AsTask().WaitAsync(Limit);
+        await engine.MarkOccupiedAsync(returning, CancellationToken.None).AsTask().WaitAsync(Limit);
+
+        // Nobody in `returning` for less than the debounce, then it is marked again (a dashboard reconnecting).
+        var first = await SweepAsync(engine, VacatedDebounce / 2);
+        Assert.False(await engine.MarkOccupiedAsync(returning, CancellationToken.None).AsTask().WaitAsync(Limit));
+        await engine.SubscribeAsync(returning, ReplayRequest.None, sink.NewSubscriber(returning).Attach, CancellationToken.None).AsTask().WaitAsync(Limit);
+        var later = await SweepAsync(engine, VacatedDebounce * 3);
+
+        Assert.DoesNotContain(watched, first.Concat(later));
+        Assert.DoesNotContain(returning, first.Concat(later));
+    }
+
+    [Fact]
+    public async Task Presence_counts_every_subscriber_and_lists_users_with_their_connections()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        foreach (var user in new[] { "u1", "u1", "u2", null })
+            await engine.SubscribeAsync(room, ReplayRequest.None, sink.NewSubscriber(room, user).Attach, CancellationToken.None).AsTask().WaitAsync(Limit);
+
+        var presence = await engine.GetPresenceAsync(room, 10, CancellationToken.None).AsTask().WaitAsync(Limit);
+        var bounded = await engine.GetPresenceAsync(room, 1, CancellationToken.None).AsTask().WaitAsync(Limit);
+
+        Assert.Equal(4, presence.Subscribers);
+        Assert.Equal([new UserPresence("u1", 2), new UserPresence("u2", 1)], presence.Users);
+        Assert.Equal(4, bounded.Subscribers);
+        Assert.Equal([new UserPresence("u1", 2)], bounded.Users);
+    }
+
     [Fact]
     public async Task A_keyed_event_carries_its_key_live_and_in_the_history()
     {
@@ -608,6 +679,15 @@ public abstract class EngineSpecification
                 return _subscribers.Count(s => s.IsAttached && s.Room == room);
         }
 
+        public (IReadOnlyList<UserPresence> Users, int Anonymous) Presence(string room)
+        {
+            lock (_gate)
+            {
+                var here = _subscribers.Where(s => s.IsAttached && s.Room == room).ToList();
+                return ([.. here.Where(s => s.UserId is not null).GroupBy(s => s.UserId!).Select(g => new UserPresence(g.Key, g.Count()))], here.Count(s => s.UserId is null));
+            }
+        }
+
         // Every room with subscribers, changed or not: a test sink need not track changes.
         public IReadOnlyCollection<string> TakeChangedRooms(bool all)
         {
@@ -617,9 +697,9 @@ public abstract class EngineSpecification
 
         public Task WaitForControlAsync(string userId) => Until(() => Controls.Any(c => c.Control.UserId == userId), $"the control for {userId} at the sink");
 
-        public Subscriber NewSubscriber(string room)
+        public Subscriber NewSubscriber(string room, string? userId = null)
         {
-            var subscriber = new Subscriber(this, room);
+            var subscriber = new Subscriber(this, room) { UserId = userId };
             lock (_gate)
                 _subscribers.Add(subscriber);
             return subscriber;
@@ -655,6 +735,8 @@ public abstract class EngineSpecification
         public sealed class Subscriber(RecordingSink sink, string room)
         {
             public string Room { get; } = room;
+
+            public string? UserId { get; init; }
 
             public bool IsAttached { get; private set; }
 

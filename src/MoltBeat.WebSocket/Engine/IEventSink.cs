@@ -28,4 +28,10 @@ public interface IEventSink
     /// <paramref name="all"/>. Tracking starts with the first call (ask for all then). Safe from any thread; joins and leaves pay only for marking their room.
     /// </summary>
     IReadOnlyCollection<string> TakeChangedRooms(bool all);
+
+    /// <summary>
+    /// This node's subscribers of <paramref name="room"/> by user: each authenticated user with its subscribed connections,
+    /// and how many subscribed connections are anonymous. Safe from any thread.
+    /// </summary>
+    (IReadOnlyList<UserPresence> Users, int Anonymous) Presence(string room);
 }

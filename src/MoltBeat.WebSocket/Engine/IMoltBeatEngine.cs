@@ -97,9 +97,44 @@ public interface IMoltBeatEngine : IAsyncDisposable
     /// <exception cref="EngineUnavailableException">The engine cannot read it now.</exception>
     ValueTask<long> GetSubscribersAsync(string room, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Marks <paramref name="room"/> occupied over every node, as its first subscriber on this node arrives (protocol 1.1,
+    /// <c>RoomOccupied</c>); also cancels a vacating in progress. True only for the call that changed it from vacated (or
+    /// unknown) to occupied, on whichever node: so the event is raised once per transition in the deployment.
+    /// </summary>
+    /// <exception cref="EngineUnavailableException">The engine cannot reach its shared state now.</exception>
+    ValueTask<bool> MarkOccupiedAsync(string room, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The occupied rooms that have had no subscriber on any node for at least <paramref name="debounce"/>, now marked
+    /// vacated (protocol 1.1, <c>RoomVacated</c>): each such room is returned by one call only, on whichever node. Called
+    /// periodically by every node that tracks occupancy; a node that died stops counting once it is known to be gone.
+    /// </summary>
+    /// <exception cref="EngineUnavailableException">The engine cannot reach its shared state now.</exception>
+    ValueTask<IReadOnlyList<string>> TakeVacatedAsync(TimeSpan debounce, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Who is subscribed to <paramref name="room"/> over every node: the subscriber count and the users with their
+    /// connection counts (at most <paramref name="maxUsers"/>, most connections first; anonymous connections are counted,
+    /// not listed).
+    /// </summary>
+    /// <exception cref="EngineUnavailableException">The engine cannot read it now.</exception>
+    ValueTask<RoomPresence> GetPresenceAsync(string room, int maxUsers, CancellationToken cancellationToken);
+
     /// <summary>Counters for stats and health.</summary>
     EngineStats GetStats();
 }
+
+/// <summary>Who is subscribed to a room (protocol 1.1 presence).</summary>
+/// <param name="Room">The room.</param>
+/// <param name="Subscribers">Subscriptions over every node, anonymous ones included.</param>
+/// <param name="Users">Authenticated users with their number of subscribed connections, most first (bounded by the query).</param>
+public sealed record RoomPresence(string Room, long Subscribers, IReadOnlyList<UserPresence> Users);
+
+/// <summary>One user's subscribed connections to a room.</summary>
+/// <param name="UserId">The user's id (the token's subject).</param>
+/// <param name="Connections">Its connections subscribed to the room, over every node.</param>
+public sealed record UserPresence(string UserId, int Connections);
 
 /// <summary>What an engine reports about itself.</summary>
 /// <param name="Name">The engine's kind, e.g. <c>memory</c> or <c>redis</c>.</param>

@@ -29,6 +29,7 @@ public sealed class InMemoryEngine : IMoltBeatEngine
     // publish and per trim, so the map never holds more than the keys published within one window.
     private readonly Queue<(string Key, long Expires)> _idempotencyOrder = new();
     private readonly long _idempotencyWindow;
+    private readonly OccupancyLedger _occupancy;
     private IEventSink? _sink;
     private long _historyEntries;
     private long _historyBytes;
@@ -41,6 +42,7 @@ public sealed class InMemoryEngine : IMoltBeatEngine
         _history = history ?? new HistoryOptions();
         _history.Validate();
         _time = timeProvider ?? TimeProvider.System;
+        _occupancy = new OccupancyLedger(_time);
         _idempotencyWindow = (long)(ProtocolLimits.IdempotencyWindow.TotalSeconds * _time.TimestampFrequency);
         // One timer for the whole engine ages out rooms that nobody publishes to any more.
         var period = _history.MaxAge / 4 < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : _history.MaxAge / 4;
@@ -142,6 +144,29 @@ public sealed class InMemoryEngine : IMoltBeatEngine
         ArgumentNullException.ThrowIfNull(room);
         var sink = _sink ?? throw new InvalidOperationException("The engine has not been started.");
         return ValueTask.FromResult((long)sink.Subscribers(room));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> MarkOccupiedAsync(string room, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        return ValueTask.FromResult(_occupancy.MarkOccupied(room));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<string>> TakeVacatedAsync(TimeSpan debounce, CancellationToken cancellationToken)
+    {
+        var sink = _sink ?? throw new InvalidOperationException("The engine has not been started.");
+        return ValueTask.FromResult(_occupancy.TakeVacated(debounce, room => sink.Subscribers(room)));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<RoomPresence> GetPresenceAsync(string room, int maxUsers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(room);
+        var sink = _sink ?? throw new InvalidOperationException("The engine has not been started.");
+        var (users, anonymous) = sink.Presence(room);
+        return ValueTask.FromResult(PresenceMerge.Of(room, [(users, anonymous)], maxUsers));
     }
 
     /// <inheritdoc />

@@ -112,6 +112,12 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
         }
     }
 
+    /// <summary>
+    /// Told (under <see cref="Order"/>, so it must only note it) when a room gets its first subscriber on this node: occupancy
+    /// tracking (the occupancy tracker). Null while nothing tracks.
+    /// </summary>
+    public Action<string>? FirstLocalSubscriber { get; set; }
+
     /// <summary>Adds a connection's output to a room; false when it was there already.</summary>
     public bool Join(string room, ConnectionOutput output)
     {
@@ -120,6 +126,8 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
             if (!_rooms[output.Worker.Index].Add(room, output))
                 return false;
             _changed?.Add(room);
+            if (FirstLocalSubscriber is { } first && Members(room) == 1)
+                first(room);
             return true;
         }
     }
@@ -145,6 +153,24 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
 
     /// <inheritdoc />
     public int Subscribers(string room) => Members(room);
+
+    /// <inheritdoc />
+    public (IReadOnlyList<UserPresence> Users, int Anonymous) Presence(string room)
+    {
+        var users = new Dictionary<string, int>(StringComparer.Ordinal);
+        var anonymous = 0;
+        foreach (var registry in _rooms)
+        {
+            foreach (var output in registry.Snapshot(room))
+            {
+                if (output.UserId is { } user)
+                    users[user] = users.GetValueOrDefault(user) + 1;
+                else
+                    anonymous++;
+            }
+        }
+        return ([.. users.Select(u => new UserPresence(u.Key, u.Value))], anonymous);
+    }
 
     /// <inheritdoc />
     public IReadOnlyCollection<string> TakeChangedRooms(bool all)

@@ -57,6 +57,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         OccupancyWatch = new RoomOccupancyWatch(Engine, Logger, Time, Options.OccupancyInterval);
         _connectionServices = new ConnectionServices(Options, Engine, Hub, Metrics, Logger, Time, OutputLimits, OccupancyWatch, RaiseConnected, RaiseDisconnected);
         _engineStarted = new Lazy<Task>(() => Engine.StartAsync(Hub, CancellationToken.None));
+        CreateOccupancyTracker();
         _lastReplenish = Time.GetTimestamp();
         // One timer drives every connection's heartbeat, auth timeout, token expiry and rate-limit refill.
         var period = TimeSpan.FromTicks(Math.Clamp(Options.HeartbeatInterval.Ticks / 4, TimeSpan.FromMilliseconds(20).Ticks, TimeSpan.FromSeconds(1).Ticks));
@@ -234,6 +235,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         await CloseAsync().ConfigureAwait(false);
         await _sweepTimer.DisposeAsync().ConfigureAwait(false);
         await OccupancyWatch.DisposeAsync().ConfigureAwait(false);
+        await OccupancyTracker.DisposeAsync().ConfigureAwait(false);
         Hub.Dispose();
         if (_ownsEngine)
             await Engine.DisposeAsync().ConfigureAwait(false);

@@ -8,4 +8,7 @@ internal static partial class ServerLog
     // Debug: while the engine is down this would repeat every second for every watched room; the engine logs the outage itself.
     [LoggerMessage(40, LogLevel.Debug, "Reading the subscriber count of {Room} failed; occupancy messages resume when the engine is back")]
     public static partial void OccupancyReadFailed(ILogger logger, Exception exception, string room);
+
+    [LoggerMessage(41, LogLevel.Warning, "Occupancy tracking could not reach the engine (room {Room}); it tries again every second")]
+    public static partial void OccupancyFailed(ILogger logger, Exception exception, string? room);
 }

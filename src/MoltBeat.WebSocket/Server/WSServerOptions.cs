@@ -98,6 +98,19 @@ public sealed class WSServerOptions
     /// </summary>
     public TimeSpan OccupancyInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Whether this node tracks rooms occupied and vacated (<see cref="MoltBeatWSServer.RoomOccupied"/>,
+    /// <see cref="MoltBeatWSServer.RoomVacated"/>) from the start. Adding a handler to either event turns it on too. In a
+    /// cluster, turn it on on every node: a node that does not track never marks its rooms occupied. Default false.
+    /// </summary>
+    public bool TrackRoomOccupancy { get; set; }
+
+    /// <summary>
+    /// How long an occupied room must have had no subscriber anywhere before it is vacated: a dashboard that reconnects
+    /// within it raises neither event. With Redis it is at least three node heartbeats. Default 5 s.
+    /// </summary>
+    public TimeSpan RoomVacatedAfter { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>History bounds for the default in-memory engine.</summary>
     public HistoryOptions History { get; set; } = new();
 
@@ -116,6 +129,7 @@ public sealed class WSServerOptions
         Positive(AuthTimeout, nameof(AuthTimeout));
         Positive(HandshakeTimeout, nameof(HandshakeTimeout));
         Positive(CloseTimeout, nameof(CloseTimeout));
+        Positive(RoomVacatedAfter, nameof(RoomVacatedAfter));
         if (OccupancyInterval < TimeSpan.FromSeconds(1))
             throw new ArgumentOutOfRangeException(nameof(OccupancyInterval), OccupancyInterval, "OccupancyInterval must be at least 1 s: occupancy messages are sent at most once per second per room.");
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageSize, 128);

@@ -15,6 +15,8 @@ public sealed class InMemoryIdempotencyTests
 
         public int Subscribers(string room) => 0;
 
+        public (IReadOnlyList<UserPresence> Users, int Anonymous) Presence(string room) => ([], 0);
+
         public IReadOnlyCollection<string> TakeChangedRooms(bool all) => [];
 
         public void Control(EngineControl control)

@@ -38,6 +38,12 @@ public sealed class HealthCheckTests
 
         public ValueTask<long> GetSubscribersAsync(string room, CancellationToken cancellationToken) => _inner.GetSubscribersAsync(room, cancellationToken);
 
+        public ValueTask<bool> MarkOccupiedAsync(string room, CancellationToken cancellationToken) => _inner.MarkOccupiedAsync(room, cancellationToken);
+
+        public ValueTask<IReadOnlyList<string>> TakeVacatedAsync(TimeSpan debounce, CancellationToken cancellationToken) => _inner.TakeVacatedAsync(debounce, cancellationToken);
+
+        public ValueTask<RoomPresence> GetPresenceAsync(string room, int maxUsers, CancellationToken cancellationToken) => _inner.GetPresenceAsync(room, maxUsers, cancellationToken);
+
         public EngineStats GetStats() => _inner.GetStats() with { Healthy = Healthy };
 
         public ValueTask DisposeAsync() => _inner.DisposeAsync();

@@ -40,6 +40,12 @@ public sealed class FailingSubscribesEngine(InMemoryEngine inner) : IMoltBeatEng
 
     public ValueTask<long> GetSubscribersAsync(string room, CancellationToken cancellationToken) => inner.GetSubscribersAsync(room, cancellationToken);
 
+    public ValueTask<bool> MarkOccupiedAsync(string room, CancellationToken cancellationToken) => inner.MarkOccupiedAsync(room, cancellationToken);
+
+    public ValueTask<IReadOnlyList<string>> TakeVacatedAsync(TimeSpan debounce, CancellationToken cancellationToken) => inner.TakeVacatedAsync(debounce, cancellationToken);
+
+    public ValueTask<RoomPresence> GetPresenceAsync(string room, int maxUsers, CancellationToken cancellationToken) => inner.GetPresenceAsync(room, maxUsers, cancellationToken);
+
     public ValueTask<RecoveryResult> ReadHistoryAsync(string room, ReplayRequest request, CancellationToken cancellationToken) => inner.ReadHistoryAsync(room, request, cancellationToken);
 
     public EngineStats GetStats() => inner.GetStats();

@@ -53,6 +53,9 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
     /// <summary>Messages waiting under the slow-consumer bound (same caveat as <see cref="QueuedBytes"/>).</summary>
     public int QueuedMessages => Volatile.Read(ref _boundedMessages);
 
+    /// <summary>The connection's user id (null: anonymous), for presence.</summary>
+    public string? UserId => owner.UserId;
+
     /// <summary>The worker that owns this output.</summary>
     public FanoutWorker Worker => worker;
 

@@ -3,6 +3,9 @@ namespace MoltBeat.WebSocket.Server.Outgoing;
 /// <summary>What a <see cref="ConnectionOutput"/> asks of the connection it writes for: nothing else of the server.</summary>
 internal interface IOutputOwner
 {
+    /// <summary>The authenticated user's id, or null for an anonymous connection (presence).</summary>
+    string? UserId { get; }
+
     /// <summary>Whether the client opted in to batched frames (<c>batch=1</c>).</summary>
     bool Batch { get; }
 
