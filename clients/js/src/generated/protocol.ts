@@ -97,6 +97,7 @@ export const RATE_LIMITED_EXTRA_BACKOFF_STEPS = 3;
  */
 export const PROTOCOL_LIMITS = {
   maxLast: 100,
+  maxRate: 1000,
   maxKeyLength: 128,
   idempotencyWindow: 300000,
 } as const;
