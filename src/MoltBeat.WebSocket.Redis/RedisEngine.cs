@@ -127,7 +127,7 @@ public sealed partial class RedisEngine : IMoltBeatEngine
             keys[^1] = _keys.Idempotency(idempotencyKey);
         // The frame without offsets, minus its closing brace; the script appends the offsets object,
         // which gives exactly the bytes EventFrame.Build would write with them.
-        var head = EventFrame.Build(request.Rooms, request.EventName, request.Data.Span, request.TimestampMs, offsets: null);
+        var head = EventFrame.Build(request.Rooms, request.EventName, request.Data.Span, request.TimestampMs, request.Key, offsets: null);
         RedisValue[] args =
         [
             _keys.EventsName,

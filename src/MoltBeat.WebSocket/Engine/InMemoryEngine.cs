@@ -81,7 +81,7 @@ public sealed class InMemoryEngine : IMoltBeatEngine
                 offsets[i] = streams[i].NextOffset();
                 pairs[i] = new(rooms[i], offsets[i]);
             }
-            var frame = EventFrame.Build(request.Rooms, request.EventName, request.Data.Span, request.TimestampMs, pairs);
+            var frame = EventFrame.Build(request.Rooms, request.EventName, request.Data.Span, request.TimestampMs, request.Key, pairs);
             published = new PublishedEvent(frame, rooms, offsets) { TraceParent = request.TraceParent };
             for (var i = 0; i < rooms.Length; i++)
             {

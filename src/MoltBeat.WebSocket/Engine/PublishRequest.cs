@@ -39,6 +39,29 @@ public sealed record PublishRequest(
         }
     }
 
+    /// <summary>
+    /// The conflation key (protocol 1.1), 1 to <see cref="ProtocolLimits.MaxKeyLength"/> characters, or null: written into the
+    /// event's frame (<c>"key"</c>), where the server reads it back to conflate events of one room, event name and key for a
+    /// subscription with <c>maxRate</c> or a connection that lags. Events without a key are never conflated.
+    /// </summary>
+    /// <exception cref="ArgumentException">The key is empty or longer than <see cref="ProtocolLimits.MaxKeyLength"/>.</exception>
+    public string? Key
+    {
+        get;
+        init
+        {
+            EnsureValidKey(value, nameof(Key));
+            field = value;
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="key"/> is null or 1 to <see cref="ProtocolLimits.MaxKeyLength"/> characters.</summary>
+    internal static void EnsureValidKey(string? key, string paramName)
+    {
+        if (key is not null && key.Length is 0 or > ProtocolLimits.MaxKeyLength)
+            throw new ArgumentException($"A conflation key is 1-{ProtocolLimits.MaxKeyLength} characters, got {key.Length}. Nothing was sent.", paramName);
+    }
+
     /// <summary>Throws unless <paramref name="key"/> is null or 1 to <see cref="ProtocolLimits.MaxKeyLength"/> characters.</summary>
     internal static void EnsureValidIdempotencyKey(string? key, string paramName)
     {

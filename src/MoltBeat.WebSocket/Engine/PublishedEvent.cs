@@ -39,6 +39,27 @@ public sealed class PublishedEvent
     /// </summary>
     public bool Duplicate { get; init; }
 
+    /// <summary>
+    /// What conflation compares: room(s), event name and key, read from <see cref="Frame"/> the first time it is asked (only
+    /// conflation asks); null for an event without a key.
+    /// </summary>
+    internal string? ConflationKey
+    {
+        get
+        {
+            // Racing readers compute the same value; the flag is written after it.
+            if (!Volatile.Read(ref _conflationKeyKnown))
+            {
+                _conflationKey = Protocol.EventFrame.ConflationIdentity(Frame);
+                Volatile.Write(ref _conflationKeyKnown, true);
+            }
+            return _conflationKey;
+        }
+    }
+
+    private string? _conflationKey;
+    private bool _conflationKeyKnown;
+
     /// <summary>Whether this is a broadcast to every connected client rather than to rooms.</summary>
     public bool IsBroadcastToAll => DeliveryRooms is null;
 

@@ -7,4 +7,6 @@ namespace MoltBeat.WebSocket.Protocol;
 /// <param name="Since">The <c>since</c> position of a recovering <c>subscribe</c>.</param>
 /// <param name="Token">The <c>token</c> of an <c>auth</c> message.</param>
 /// <param name="Last">The <c>last</c> of a <c>subscribe</c> (revision 1.1), 0 to <see cref="ProtocolLimits.MaxLast"/>; null when absent.</param>
-internal sealed record ClientRequest(string Type, long? Id, string? Room, StreamPosition? Since, string? Token, int? Last = null);
+/// <param name="MaxRate">The <c>maxRate</c> of a <c>subscribe</c> (revision 1.1), above 0 up to <see cref="ProtocolLimits.MaxRate"/>; null when absent.</param>
+/// <param name="Occupancy">The <c>occupancy</c> of a <c>subscribe</c> (revision 1.1); null when absent.</param>
+internal sealed record ClientRequest(string Type, long? Id, string? Room, StreamPosition? Since, string? Token, int? Last = null, double? MaxRate = null, bool? Occupancy = null);

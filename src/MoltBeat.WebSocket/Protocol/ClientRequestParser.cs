@@ -33,6 +33,8 @@ internal static class ClientRequestParser
             string? type = null, room = null, token = null;
             StreamPosition? since = null;
             int? last = null;
+            double? maxRate = null;
+            bool? occupancy = null;
             string? fieldError = null;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
@@ -59,6 +61,12 @@ internal static class ClientRequestParser
                     case Field.Last:
                         last = ReadLast(ref reader, ref fieldError);
                         break;
+                    case Field.MaxRate:
+                        maxRate = ReadMaxRate(ref reader, ref fieldError);
+                        break;
+                    case Field.Occupancy:
+                        occupancy = ReadBoolean(ref reader, "occupancy", ref fieldError);
+                        break;
                     default:
                         reader.Skip(); // unknown fields are ignored (forward compatibility)
                         break;
@@ -73,7 +81,7 @@ internal static class ClientRequestParser
                 return new(null, fieldError, id);
             if (type is null)
                 return new(null, "missing field 'type'", id);
-            return new(new ClientRequest(type, id, room, since, token, last), null, id);
+            return new(new ClientRequest(type, id, room, since, token, last, maxRate, occupancy), null, id);
         }
         catch (JsonException)
         {
@@ -95,6 +103,8 @@ internal static class ClientRequestParser
         Token,
         Since,
         Last,
+        MaxRate,
+        Occupancy,
     }
 
     private static Field FieldOf(ref Utf8JsonReader reader) =>
@@ -104,6 +114,8 @@ internal static class ClientRequestParser
         : reader.ValueTextEquals(WireNames.Token) ? Field.Token
         : reader.ValueTextEquals(WireNames.Since) ? Field.Since
         : reader.ValueTextEquals(WireNames.Last) ? Field.Last
+        : reader.ValueTextEquals(WireNames.MaxRate) ? Field.MaxRate
+        : reader.ValueTextEquals(WireNames.Occupancy) ? Field.Occupancy
         : Field.Unknown;
 
     private static string? ReadString(ref Utf8JsonReader reader, string field, ref string? error)
@@ -129,6 +141,25 @@ internal static class ClientRequestParser
         if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value) && value is >= 0 and <= ProtocolLimits.MaxLast)
             return value;
         error ??= $"field 'last' must be an integer from 0 to {ProtocolLimits.MaxLast}";
+        reader.Skip();
+        return null;
+    }
+
+    private static double? ReadMaxRate(ref Utf8JsonReader reader, ref string? error)
+    {
+        // TryGetDouble refuses what does not fit a double; 1e400 is not a rate.
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var value) && value > 0 && value <= ProtocolLimits.MaxRate)
+            return value;
+        error ??= $"field 'maxRate' must be a number of events per second above 0 and at most {ProtocolLimits.MaxRate}";
+        reader.Skip();
+        return null;
+    }
+
+    private static bool? ReadBoolean(ref Utf8JsonReader reader, string field, ref string? error)
+    {
+        if (reader.TokenType is JsonTokenType.True or JsonTokenType.False)
+            return reader.GetBoolean();
+        error ??= $"field '{field}' must be true or false";
         reader.Skip();
         return null;
     }

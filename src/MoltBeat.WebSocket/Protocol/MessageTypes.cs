@@ -27,6 +27,9 @@ public static class MessageTypes
     /// <summary>Server → client: a request failed.</summary>
     public const string Error = "error";
 
+    /// <summary>Server → client: a room's subscriber count across every node, for a subscription that asked (revision 1.1).</summary>
+    public const string Occupancy = "occupancy";
+
     /// <summary>Client → server: join a room.</summary>
     public const string Subscribe = "subscribe";
 

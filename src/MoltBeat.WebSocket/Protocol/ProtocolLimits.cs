@@ -10,7 +10,7 @@ public static class ProtocolLimits
     /// The highest <c>maxRate</c> a <c>subscribe</c> may ask (events per second and conflation key; above 0 up to this): a rate a
     /// person can read is far below it, and a higher one would only keep timers busy.
     /// </summary>
-    public const double MaxRate = 1000;
+    public const int MaxRate = 1000;
 
     /// <summary>The longest <c>key</c> (conflation) or <c>idempotencyKey</c> of a publish, in characters (1 to this).</summary>
     public const int MaxKeyLength = 128;

@@ -46,6 +46,15 @@ internal static class ServerMessages
                 w.WriteNumber(WireNames.Replay, n);
         });
 
+    /// <summary><c>occupancy</c> (revision 1.1): a room's subscribers across every node, for subscriptions that asked.</summary>
+    public static byte[] Occupancy(string room, long subscribers) =>
+        Write(w =>
+        {
+            w.WriteString(WireNames.Type, MessageTypes.Occupancy);
+            w.WriteString(WireNames.Room, room);
+            w.WriteNumber(WireNames.Subscribers, subscribers);
+        });
+
     /// <summary>
     /// <c>unsubscribed</c>: the reply to <c>unsubscribe</c> (with its id), or, with a <paramref name="reason"/> and
     /// no id, the server removing a subscription by itself (revision 1.1: <see cref="UnsubscribeReasons"/>).

@@ -80,4 +80,19 @@ internal static class WireNames
 
     /// <summary>The authenticated user's claims (<c>connected</c>).</summary>
     public static ReadOnlySpan<byte> User => "user"u8;
+
+    /// <summary>How many older events of the same room, event name and key a delivered event replaced (revision 1.1, conflation).</summary>
+    public static ReadOnlySpan<byte> Conflated => "conflated"u8;
+
+    /// <summary>A publish's conflation key, carried on its event (revision 1.1).</summary>
+    public static ReadOnlySpan<byte> Key => "key"u8;
+
+    /// <summary>The most events per second and conflation key a <c>subscribe</c> asks for (revision 1.1).</summary>
+    public static ReadOnlySpan<byte> MaxRate => "maxRate"u8;
+
+    /// <summary>Whether a <c>subscribe</c> asks for the room's subscriber counts (revision 1.1).</summary>
+    public static ReadOnlySpan<byte> Occupancy => "occupancy"u8;
+
+    /// <summary>A room's subscribers across every node (<c>occupancy</c>, revision 1.1).</summary>
+    public static ReadOnlySpan<byte> Subscribers => "subscribers"u8;
 }

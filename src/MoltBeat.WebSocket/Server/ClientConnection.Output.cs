@@ -19,6 +19,8 @@ internal sealed partial class ClientConnection
 
     void IOutputOwner.Abort() => _abortTransport();
 
+    void IOutputOwner.OnConflated(int count) => _services.Hub.CountConflated(count);
+
     async Task IOutputOwner.SendCloseFrameAsync()
     {
         try

@@ -2,6 +2,7 @@ using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Protocol;
 using MoltBeat.WebSocket.Rooms;
+using MoltBeat.WebSocket.Server.Outgoing;
 
 namespace MoltBeat.WebSocket.Server;
 
@@ -9,6 +10,8 @@ internal sealed partial class ClientConnection
 {
     // Room → the Sequence after which every event of that room has been sent to this client (see Replay).
     private readonly Dictionary<string, long> _subscriptions = new(StringComparer.Ordinal);
+    // The subscriptions with a maxRate (their output holds a throttle each); null while there is none.
+    private HashSet<string>? _throttled;
     private int _consecutiveBadRequests;
     private int _rateStrikes;
 
@@ -89,7 +92,11 @@ internal sealed partial class ClientConnection
         var replay = new ReplayRequest(request.Since, request.Last ?? 0);
         // `replay` is told whenever the subscribe carried `since` or `last` (even `last:0`), as the protocol says.
         var tellReplay = request.Since is not null || request.Last is not null;
-        await _services.Engine.SubscribeAsync(room, replay, result => Attach(room, request.Id, tellReplay, result), _aborted.Token).ConfigureAwait(false);
+        await _services.Engine.SubscribeAsync(room, replay, result => Attach(room, request, tellReplay, result), _aborted.Token).ConfigureAwait(false);
+        if (request.Occupancy == true)
+            _services.Occupancy.Watch(room, this);
+        else
+            _services.Occupancy.Unwatch(room, this);
     }
 
     /// <summary>
@@ -97,16 +104,26 @@ internal sealed partial class ClientConnection
     /// since a position, or the last events), then joins the room, so that the first live event follows the last
     /// replayed one. Under the hub's order lock as well, which keeps that order in the worker's lane whatever the engine.
     /// </summary>
-    private void Attach(string room, long? id, bool tellReplay, RecoveryResult result)
+    private void Attach(string room, ClientRequest request, bool tellReplay, RecoveryResult result)
     {
         if (result.Recovered is { } recovered)
             _services.Hub.CountRecovery(recovered);
         lock (_services.Hub.Order)
-            AttachInOrder(room, id, tellReplay, result);
+            AttachInOrder(room, request, tellReplay, result);
     }
 
-    private void AttachInOrder(string room, long? id, bool tellReplay, RecoveryResult result)
+    private void AttachInOrder(string room, ClientRequest request, bool tellReplay, RecoveryResult result)
     {
+        // The latest subscribe's maxRate applies from here on, ahead of its replay in the output's lane.
+        if (request.MaxRate is { } maxRate)
+        {
+            (_throttled ??= new(StringComparer.Ordinal)).Add(room);
+            _output.PostRate(room, maxRate);
+        }
+        else
+        {
+            ClearRate(room);
+        }
         // Joined before the reply is queued, so that a client holding its `subscribed` is counted in the stats. The
         // order lock keeps every live event out of the lane until the reply and the replay are in it.
         if (_services.Hub.Join(room, _output))
@@ -121,10 +138,20 @@ internal sealed partial class ClientConnection
             if (!AlreadySent(replayed, room))
                 replay.Add(replayed);
         }
+        // With maxRate the replay is conflated as live events would be (newest of each key, in its place).
+        var conflated = request.MaxRate is null ? null : Conflation.NewestOfEachKey(replay);
         // The reply counts what follows it, so the replay is filtered first.
-        Send(ServerMessages.Subscribed(room, id, result.Position, result.Recovered, tellReplay ? replay.Count : null));
-        foreach (var replayed in replay)
-            EnqueueReplay(replayed.Frame);
+        Send(ServerMessages.Subscribed(room, request.Id, result.Position, result.Recovered, tellReplay ? (conflated?.Count ?? replay.Count) : null));
+        if (conflated is null)
+        {
+            foreach (var replayed in replay)
+                EnqueueReplay(replayed, room, 0);
+        }
+        else
+        {
+            foreach (var (replayed, replaced) in conflated)
+                EnqueueReplay(replayed, room, replaced);
+        }
         // A second subscribe to a room keeps the older, lower mark: those events were sent as well.
         _subscriptions[room] = _subscriptions.TryGetValue(room, out var previous) ? Math.Min(previous, deliveredAfter) : deliveredAfter;
     }
@@ -154,8 +181,20 @@ internal sealed partial class ClientConnection
         {
             if (_subscriptions.Remove(room) && _services.Hub.Leave(room, _output))
                 _services.Metrics.Subscriptions.Add(-1);
+            ClearRate(room);
             Send(ServerMessages.Unsubscribed(room, request.Id));
         }
+        _services.Occupancy.Unwatch(room, this);
+    }
+
+    /// <summary>Drops the subscription's maxRate, if it had one; what waited for it goes before what is posted next (order lock held).</summary>
+    private void ClearRate(string room)
+    {
+        if (_throttled is null || !_throttled.Remove(room))
+            return;
+        if (_throttled.Count == 0)
+            _throttled = null;
+        _output.PostRate(room, 0);
     }
 
     /// <summary>
@@ -176,9 +215,12 @@ internal sealed partial class ClientConnection
                 _subscriptions.Remove(room);
                 if (_services.Hub.Leave(room, _output))
                     _services.Metrics.Subscriptions.Add(-1);
+                ClearRate(room);
                 Send(ServerMessages.Unsubscribed(room, null, reason));
             }
         }
+        foreach (var room in removed)
+            _services.Occupancy.Unwatch(room, this);
         return removed;
     }
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Connections;
 using MoltBeat.WebSocket.Auth;
+using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Protocol;
 using MoltBeat.WebSocket.Server.Outgoing;
 
@@ -126,10 +127,10 @@ internal sealed partial class ClientConnection : IOutputOwner
     /// Queues a replayed event. Replays do not count toward the slow-consumer bound (see
     /// <see cref="ConnectionOutput"/>), so a client cut off for being slow can still catch up.
     /// </summary>
-    private void EnqueueReplay(byte[] frame)
+    private void EnqueueReplay(PublishedEvent replayed, string room, int conflated)
     {
         if (Volatile.Read(ref _closeState) == 0)
-            _output.Post(frame, OutgoingKind.Replay);
+            _output.PostReplay(replayed, room, conflated);
     }
 
     /// <summary>Queues a reply or error message to this client; false once it is closing.</summary>
@@ -200,7 +201,10 @@ internal sealed partial class ClientConnection : IOutputOwner
         {
             _cleanedUp = true;
             foreach (var room in _subscriptions.Keys)
+            {
                 _services.Hub.Leave(room, _output);
+                _services.Occupancy.Unwatch(room, this);
+            }
             _services.Metrics.Subscriptions.Add(-_subscriptions.Count);
             _subscriptions.Clear();
         }

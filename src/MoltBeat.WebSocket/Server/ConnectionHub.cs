@@ -29,6 +29,7 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
     private long _recovered;
     private long _notRecovered;
     private long _slowConsumers;
+    private long _conflated;
 
     public ConnectionHub(int workers, MoltBeatMetrics metrics, ILogger logger, TimeProvider time, IReadOnlyCollection<string>? metricRooms = null)
     {
@@ -69,7 +70,17 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
 
     /// <summary>Totals of this node's recoveries and slow-consumer disconnects, for stats.</summary>
     public WSRecoveryStats RecoveryStats =>
-        new(Interlocked.Read(ref _recovered), Interlocked.Read(ref _notRecovered), Interlocked.Read(ref _slowConsumers));
+        new(Interlocked.Read(ref _recovered), Interlocked.Read(ref _notRecovered), Interlocked.Read(ref _slowConsumers))
+        {
+            ConflatedEvents = Interlocked.Read(ref _conflated),
+        };
+
+    /// <summary>A connection's output conflated <paramref name="count"/> events away (called on its worker).</summary>
+    public void CountConflated(int count)
+    {
+        Interlocked.Add(ref _conflated, count);
+        _metrics.Conflated.Add(count);
+    }
 
     public void CountRecovery(bool recovered)
     {
@@ -193,7 +204,7 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
                         members[i] = _rooms[worker.Index].Snapshot(rooms[i]);
                 }
                 if (HasAnyone(members))
-                    worker.Post(FanoutWorker.WorkItem.Event(published.Frame, members, deliveredAt, roomClass));
+                    worker.Post(FanoutWorker.WorkItem.Event(published, members, deliveredAt, roomClass));
                 if (activity is not null)
                     recipients += members.Sum(m => m.Length);
             }

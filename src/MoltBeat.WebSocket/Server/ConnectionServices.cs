@@ -6,7 +6,7 @@ namespace MoltBeat.WebSocket.Server;
 
 /// <summary>
 /// What a <see cref="ClientConnection"/> needs of its server, and nothing more: the options, the engine it
-/// subscribes through, the hub it joins rooms in, its instruments, logger and clock, and the two events it
+/// subscribes through, the hub it joins rooms in, the occupancy watch, its instruments, logger and clock, and the two events it
 /// raises. One instance per server, shared by every connection.
 /// </summary>
 internal sealed class ConnectionServices(
@@ -17,6 +17,7 @@ internal sealed class ConnectionServices(
     ILogger logger,
     TimeProvider time,
     OutputLimits outputLimits,
+    Occupancy.RoomOccupancyWatch occupancy,
     Action<WSClientConnectedEventArgs> connected,
     Action<WSClientDisconnectedEventArgs> disconnected)
 {
@@ -33,6 +34,9 @@ internal sealed class ConnectionServices(
     public TimeProvider Time { get; } = time;
 
     public OutputLimits OutputLimits { get; } = outputLimits;
+
+    /// <summary>The <c>occupancy</c> messages of subscriptions that asked for them.</summary>
+    public Occupancy.RoomOccupancyWatch Occupancy { get; } = occupancy;
 
     /// <summary>Raises the server's <c>Connected</c> event.</summary>
     public void RaiseConnected(WSClientConnectedEventArgs args) => connected(args);

@@ -31,4 +31,12 @@ public sealed record EventToPublish(IReadOnlyList<string> Rooms, string Event, o
     /// whether it was recorded, retries with the same key safely. Only the key is compared, not the rooms or the payload.
     /// </summary>
     public string? IdempotencyKey { get; init; }
+
+    /// <summary>
+    /// The conflation key (protocol 1.1), 1 to <see cref="Protocol.ProtocolLimits.MaxKeyLength"/> characters, or null (the
+    /// default): a metric's name, an agent's or a post's id. The event carries it (<c>"key"</c>); a subscription with
+    /// <c>maxRate</c>, or a connection that lags, receives only the newest waiting event of each room, event name and key,
+    /// marked with how many it replaced (<c>"conflated"</c>). Events without a key are never dropped.
+    /// </summary>
+    public string? Key { get; init; }
 }

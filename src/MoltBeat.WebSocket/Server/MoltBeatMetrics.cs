@@ -28,6 +28,8 @@ public sealed class MoltBeatMetrics : IDisposable
         Closes = _meter.CreateCounter<long>("moltbeat.closes", "{close}", "Connections closed by the server, by close code.");
         Recoveries = _meter.CreateCounter<long>("moltbeat.recoveries", "{recovery}", "Subscribes with 'since', by outcome.");
         SlowConsumers = _meter.CreateCounter<long>("moltbeat.slow_consumers", "{connection}", "Connections closed with 4009.");
+        Conflated = _meter.CreateCounter<long>("moltbeat.events.conflated", "{event}",
+            "Events not sent to a connection because a newer one of the same room, event name and key replaced it (maxRate, or conflation under lag).");
         DeliveryLatency = _meter.CreateHistogram<double>("moltbeat.delivery.latency", "ms",
             "From an event's delivery to this node (its publish, in one process) to the fan-out worker's writes of it, per worker, by room class.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] });
@@ -65,6 +67,9 @@ public sealed class MoltBeatMetrics : IDisposable
 
     /// <summary>Slow-consumer disconnects.</summary>
     internal Counter<long> SlowConsumers { get; }
+
+    /// <summary>Events conflated away (per connection).</summary>
+    internal Counter<long> Conflated { get; }
 
     /// <summary>See the instrument's description.</summary>
     internal Histogram<double> DeliveryLatency { get; }

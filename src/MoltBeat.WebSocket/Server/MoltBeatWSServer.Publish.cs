@@ -61,7 +61,7 @@ public sealed partial class MoltBeatWSServer
     public Task<PublishedEvent> PublishAsync(EventToPublish @event, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(@event);
-        return PublishCoreAsync(CreateRequest(@event.Rooms, @event.Event, @event.Payload, @event.IdempotencyKey), cancellationToken);
+        return PublishCoreAsync(CreateRequest(@event), cancellationToken);
     }
 
     /// <summary>
@@ -133,7 +133,10 @@ public sealed partial class MoltBeatWSServer
         await Engine.BroadcastToAllAsync(new PublishedEvent(frame, null, null), cancellationToken).ConfigureAwait(false);
     }
 
-    private PublishRequest CreateRequest(IReadOnlyList<string> rooms, string @event, object? payload, string? idempotencyKey = null)
+    private PublishRequest CreateRequest(EventToPublish @event) =>
+        CreateRequest(@event.Rooms, @event.Event, @event.Payload, @event.IdempotencyKey, @event.Key);
+
+    private PublishRequest CreateRequest(IReadOnlyList<string> rooms, string @event, object? payload, string? idempotencyKey = null, string? key = null)
     {
         ArgumentNullException.ThrowIfNull(rooms);
         if (rooms.Count == 0)
@@ -142,11 +145,13 @@ public sealed partial class MoltBeatWSServer
             RoomName.EnsureValid(room, nameof(rooms));
         ValidateEventName(@event);
         PublishRequest.EnsureValidIdempotencyKey(idempotencyKey, nameof(idempotencyKey));
+        PublishRequest.EnsureValidKey(key, nameof(key));
         var data = SerializePayload(payload);
         var distinct = rooms.Distinct(StringComparer.Ordinal).ToArray();
         return new PublishRequest(distinct, RoomName.ExpandForDelivery(distinct), @event, data, Time.GetUtcNow().ToUnixTimeMilliseconds())
         {
             IdempotencyKey = idempotencyKey,
+            Key = key,
         };
     }
 
@@ -161,7 +166,7 @@ public sealed partial class MoltBeatWSServer
             try
             {
                 var e = events[i] ?? throw new ArgumentException("The event is null.", nameof(events));
-                requests[i] = CreateRequest(e.Rooms, e.Event, e.Payload, e.IdempotencyKey);
+                requests[i] = CreateRequest(e);
             }
             catch (ArgumentException ex)
             {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Hosting;
 using MoltBeat.WebSocket.Protocol;
+using MoltBeat.WebSocket.Server.Occupancy;
 using MoltBeat.WebSocket.Server.Outgoing;
 
 namespace MoltBeat.WebSocket.Server;
@@ -53,7 +54,8 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         Logger = LoggerFactory.CreateLogger<MoltBeatWSServer>();
         Hub = new ConnectionHub(Options.FanoutWorkers, Metrics, Logger, Time, [.. Options.MetricRooms]);
         OutputLimits = OutputLimits.From(Options);
-        _connectionServices = new ConnectionServices(Options, Engine, Hub, Metrics, Logger, Time, OutputLimits, RaiseConnected, RaiseDisconnected);
+        OccupancyWatch = new RoomOccupancyWatch(Engine, Logger, Time, Options.OccupancyInterval);
+        _connectionServices = new ConnectionServices(Options, Engine, Hub, Metrics, Logger, Time, OutputLimits, OccupancyWatch, RaiseConnected, RaiseDisconnected);
         _engineStarted = new Lazy<Task>(() => Engine.StartAsync(Hub, CancellationToken.None));
         _lastReplenish = Time.GetTimestamp();
         // One timer drives every connection's heartbeat, auth timeout, token expiry and rate-limit refill.
@@ -85,6 +87,8 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     internal ConnectionHub Hub { get; }
 
     internal OutputLimits OutputLimits { get; }
+
+    internal RoomOccupancyWatch OccupancyWatch { get; }
 
     /// <summary>
     /// Serves one HTTP request on the WebSocket path: refuses what must be refused at the handshake
@@ -229,6 +233,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     {
         await CloseAsync().ConfigureAwait(false);
         await _sweepTimer.DisposeAsync().ConfigureAwait(false);
+        await OccupancyWatch.DisposeAsync().ConfigureAwait(false);
         Hub.Dispose();
         if (_ownsEngine)
             await Engine.DisposeAsync().ConfigureAwait(false);

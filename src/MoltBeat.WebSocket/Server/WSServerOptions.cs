@@ -91,6 +91,13 @@ public sealed class WSServerOptions
     /// <summary>How long a close waits for the queued messages to go out and the client's close reply before the connection is cut. Default 5 s.</summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How often the subscriber counts of rooms watched with <c>occupancy</c> (protocol 1.1) are read, and so the most often
+    /// an <c>occupancy</c> message is sent per room: only when the count changed. Default and minimum 1 s (the protocol's
+    /// "at most once per second"); a larger one costs the engine less (Redis: one script per watched room per interval).
+    /// </summary>
+    public TimeSpan OccupancyInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>History bounds for the default in-memory engine.</summary>
     public HistoryOptions History { get; set; } = new();
 
@@ -109,6 +116,8 @@ public sealed class WSServerOptions
         Positive(AuthTimeout, nameof(AuthTimeout));
         Positive(HandshakeTimeout, nameof(HandshakeTimeout));
         Positive(CloseTimeout, nameof(CloseTimeout));
+        if (OccupancyInterval < TimeSpan.FromSeconds(1))
+            throw new ArgumentOutOfRangeException(nameof(OccupancyInterval), OccupancyInterval, "OccupancyInterval must be at least 1 s: occupancy messages are sent at most once per second per room.");
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageSize, 128);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSubscriptionsPerConnection, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1);

@@ -11,7 +11,14 @@ public sealed record WSRoomStats(string Room, int Subscribers);
 /// <param name="Recovered">Subscribes answered <c>"recovered":true</c>.</param>
 /// <param name="NotRecovered">Subscribes answered <c>"recovered":false</c> (history too short or lost).</param>
 /// <param name="SlowConsumerDisconnects">Connections closed with 4009.</param>
-public sealed record WSRecoveryStats(long Recovered, long NotRecovered, long SlowConsumerDisconnects);
+public sealed record WSRecoveryStats(long Recovered, long NotRecovered, long SlowConsumerDisconnects)
+{
+    /// <summary>
+    /// Events not sent to a connection because a newer one of the same room, event name and key replaced them, counted once
+    /// per connection and event (protocol 1.1: a subscription's <c>maxRate</c>, or conflation under lag).
+    /// </summary>
+    public long ConflatedEvents { get; init; }
+}
 
 /// <summary>What <see cref="MoltBeatWSServer.GetStats"/> returns (the seed's <c>getStats()</c>, plus engine figures).</summary>
 /// <param name="TotalClients">Authenticated connections on this node.</param>

@@ -1,4 +1,6 @@
 using System.Buffers;
+using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Protocol;
 
 namespace MoltBeat.WebSocket.Server.Outgoing;
 
@@ -16,6 +18,11 @@ namespace MoltBeat.WebSocket.Server.Outgoing;
 /// pushes back; past it the waiting items are dropped and the client is closed with 4009. Replays do not
 /// count: their bytes are the history's own (shared, already bounded by it), and counting them would close
 /// a client that was cut off for being slow again on every attempt to recover.</para>
+/// <para>Conflation (protocol 1.1) lives here too, off the common path: past half the bound, the live events with a key
+/// that still wait are conflated (<see cref="PendingItems.ConflateLiveEvents"/>) before 4009 is considered, and again
+/// each time the queue gets half-way closer to the bound; a subscription with <c>maxRate</c> holds its room's events in
+/// a <see cref="SubscriptionThrottle"/> until their release. A connection below half its bound and without
+/// <c>maxRate</c> pays one comparison per item for both.</para>
 /// </remarks>
 internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream stream, IOutputOwner owner, OutputLimits limits)
 {
@@ -23,6 +30,11 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
     private PendingItems _pending;
     private long _boundedBytes;
     private int _boundedMessages;
+    // Where conflation under lag runs next (half the bound, then half-way from what is left to the bound).
+    private long _conflateAtBytes = limits.MaxQueuedBytes / 2;
+    private int _conflateAtMessages = limits.MaxQueuedMessages / 2;
+    // Room → its subscription's maxRate; null while no subscription has one (the common case).
+    private Dictionary<string, SubscriptionThrottle>? _throttles;
     private bool _writing;
     private CloseMode _close;
     private bool _closeStarted;
@@ -53,8 +65,27 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
     /// <summary>Worker only: whether it is in the worker's list to flush.</summary>
     internal bool IsDirty { get; set; }
 
+    /// <summary>Worker only: whether any of its subscriptions has a <c>maxRate</c>.</summary>
+    internal bool HasThrottles => _throttles is not null;
+
+    /// <summary>
+    /// Worker only, while it hands out one event: the throttle the event will wait in, unless another of the connection's
+    /// rooms of that event has no <c>maxRate</c> (then it goes at once, and this is cleared).
+    /// </summary>
+    internal SubscriptionThrottle? HeldBy { get; set; }
+
     /// <summary>Queues a message (or a ping when <paramref name="message"/> is null) after everything posted before it.</summary>
     public void Post(byte[]? message, OutgoingKind kind) => worker.Post(FanoutWorker.WorkItem.Send(this, new OutgoingItem(message, kind)));
+
+    /// <summary>Queues a replayed event of <paramref name="room"/> after everything posted before it (held by the room's <c>maxRate</c>, if any).</summary>
+    /// <param name="replayed">The event.</param>
+    /// <param name="room">The subscription's room.</param>
+    /// <param name="conflated">How many older replayed events of its key it stands for (a subscription with <c>maxRate</c> conflates its replay).</param>
+    public void PostReplay(PublishedEvent replayed, string room, int conflated) =>
+        worker.Post(FanoutWorker.WorkItem.SendForRoom(this, new OutgoingItem(replayed, OutgoingKind.Replay) { Conflated = conflated }, room));
+
+    /// <summary>Sets the <c>maxRate</c> of the subscription to <paramref name="room"/> (0: none), in order with what is posted around it.</summary>
+    public void PostRate(string room, double maxRate) => worker.Post(FanoutWorker.WorkItem.Rate(this, room, maxRate));
 
     /// <summary>Ends the output: after what was posted before (<paramref name="flushQueued"/>) or dropping it; the close frame goes last.</summary>
     public void PostClose(bool flushQueued) => worker.Post(FanoutWorker.WorkItem.Close(this, flushQueued));
@@ -64,21 +95,113 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
     {
         if (_close != CloseMode.None || _done)
             return false;
-        if (item.Kind != OutgoingKind.Replay)
-        {
-            _boundedBytes += item.Length;
-            _boundedMessages++;
-            if (_boundedBytes > limits.MaxQueuedBytes || _boundedMessages > limits.MaxQueuedMessages)
-            {
-                // One slow client must never grow the server's memory: drop what waits and let it recover.
-                var (bytes, messages) = (_boundedBytes, _boundedMessages);
-                SetClose(flushQueued: false);
-                owner.OnSlowConsumer(bytes, messages);
-                return false;
-            }
-        }
         _pending.Add(item);
+        return !item.IsBounded || Account(item.Length, 1);
+    }
+
+    /// <summary>
+    /// Worker: an event of <paramref name="room"/> (live, or replayed by its subscribe): held by the room's
+    /// <c>maxRate</c> when it has one, else added as <see cref="Append"/> does. False when nothing is to be written now.
+    /// </summary>
+    internal bool AppendForRoom(OutgoingItem item, string room, long now)
+    {
+        // A replay arrives conflated already (the subscribe counted what follows it): it leaves now, as the room's release.
+        if (item.Kind == OutgoingKind.Replay && ThrottleOf(room) is { } throttle)
+            throttle.CountRelease(now);
+        return Append(item);
+    }
+
+    /// <summary>Worker: the throttle for <paramref name="room"/>, or null when its subscription has no <c>maxRate</c>.</summary>
+    internal SubscriptionThrottle? ThrottleOf(string room) =>
+        _throttles is not null && _throttles.TryGetValue(room, out var throttle) ? throttle : null;
+
+    /// <summary>Worker: keeps an event in a subscription's throttle, or lets it through when the throttle is idle.</summary>
+    /// <returns>True when it is to be written now.</returns>
+    internal bool Hold(SubscriptionThrottle throttle, OutgoingItem item, long now)
+    {
+        if (_close != CloseMode.None || _done)
+            return false;
+        if (throttle.TryPassNow(now))
+            return Append(item);
+        var replaced = throttle.Add(item);
+        if (replaced.Message is not null)
+            owner.OnConflated(1);
+        if (item.IsBounded)
+        {
+            var removed = replaced.Message is null ? 0 : replaced.Length;
+            if (!Account(item.Length - removed, replaced.Message is null ? 1 : 0))
+                return false;
+        }
+        if (!throttle.Scheduled)
+        {
+            throttle.Scheduled = true;
+            worker.Schedule(this, throttle);
+        }
+        return false;
+    }
+
+    /// <summary>Worker: a throttle's release is due: what waited in it joins the queue. False when nothing is to be written.</summary>
+    internal bool Release(SubscriptionThrottle throttle, long now)
+    {
+        throttle.Scheduled = false;
+        if (!throttle.Active || _close != CloseMode.None || _done)
+            return false;
+        // Already counted in the bound while they waited.
+        return throttle.ReleaseInto(ref _pending, now) > 0;
+    }
+
+    /// <summary>Worker: the subscription to <paramref name="room"/> has <paramref name="maxRate"/> now (0: none); what waited for it is released.</summary>
+    internal bool SetRate(string room, double maxRate)
+    {
+        if (maxRate > 0)
+        {
+            _throttles ??= new(StringComparer.Ordinal);
+            if (_throttles.TryGetValue(room, out var existing))
+                existing.SetRate(maxRate);
+            else
+                _throttles[room] = new SubscriptionThrottle(room, maxRate);
+            return false;
+        }
+        if (_throttles is null || !_throttles.Remove(room, out var throttle))
+            return false;
+        if (_throttles.Count == 0)
+            _throttles = null;
+        throttle.Active = false;
+        // Those events were delivered before the change: they go before whatever follows it (an `unsubscribed`).
+        return !_done && _close == CloseMode.None && throttle.ReleaseInto(ref _pending, 0) > 0;
+    }
+
+    /// <summary>
+    /// Counts <paramref name="bytes"/> and <paramref name="messages"/> more toward the bound (after the item was queued);
+    /// past half of it, conflates; past it, drops everything and closes with 4009. False when it closed.
+    /// </summary>
+    private bool Account(long bytes, int messages)
+    {
+        _boundedBytes += bytes;
+        _boundedMessages += messages;
+        if (_boundedBytes > _conflateAtBytes || _boundedMessages > _conflateAtMessages)
+            ConflateUnderLag();
+        if (_boundedBytes > limits.MaxQueuedBytes || _boundedMessages > limits.MaxQueuedMessages)
+        {
+            // One slow client must never grow the server's memory: drop what waits and let it recover.
+            var (total, count) = (_boundedBytes, _boundedMessages);
+            SetClose(flushQueued: false);
+            owner.OnSlowConsumer(total, count);
+            return false;
+        }
         return true;
+    }
+
+    private void ConflateUnderLag()
+    {
+        var (bytes, messages) = _pending.ConflateLiveEvents();
+        _boundedBytes -= bytes;
+        _boundedMessages -= messages;
+        if (messages > 0)
+            owner.OnConflated(messages);
+        // Run again only half-way closer to the bound, so a queue of events without keys is not walked on every item.
+        _conflateAtBytes = Math.Max(limits.MaxQueuedBytes / 2, _boundedBytes + (limits.MaxQueuedBytes - _boundedBytes) / 2);
+        _conflateAtMessages = Math.Max(limits.MaxQueuedMessages / 2, _boundedMessages + (limits.MaxQueuedMessages - _boundedMessages) / 2);
     }
 
     /// <summary>Worker: the close was requested; the next flush finishes with the close frame.</summary>
@@ -156,6 +279,8 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
         }
         counters.Add(events, frames, length, taken);
         _pending.RemoveFirst(taken);
+        if (_boundedBytes <= limits.MaxQueuedBytes / 2 && _boundedMessages <= limits.MaxQueuedMessages / 2)
+            (_conflateAtBytes, _conflateAtMessages) = (limits.MaxQueuedBytes / 2, limits.MaxQueuedMessages / 2);
         _writing = true;
         if (write.IsCompleted)
             WriteEnded(Outcome(write, buffer));
@@ -253,16 +378,15 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
             }
             else if (!owner.Batch)
             {
-                at += FrameEncoder.WriteTextHeader(span[at..], item.Message!.Length);
-                item.Message.CopyTo(span[at..]);
-                at += item.Message.Length;
+                at += FrameEncoder.WriteTextHeader(span[at..], item.Length);
+                at += EventFrame.WriteConflated(span[at..], item.Message, item.Conflated);
                 i++;
             }
             else
             {
                 // A run of messages up to the batch size (one at least, however big), joined by '\n'.
                 var end = i + 1;
-                var payload = item.Message!.Length;
+                var payload = item.Length;
                 while (end < taken && _pending[end] is { Kind: not OutgoingKind.Ping } next && payload + 1 + next.Length <= limits.MaxBatchSize)
                 {
                     payload += 1 + next.Length;
@@ -273,9 +397,8 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
                 {
                     if (j > i)
                         span[at++] = (byte)'\n';
-                    var message = _pending[j].Message!;
-                    message.CopyTo(span[at..]);
-                    at += message.Length;
+                    var queued = _pending[j];
+                    at += EventFrame.WriteConflated(span[at..], queued.Message, queued.Conflated);
                 }
                 i = end;
             }
@@ -314,6 +437,12 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
     private void DropPending()
     {
         _pending.Clear();
+        if (_throttles is not null)
+        {
+            foreach (var throttle in _throttles.Values)
+                throttle.Active = false;
+            _throttles = null;
+        }
         _boundedBytes = 0;
         _boundedMessages = 0;
     }

@@ -24,6 +24,10 @@ internal sealed class FanoutWorker : IDisposable
     private List<ConnectionOutput> _flushing = [];
     // This round's events (when the latency is observed at all): recorded once each after the round's writes.
     private readonly List<(long DeliveredAt, string RoomClass)> _roundEvents = [];
+    // Throttles (maxRate) with events waiting, by when they are released; an entry whose throttle is gone does nothing.
+    private readonly PriorityQueue<(ConnectionOutput Output, SubscriptionThrottle Throttle), long> _releases = new();
+    // Outputs whose subscription throttles the event being handed out, resolved once all its rooms were walked.
+    private readonly List<ConnectionOutput> _held = [];
     private bool _sleeping;
     private bool _stopped;
     private long _stamp;
@@ -66,6 +70,9 @@ internal sealed class FanoutWorker : IDisposable
         _dirty.Add(output);
     }
 
+    /// <summary>Worker: releases <paramref name="throttle"/> of <paramref name="output"/> when it is due.</summary>
+    internal void Schedule(ConnectionOutput output, SubscriptionThrottle throttle) => _releases.Enqueue((output, throttle), throttle.NextRelease);
+
     /// <summary>Stops the thread; what is still in the lane is dropped (the server closed its connections first).</summary>
     public void Dispose()
     {
@@ -84,8 +91,11 @@ internal sealed class FanoutWorker : IDisposable
             {
                 while (_incoming.Count == 0 && _dirty.Count == 0 && !_stopped)
                 {
+                    var wait = UntilNextRelease();
+                    if (wait == 0)
+                        break;
                     _sleeping = true;
-                    Monitor.Wait(_lane);
+                    Monitor.Wait(_lane, wait);
                 }
                 _sleeping = false;
                 if (_stopped)
@@ -105,8 +115,32 @@ internal sealed class FanoutWorker : IDisposable
                 }
             }
             _taken.Clear();
+            ReleaseDue();
             FlushDirty();
             RecordLatencies();
+        }
+    }
+
+    /// <summary>Milliseconds until the next throttle release (-1: none scheduled, wait for work; 0: one is due).</summary>
+    private int UntilNextRelease()
+    {
+        if (!_releases.TryPeek(out _, out var due))
+            return Timeout.Infinite;
+        var ms = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due).TotalMilliseconds;
+        return ms <= 0 ? 0 : (int)Math.Ceiling(Math.Min(ms, int.MaxValue));
+    }
+
+    /// <summary>Releases every throttle that is due into its output's queue.</summary>
+    private void ReleaseDue()
+    {
+        if (_releases.Count == 0)
+            return;
+        var now = Stopwatch.GetTimestamp();
+        while (_releases.TryPeek(out var entry, out var due) && due <= now)
+        {
+            _releases.Dequeue();
+            if (entry.Output.Release(entry.Throttle, now))
+                MarkDirty(entry.Output);
         }
     }
 
@@ -127,26 +161,19 @@ internal sealed class FanoutWorker : IDisposable
         {
             case WorkKind.Event:
                 {
-                    var stamp = ++_stamp;
-                    var message = item.Item;
-                    if (_metrics.DeliveryLatency.Enabled)
-                        _roundEvents.Add((item.DeliveredAt, item.RoomClass!));
-                    foreach (var members in item.Members!)
-                    {
-                        foreach (var output in members)
-                        {
-                            // At most once per connection, however many of its rooms the event reaches.
-                            if (output.DeliveryStamp == stamp)
-                                continue;
-                            output.DeliveryStamp = stamp;
-                            if (output.Append(message))
-                                MarkDirty(output);
-                        }
-                    }
+                    HandOut(item);
                     break;
                 }
             case WorkKind.Send:
                 if (item.Output!.Append(item.Item))
+                    MarkDirty(item.Output);
+                break;
+            case WorkKind.SendForRoom:
+                if (item.Output!.AppendForRoom(item.Item, item.Room!, Stopwatch.GetTimestamp()))
+                    MarkDirty(item.Output);
+                break;
+            case WorkKind.Rate:
+                if (item.Output!.SetRate(item.Room!, item.MaxRate))
                     MarkDirty(item.Output);
                 break;
             case WorkKind.Close:
@@ -157,6 +184,53 @@ internal sealed class FanoutWorker : IDisposable
                 item.Output!.WriteEnded(item.Outcome);
                 break;
         }
+    }
+
+    /// <summary>One event to this worker's members of its rooms: at most once per connection, however many of its rooms it reaches.</summary>
+    private void HandOut(in WorkItem item)
+    {
+        var stamp = ++_stamp;
+        var message = item.Item;
+        if (_metrics.DeliveryLatency.Enabled)
+            _roundEvents.Add((item.DeliveredAt, item.RoomClass!));
+        var members = item.Members!;
+        for (var r = 0; r < members.Length; r++)
+        {
+            foreach (var output in members[r])
+            {
+                if (output.DeliveryStamp == stamp)
+                {
+                    // Held by one room's maxRate, but another of its rooms of this event has none: it goes now.
+                    if (output.HeldBy is not null && output.ThrottleOf(item.Rooms![r]) is null)
+                    {
+                        output.HeldBy = null;
+                        if (output.Append(message))
+                            MarkDirty(output);
+                    }
+                    continue;
+                }
+                output.DeliveryStamp = stamp;
+                if (output.HasThrottles && item.Rooms is { } rooms && output.ThrottleOf(rooms[r]) is { } throttle)
+                {
+                    output.HeldBy = throttle;
+                    _held.Add(output);
+                }
+                else if (output.Append(message))
+                {
+                    MarkDirty(output);
+                }
+            }
+        }
+        if (_held.Count == 0)
+            return;
+        var now = Stopwatch.GetTimestamp();
+        foreach (var output in CollectionsMarshal.AsSpan(_held))
+        {
+            if (output.HeldBy is { } throttle && output.Hold(throttle, message, now))
+                MarkDirty(output);
+            output.HeldBy = null;
+        }
+        _held.Clear();
     }
 
     private void FlushDirty()
@@ -219,6 +293,12 @@ internal sealed class FanoutWorker : IDisposable
         /// <summary>One item for one output.</summary>
         Send,
 
+        /// <summary>One event of a room for one output (a replay): held by the room's <c>maxRate</c>, if any.</summary>
+        SendForRoom,
+
+        /// <summary>A subscription's <c>maxRate</c> changed (0: none).</summary>
+        Rate,
+
         /// <summary>A close of one output.</summary>
         Close,
 
@@ -229,8 +309,10 @@ internal sealed class FanoutWorker : IDisposable
     /// <summary>One item of the lane.</summary>
     internal readonly struct WorkItem
     {
-        private WorkItem(WorkKind kind, ConnectionOutput? output, OutgoingItem item, ConnectionOutput[][]? members, bool flushQueued = false, WriteOutcome outcome = default, long deliveredAt = 0, string? roomClass = null)
+        private WorkItem(WorkKind kind, ConnectionOutput? output, OutgoingItem item, ConnectionOutput[][]? members, bool flushQueued = false, WriteOutcome outcome = default, long deliveredAt = 0, string? roomClass = null, string[]? rooms = null, double maxRate = 0)
         {
+            Rooms = rooms;
+            MaxRate = maxRate;
             DeliveredAt = deliveredAt;
             RoomClass = roomClass;
             Kind = kind;
@@ -249,6 +331,15 @@ internal sealed class FanoutWorker : IDisposable
 
         public ConnectionOutput[][]? Members { get; }
 
+        /// <summary>Event: the room of each of <see cref="Members"/> (null for a broadcast to all); SendForRoom, Rate: the one room.</summary>
+        public string[]? Rooms { get; }
+
+        /// <summary>SendForRoom, Rate: the room.</summary>
+        public string? Room => Rooms?[0];
+
+        /// <summary>Rate: the subscription's <c>maxRate</c> (0: none).</summary>
+        public double MaxRate { get; }
+
         /// <summary>Close: after what is queued.</summary>
         public bool FlushQueued { get; }
 
@@ -261,8 +352,14 @@ internal sealed class FanoutWorker : IDisposable
         /// <summary>Event: its room class for the metrics (<see cref="RoomClasses"/>).</summary>
         public string? RoomClass { get; }
 
-        public static WorkItem Event(byte[] message, ConnectionOutput[][] members, long deliveredAt, string roomClass) =>
-            new(WorkKind.Event, null, new OutgoingItem(message, OutgoingKind.Event), members, deliveredAt: deliveredAt, roomClass: roomClass);
+        public static WorkItem Event(Engine.PublishedEvent published, ConnectionOutput[][] members, long deliveredAt, string roomClass) =>
+            new(WorkKind.Event, null, new OutgoingItem(published, OutgoingKind.Event), members, deliveredAt: deliveredAt, roomClass: roomClass, rooms: published.DeliveryRooms);
+
+        public static WorkItem SendForRoom(ConnectionOutput output, OutgoingItem item, string room) =>
+            new(WorkKind.SendForRoom, output, item, null, rooms: [room]);
+
+        public static WorkItem Rate(ConnectionOutput output, string room, double maxRate) =>
+            new(WorkKind.Rate, output, default, null, rooms: [room], maxRate: maxRate);
 
         public static WorkItem Send(ConnectionOutput output, OutgoingItem item) => new(WorkKind.Send, output, item, null);
 

@@ -12,6 +12,9 @@ internal interface IOutputOwner
     /// </summary>
     void OnSlowConsumer(long bytes, int messages);
 
+    /// <summary>Conflation dropped <paramref name="count"/> older events for newer ones of the same key (metrics). Called on the worker.</summary>
+    void OnConflated(int count);
+
     /// <summary>Sends the close frame (the connection's last frame, after everything that was to be flushed).</summary>
     Task SendCloseFrameAsync();
 

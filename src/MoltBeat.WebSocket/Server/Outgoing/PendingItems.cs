@@ -69,4 +69,50 @@ internal struct PendingItems
         _head = 0;
         Count = 0;
     }
+
+    /// <summary>
+    /// Conflation under lag: keeps only the newest live event of each conflation key (room, event name, key), in its own
+    /// place, counting the older ones it replaced; events without a key, replays, replies and pings all stay, in order.
+    /// </summary>
+    /// <returns>How much the bounded items shrank: bytes (a kept event's count adds a few) and messages.</returns>
+    public (long Bytes, int Messages) ConflateLiveEvents()
+    {
+        if (Count < 2)
+            return (0, 0);
+        var newestOfKey = new Dictionary<string, int>(StringComparer.Ordinal);
+        // Walk newest to oldest, filling `kept` from its end: the first event met of a key is its newest.
+        var kept = new OutgoingItem[Math.Max(8, Count)];
+        var at = kept.Length;
+        long bytesBefore = 0, bytesAfter = 0;
+        var dropped = 0;
+        for (var i = Count - 1; i >= 0; i--)
+        {
+            var item = this[i];
+            if (item.IsBounded)
+                bytesBefore += item.Length;
+            if (item.Kind == OutgoingKind.Event && item.ConflationKey is { } key)
+            {
+                if (newestOfKey.TryGetValue(key, out var newest))
+                {
+                    kept[newest] = kept[newest] with { Conflated = kept[newest].Conflated + item.Conflated + 1 };
+                    dropped++;
+                    continue;
+                }
+                newestOfKey[key] = at - 1;
+            }
+            kept[--at] = item;
+        }
+        if (dropped == 0)
+            return (0, 0);
+        for (var i = at; i < kept.Length; i++)
+        {
+            if (kept[i].IsBounded)
+                bytesAfter += kept[i].Length;
+        }
+        _ring = kept;
+        _single = default;
+        _head = at;
+        Count = kept.Length - at;
+        return (bytesBefore - bytesAfter, dropped);
+    }
 }
