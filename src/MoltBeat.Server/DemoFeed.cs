@@ -30,7 +30,7 @@ internal sealed class DemoFeed(MoltBeatWSServer server, ServerSettings settings,
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var broadcaster = new EventBroadcaster(server.Broadcast);
+        var broadcaster = EventBroadcaster.WithKeys(server.Broadcast);
         logger.DemoFeedStarted(settings.DemoRate);
         for (var i = 0; i < 8; i++)
             NewAgent(broadcaster, Now());

@@ -33,7 +33,7 @@ internal static partial class PublishApi
     /// </summary>
     private static async Task<IResult> PublishBatchAsync(HttpContext http, MoltBeatWSServer server, JsonElement body, JsonElement events, RoomPermissions? rights)
     {
-        foreach (var single in (string[])["room", "rooms", "event", "data", "idempotencyKey"])
+        foreach (var single in (string[])["room", "rooms", "event", "data", "idempotencyKey", "key"])
         {
             if (body.TryGetProperty(single, out _))
                 return Problem($"Give either 'events' (a batch) or one event's fields, not both ('{single}' is beside 'events').");

@@ -20,8 +20,12 @@ namespace MoltBeat.Server;
 /// again: the reply carries the first publish's offsets and <c>"duplicate":true</c>. Retry a publish that timed out with
 /// the same key. Only the key is compared, not the rooms or data.
 /// </param>
-/// <remarks>Only documents the body (the handler reads the JSON itself); the defaults make <c>room</c>, <c>rooms</c>, <c>data</c> and <c>idempotencyKey</c> optional in the OpenAPI schema.</remarks>
-public sealed record PublishBody(string Event, string? Room = null, IReadOnlyList<string>? Rooms = null, JsonElement? Data = null, string? IdempotencyKey = null);
+/// <param name="Key">
+/// 1-128 characters, optional: the conflation key (a metric's name, an entity's id), carried on the event. A subscriber with
+/// <c>maxRate</c>, or one that lags, receives only the newest waiting event of each room, event name and key.
+/// </param>
+/// <remarks>Only documents the body (the handler reads the JSON itself); the defaults make <c>room</c>, <c>rooms</c>, <c>data</c>, <c>idempotencyKey</c> and <c>key</c> optional in the OpenAPI schema.</remarks>
+public sealed record PublishBody(string Event, string? Room = null, IReadOnlyList<string>? Rooms = null, JsonElement? Data = null, string? IdempotencyKey = null, string? Key = null);
 
 /// <summary>Body of POST /api/broadcast: sent to every connected client, not recorded for recovery.</summary>
 /// <param name="Event">The event name.</param>
@@ -156,7 +160,7 @@ internal static partial class PublishApi
         });
     }
 
-    /// <summary>Reads one event (<c>room</c> or <c>rooms</c>, <c>event</c>, <c>data</c>, <c>idempotencyKey</c>) from a body or a batch's item, or says what is wrong.</summary>
+    /// <summary>Reads one event (<c>room</c> or <c>rooms</c>, <c>event</c>, <c>data</c>, <c>idempotencyKey</c>, <c>key</c>) from a body or a batch's item, or says what is wrong.</summary>
     private static bool TryReadEvent(JsonElement json, [NotNullWhen(true)] out EventToPublish? parsed, [NotNullWhen(false)] out string? error)
     {
         parsed = null;
@@ -179,17 +183,14 @@ internal static partial class PublishApi
             return Refuse("Give 'room' (a string) or 'rooms' (an array of strings).", out error);
         if (!json.TryGetProperty("event", out var evt) || evt.ValueKind != JsonValueKind.String)
             return Refuse("Give 'event' (a string).", out error);
-        string? idempotencyKey = null;
-        if (json.TryGetProperty("idempotencyKey", out var key) && key.ValueKind != JsonValueKind.Null)
-        {
-            if (key.ValueKind != JsonValueKind.String)
-                return Refuse("'idempotencyKey' must be a string.", out error);
-            idempotencyKey = key.GetString()!;
-            if (idempotencyKey.Length is 0 or > ProtocolLimits.MaxKeyLength)
-                return Refuse($"'idempotencyKey' is 1-{ProtocolLimits.MaxKeyLength} characters, got {idempotencyKey.Length}.", out error);
-        }
+        if (!TryReadKey(json, "idempotencyKey", out var idempotencyKey, out error) || !TryReadKey(json, "key", out var conflationKey, out error))
+            return false;
         var data = json.TryGetProperty("data", out var d) ? d : default;
-        parsed = new EventToPublish(rooms, evt.GetString()!, data.ValueKind == JsonValueKind.Undefined ? null : data) { IdempotencyKey = idempotencyKey };
+        parsed = new EventToPublish(rooms, evt.GetString()!, data.ValueKind == JsonValueKind.Undefined ? null : data)
+        {
+            IdempotencyKey = idempotencyKey,
+            Key = conflationKey,
+        };
         error = null;
         return true;
 
@@ -198,6 +199,28 @@ internal static partial class PublishApi
             error = reason;
             return false;
         }
+    }
+
+    /// <summary>An optional key field (<c>key</c>, <c>idempotencyKey</c>): absent or null, or a string of 1 to <see cref="ProtocolLimits.MaxKeyLength"/> characters.</summary>
+    private static bool TryReadKey(JsonElement json, string field, out string? value, [NotNullWhen(false)] out string? error)
+    {
+        value = null;
+        error = null;
+        if (!json.TryGetProperty(field, out var key) || key.ValueKind == JsonValueKind.Null)
+            return true;
+        if (key.ValueKind != JsonValueKind.String)
+        {
+            error = $"'{field}' must be a string.";
+            return false;
+        }
+        value = key.GetString()!;
+        if (value.Length is 0 or > ProtocolLimits.MaxKeyLength)
+        {
+            error = $"'{field}' is 1-{ProtocolLimits.MaxKeyLength} characters, got {value.Length}.";
+            value = null;
+            return false;
+        }
+        return true;
     }
 
     private static Dictionary<string, long> OffsetsOf(PublishedEvent published)

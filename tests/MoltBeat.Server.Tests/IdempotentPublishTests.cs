@@ -156,4 +156,40 @@ public sealed class IdempotentPublishTests(BatchServer fixture) : IClassFixture<
         var description = doc.GetProperty("paths").GetProperty("/api/publish").GetProperty("post").GetProperty("description").GetString();
         Assert.Contains("idempotencyKey", description, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_publish_with_a_conflation_key_carries_it_on_the_event_single_and_in_a_batch()
+    {
+        var room = UniqueRoom();
+        await using var client = await SubscribedClientAsync(room);
+
+        var (single, _) = await PostAsync($$"""{"room":"{{room}}","event":"metrics:updated","data":{"n":1},"key":"cpu"}""");
+        var (batch, _) = await PostAsync($$"""{"events":[{"room":"{{room}}","event":"metrics:updated","key":"rps"},{"room":"{{room}}","event":"note"}]}""");
+
+        Assert.Equal(HttpStatusCode.OK, single);
+        Assert.Equal(HttpStatusCode.OK, batch);
+        var keys = new List<string?>();
+        for (var i = 0; i < 3; i++)
+        {
+            var evt = await client.ReceiveUntilAsync(m => m.GetProperty("type").GetString() == "event");
+            keys.Add(evt.TryGetProperty("key", out var k) ? k.GetString() : null);
+        }
+        Assert.Equal(["cpu", "rps", null], keys);
+    }
+
+    [Theory]
+    [InlineData("\"\"", "1-128 characters, got 0")]
+    [InlineData("7", "must be a string")]
+    public async Task A_bad_conflation_key_is_400_naming_it_and_publishes_nothing(string key, string expected)
+    {
+        var room = UniqueRoom();
+        await using var client = await SubscribedClientAsync(room);
+
+        var (status, body) = await PostAsync($$"""{"room":"{{room}}","event":"metrics:updated","key":{{key}}}""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("'key'", body.ToString(), StringComparison.Ordinal);
+        Assert.Contains(expected, body.ToString(), StringComparison.Ordinal);
+        await AssertNextIsMarkerAsync(client, room, 1);
+    }
 }

@@ -139,6 +139,25 @@ public abstract class EngineSpecification
     }
 
     [Fact]
+    public async Task A_keyed_event_carries_its_key_live_and_in_the_history()
+    {
+        var (engine, sink) = await StartAsync();
+        await using var _engine = engine;
+        var room = UniqueRoom("spec");
+        var keyed = await engine.PublishAsync(Request(room, 1) with { Key = "cpu \"main\"" }, CancellationToken.None).AsTask().WaitAsync(Limit);
+        await sink.WaitForAsync(keyed);
+
+        var history = await engine.ReadHistoryAsync(room, new ReplayRequest(null, 1), CancellationToken.None).AsTask().WaitAsync(Limit);
+
+        foreach (var frame in new[] { keyed.Frame, history.Replay.Single().Frame })
+        {
+            var json = System.Text.Json.JsonDocument.Parse(frame).RootElement;
+            Assert.Equal("cpu \"main\"", json.GetProperty("key").GetString());
+            Assert.Equal(1, json.GetProperty("offsets").GetProperty(room).GetInt64());
+        }
+    }
+
+    [Fact]
     public async Task An_event_for_a_child_room_is_recorded_in_the_child_its_parents_and_all_each_with_its_own_offset()
     {
         var (engine, sink) = await StartAsync();

@@ -30,9 +30,17 @@ public sealed partial class MoltBeatWSServer
     /// </summary>
     /// <exception cref="ArgumentException">A room or the event name is invalid, or the payload is too large; nothing was sent.</exception>
     /// <exception cref="EngineUnavailableException">The engine cannot publish now; nothing was sent.</exception>
-    public void Broadcast(IReadOnlyList<string> rooms, string @event, object? payload)
+    public void Broadcast(IReadOnlyList<string> rooms, string @event, object? payload) => Broadcast(rooms, @event, payload, key: null);
+
+    /// <summary>
+    /// Publishes like <see cref="Broadcast(IReadOnlyList{string}, string, object?)"/>, with a conflation key (protocol 1.1;
+    /// null for none): the shape of <see cref="Analytics.EventBroadcaster.KeyedPublish"/>, so
+    /// <c>EventBroadcaster.WithKeys(server.Broadcast)</c> publishes through it.
+    /// </summary>
+    /// <exception cref="ArgumentException">A room, the event name or the key is invalid, or the payload is too large; nothing was sent.</exception>
+    public void Broadcast(IReadOnlyList<string> rooms, string @event, object? payload, string? key)
     {
-        var publishing = PublishAsync(rooms, @event, payload);
+        var publishing = PublishCoreAsync(CreateRequest(rooms, @event, payload, key: key), CancellationToken.None);
         if (publishing.IsCompleted)
             publishing.GetAwaiter().GetResult(); // surfaces engine errors to the caller
         else

@@ -104,6 +104,32 @@ public sealed class StalledSocket : IDisposable
         return (received, frames);
     }
 
+    /// <summary>
+    /// Reads text frames until <paramref name="done"/> holds for the messages read so far; fails with a
+    /// <see cref="InvalidOperationException"/> naming the close code if the server closes first.
+    /// </summary>
+    public async Task<List<string>> ReadMessagesUntilAsync(Func<List<string>, bool> done, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var received = new List<string>();
+        while (!done(received))
+        {
+            var first = await ReadByteAsync(cts.Token);
+            var second = await ReadByteAsync(cts.Token);
+            long length = second & 0x7f;
+            if (length == 126)
+                length = BinaryPrimitives.ReadUInt16BigEndian(await ReadExactlyAsync(2, cts.Token));
+            else if (length == 127)
+                length = (long)BinaryPrimitives.ReadUInt64BigEndian(await ReadExactlyAsync(8, cts.Token));
+            var payload = await ReadExactlyAsync((int)length, cts.Token);
+            if ((first & 0x0f) == 0x8)
+                throw new InvalidOperationException($"closed with {BinaryPrimitives.ReadUInt16BigEndian(payload)} after {received.Count} messages");
+            if ((first & 0x0f) == 0x1)
+                received.AddRange(Encoding.UTF8.GetString(payload).Split('\n'));
+        }
+        return received;
+    }
+
     private async Task<byte> ReadByteAsync(CancellationToken token = default) => (await ReadExactlyAsync(1, token))[0];
 
     private async Task<byte[]> ReadExactlyAsync(int count, CancellationToken token)

@@ -132,6 +132,29 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task Event_broadcaster_with_keys_publishes_each_event_with_its_entitys_key_and_a_subscriber_sees_it()
+    {
+        var published = new List<(string Event, string? Key)>();
+        var b = EventBroadcaster.WithKeys((_, evt, _, key) => published.Add((evt, key)));
+        b.AgentUpdated(new("a7", "n", "ACTIVE", 1));
+        b.PostLiked(new("p3", "a7", 42, 1));
+        b.MetricsUpdated(new(new Dictionary<string, double> { ["rps"] = 1, ["cpu"] = 2 }, 1));
+        b.TrendingTopicAdded(new("#ai", 9, 1));
+        b.AlertCreated(new("al9", "critical", "m", 1));
+        b.SystemHealth(new("ok", [], 1));
+        b.SystemMaintenanceStart(new("m", 1));
+        Assert.Equal(
+            [("agent:updated", "a7"), ("post:liked", "p3"), ("metrics:updated", "cpu,rps"), ("trending:added", "#ai"), ("alert:created", "al9"), ("system:health", "health"), ("system:maintenance_start", null)],
+            published);
+
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.ConnectAsync();
+        await client.SubscribeAsync(WSRoom.MetricsOverview);
+        EventBroadcaster.WithKeys(server.Server.Broadcast).MetricsUpdated(new(new Dictionary<string, double> { ["cpu"] = 0.5 }, 1));
+        Assert.Equal("cpu", (await client.ReceiveEventAsync()).GetProperty("key").GetString());
+    }
+
+    [Fact]
     public async Task Event_broadcaster_routes_every_analytics_event()
     {
         var published = new List<(string[] Rooms, string Event)>();
