@@ -108,9 +108,10 @@ export class MoltBeatWSClient extends Emitter {
 
   /**
    * Subscribes to a room (fire-and-forget; the `subscribed` event tells when the server confirmed).
-   * `options`: `since` (start after a position, e.g. from `getRoomPosition`) and `last` (replay the room's most
-   * recent events first); they count when the client does not hold the room yet. Throws a TypeError or RangeError
-   * at once for invalid options.
+   * `options`: `since` (start after a position, e.g. from `getRoomPosition`), `last` (replay the room's most
+   * recent events first), `maxRate` (at most that many events per second and conflation key) and `occupancy`
+   * (the room's subscriber count: `occupancy` events, `getOccupancy`); they count when the client does not hold the
+   * room yet. Throws a TypeError or RangeError at once for invalid options.
    */
   subscribe(room: string, options?: SubscribeOptions): void {
     const checked = checkSubscribeOptions(options);
@@ -220,6 +221,14 @@ export class MoltBeatWSClient extends Emitter {
   /** Last epoch and offset seen in a room (what a resubscribe sends as `since`). */
   getRoomPosition(room: string): { epoch?: string; offset?: number } | undefined {
     return this.subs.position(room);
+  }
+
+  /**
+   * The latest subscriber count the server told for `room` (subscribed with `occupancy: true`), across all nodes;
+   * undefined before the first one, and once the room is unsubscribed.
+   */
+  getOccupancy(room: string): number | undefined {
+    return this.subs.occupancy(room);
   }
 
   /** Sends a `ping` and resolves on the `pong`. */

@@ -1,4 +1,4 @@
-import type { ConnectedMessage, DisconnectInfo, EventMeta, SubscriptionInfo } from './types.js';
+import type { ConnectedMessage, DisconnectInfo, EventMeta, OccupancyInfo, SubscriptionInfo } from './types.js';
 import type { MoltBeatError } from './errors.js'; // for {@link}
 
 /** Events with a fixed meaning; an application event of the same name is only seen through `event`. */
@@ -12,6 +12,7 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   'reconnecting',
   'reconnect_failed',
   'recovery_failed',
+  'occupancy',
 ]);
 
 /** Handlers of the client's own events. */
@@ -38,4 +39,9 @@ export interface ClientEventHandlers {
   reconnect_failed: () => void;
   /** After a reconnect the server could not replay what was missed in `room`: reload its state another way. */
   recovery_failed: (room: string, info: SubscriptionInfo) => void;
+  /**
+   * The subscriber count of a room subscribed with `occupancy: true` (revision 1.1), across all nodes: after
+   * `subscribed`, then whenever it changes (at most once a second). `getOccupancy(room)` keeps the latest.
+   */
+  occupancy: (info: OccupancyInfo) => void;
 }

@@ -4,7 +4,7 @@ export type { WSClientConfig } from './config.js';
 export type { ClientEventHandlers } from './events.js';
 export type { Timers } from './timers.js';
 export { MoltBeatError, MoltBeatCloseError, MoltBeatHttpError } from './errors.js';
-export { MAX_LAST } from './subscriptions.js';
+export { MAX_LAST, MAX_RATE } from './subscriptions.js';
 export { getRoomPosition, getRoomHistory } from './http.js';
 export type { RoomRequestOptions, RoomHistoryOptions, RoomHistory, RoomInfo, FetchResponseLike } from './http.js';
 export { WSRoom, AnalyticsEvent, createEntityRoom, isValidRoom } from './rooms.js';

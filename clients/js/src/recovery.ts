@@ -9,9 +9,12 @@ interface Catchup {
   phase: 'awaiting' | 'replaying';
   /** The offset the replay ends at (the catch-up reply's `offset`). */
   target: number;
-  /** Offsets of this room seen among the held events. */
-  have: Set<number>;
-  /** How many of 1..target are in `have` (kept while replaying). */
+  /**
+   * Offsets of this room seen among the held events, each with how many offsets it accounts for: itself, and the
+   * older events it replaced (`conflated`, revision 1.1), whose offsets the room skips and which never come.
+   */
+  have: Map<number, number>;
+  /** How many of 1..target are accounted for by `have` (kept while replaying). */
   count: number;
 }
 
@@ -79,10 +82,10 @@ export class Recovery {
    * The resubscription of `room` found a new epoch that has `offset` events already: everything in it was
    * published while the client was away, so ask for it from its start, holding recorded events meanwhile.
    */
-  replayNewEpoch(room: string, st: RoomPosition, offset: number | undefined): void {
+  replayNewEpoch(room: string, st: RoomPosition, offset: number | undefined, lasting: { maxRate?: number; occupancy?: boolean } = {}): void {
     if (!this.options.recoverNewEpoch || typeof offset !== 'number' || !(offset > 0)) return;
     st.offset = 0;
-    this.catchups.set(room, { phase: 'awaiting', target: 0, have: new Set(), count: 0 });
+    this.catchups.set(room, { phase: 'awaiting', target: 0, have: new Map(), count: 0 });
     if (this.catchupTimer === null) {
       this.catchupTimer = this.host.timers.setTimeout(() => {
         this.catchupTimer = null;
@@ -91,7 +94,8 @@ export class Recovery {
       }, this.options.catchupTimeout);
     }
     const id = this.requests.add({ kind: 'subscribe', room, since: true, catchup: true });
-    this.host.send({ type: 'subscribe', room, id, since: { epoch: st.epoch, offset: 0 } });
+    // With the subscription's maxRate and occupancy: the server applies the latest subscribe's (and conflates this replay).
+    this.host.send({ type: 'subscribe', room, id, since: { epoch: st.epoch, offset: 0 }, ...lasting });
   }
 
   /** The reply to a catch-up subscribe of `room`. */
@@ -101,7 +105,7 @@ export class Recovery {
       c.phase = 'replaying';
       c.target = typeof msg.offset === 'number' ? msg.offset : 0;
       c.count = 0;
-      for (const o of c.have) if (o >= 1 && o <= c.target) c.count++;
+      for (const [o, n] of c.have) if (o >= 1 && o <= c.target) c.count += n;
     } else {
       if (typeof msg.offset === 'number') st.offset = Math.max(st.offset ?? 0, msg.offset);
       this.catchups.delete(room);
@@ -127,11 +131,13 @@ export class Recovery {
   hold(msg: EventMessage, offsets: Record<string, number>): boolean {
     if (this.catchups.size === 0) return false;
     this.held.push(msg);
+    // A conflated event stands for the events it replaced as well: without them the replay would never look complete.
+    const n = 1 + conflatedCount(msg);
     for (const [room, c] of this.catchups) {
       const o = offsets[room];
       if (typeof o !== 'number' || c.have.has(o)) continue;
-      c.have.add(o);
-      if (c.phase === 'replaying' && o >= 1 && o <= c.target) c.count++;
+      c.have.set(o, n);
+      if (c.phase === 'replaying' && o >= 1 && o <= c.target) c.count += n;
     }
     this.checkCatchups();
     return true;
@@ -157,4 +163,14 @@ export class Recovery {
     held.sort((a, b) => key(a) - key(b)); // stable: events without `all` keep their arrival order, last
     for (const m of held) this.release(m);
   }
+}
+
+/**
+ * How many older events of its room, event name and key an event replaced (revision 1.1): 0 when it says nothing
+ * or something that is not a count.
+ * @internal
+ */
+export function conflatedCount(msg: EventMessage): number {
+  const k = msg.conflated;
+  return typeof k === 'number' && Number.isSafeInteger(k) && k > 0 ? k : 0;
 }

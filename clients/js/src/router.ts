@@ -3,7 +3,7 @@ import { RESERVED_EVENTS } from './events.js';
 import { ERROR_CODES } from './generated/protocol.js';
 import type { ClientHost } from './host.js';
 import { splitBatch } from './policy.js';
-import type { Recovery } from './recovery.js';
+import { conflatedCount, type Recovery } from './recovery.js';
 import type { PendingRequests } from './requests.js';
 import type { Subscriptions } from './subscriptions.js';
 import type { Heartbeat } from './timers.js';
@@ -13,6 +13,7 @@ import type {
   ErrorMessage,
   EventMessage,
   EventMeta,
+  OccupancyMessage,
   SubscribedMessage,
   UnsubscribedMessage,
 } from './types.js';
@@ -77,6 +78,10 @@ export class MessageRouter {
       offsets,
       ts: msg.ts,
     };
+    // Revision 1.1: set only when the server sent them, so that events of older servers look as they did.
+    if (typeof msg.key === 'string') meta.key = msg.key;
+    const conflated = conflatedCount(msg);
+    if (conflated > 0) meta.conflated = conflated;
     this.host.emit('event', msg.event, msg.data, meta);
     if (!RESERVED_EVENTS.has(msg.event)) this.host.emit(msg.event, msg.data, meta);
   }
@@ -91,6 +96,8 @@ export class MessageRouter {
         return this.subs.onSubscribed(msg as SubscribedMessage);
       case 'unsubscribed':
         return this.subs.onUnsubscribed(msg as UnsubscribedMessage);
+      case 'occupancy':
+        return this.subs.onOccupancy(msg as OccupancyMessage);
       case 'pong': {
         this.heartbeat.onPong();
         this.requests.take(msg.id, 'ping')?.resolve?.(undefined);

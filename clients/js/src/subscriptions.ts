@@ -5,25 +5,54 @@ import type { Recovery } from './recovery.js';
 import type { PendingRequest, PendingRequests } from './requests.js';
 import { timerDelay } from './timers.js';
 import { PROTOCOL_LIMITS } from './generated/protocol.js';
-import type { StreamPosition, SubscribeOptions, SubscribedMessage, SubscriptionInfo, UnsubscribedMessage } from './types.js';
+import type {
+  OccupancyMessage,
+  StreamPosition,
+  SubscribeOptions,
+  SubscribedMessage,
+  SubscriptionInfo,
+  UnsubscribedMessage,
+} from './types.js';
 
 /** The most events `subscribe(room, { last })` may ask for (protocol revision 1.1). */
 export const MAX_LAST: number = PROTOCOL_LIMITS.maxLast;
+
+/** The highest `subscribe(room, { maxRate })`, in events per second and conflation key (protocol revision 1.1). */
+export const MAX_RATE: number = PROTOCOL_LIMITS.maxRate;
+
+/** The options of a subscribe once checked, as they are sent. @internal */
+export interface CheckedSubscribeOptions {
+  since?: StreamPosition;
+  last?: number;
+  maxRate?: number;
+  occupancy?: boolean;
+}
 
 /**
  * Checks the options of a subscribe; returns them as sent (`since` reduced to its epoch and offset), or throws a
  * TypeError / RangeError saying what is wrong.
  * @internal
  */
-export function checkSubscribeOptions(options: SubscribeOptions | undefined): { since?: StreamPosition; last?: number } {
+export function checkSubscribeOptions(options: SubscribeOptions | undefined): CheckedSubscribeOptions {
   if (options === undefined || options === null) return {};
   if (typeof options !== 'object') throw new TypeError(`subscribe options must be an object, got ${typeof options}`);
-  const out: { since?: StreamPosition; last?: number } = {};
-  const { last, since } = options;
+  const out: CheckedSubscribeOptions = {};
+  const { last, since, maxRate, occupancy } = options;
   if (last !== undefined) {
     if (typeof last !== 'number' || !Number.isInteger(last)) throw new TypeError(`last must be an integer from 0 to ${MAX_LAST}, got ${describe(last)}`);
     if (last < 0 || last > MAX_LAST) throw new RangeError(`last must be an integer from 0 to ${MAX_LAST}, got ${last}`);
     out.last = last;
+  }
+  if (maxRate !== undefined) {
+    // The server refuses the whole subscribe (bad_request) for a rate out of bounds: better to say so here, at the call.
+    const bounds = `a number of events per second above 0 and at most ${MAX_RATE}`;
+    if (typeof maxRate !== 'number' || Number.isNaN(maxRate)) throw new TypeError(`maxRate must be ${bounds}, got ${describe(maxRate)}`);
+    if (!(maxRate > 0) || maxRate > MAX_RATE) throw new RangeError(`maxRate must be ${bounds}, got ${maxRate}`);
+    out.maxRate = maxRate;
+  }
+  if (occupancy !== undefined) {
+    if (typeof occupancy !== 'boolean') throw new TypeError(`occupancy must be true or false, got ${describe(occupancy)}`);
+    out.occupancy = occupancy;
   }
   if (since !== undefined) {
     const ok =
@@ -71,6 +100,24 @@ export interface RoomState extends RoomPosition {
   failedResubscribes?: number;
   /** The `last` option: sent with every subscribe of the room (the server applies it only when `since` does not recover). */
   lastOption?: number;
+  /** The `maxRate` option: sent with every subscribe of the room (the server keeps the latest subscribe's). */
+  maxRateOption?: number;
+  /** The `occupancy` option: sent with every subscribe of the room (the server keeps the latest subscribe's). */
+  occupancyOption?: boolean;
+  /** The latest subscriber count the server told for the room (`occupancy` messages); kept across reconnects. */
+  occupancy?: number;
+}
+
+/**
+ * The options that each subscribe of a room carries again, the catch-up one included: the server applies the latest
+ * subscribe's `maxRate` and `occupancy`, so one sent without them would turn them off.
+ * @internal
+ */
+export function lastingOptions(st: RoomState): { maxRate?: number; occupancy?: boolean } {
+  const out: { maxRate?: number; occupancy?: boolean } = {};
+  if (st.maxRateOption !== undefined) out.maxRate = st.maxRateOption;
+  if (st.occupancyOption !== undefined) out.occupancy = st.occupancyOption;
+  return out;
 }
 
 /**
@@ -99,11 +146,16 @@ export class Subscriptions {
     return st ? { epoch: st.epoch, offset: st.offset } : undefined;
   }
 
+  /** The latest subscriber count told for a room the client holds (undefined before the first, or not held). */
+  occupancy(room: string): number | undefined {
+    return this.rooms.get(room)?.occupancy;
+  }
+
   /**
    * Subscribes to `room` (options already checked by `checkSubscribeOptions`). The options count for a room the
    * client does not hold yet; for one it holds (subscribed, or waiting to be) they are ignored.
    */
-  subscribe(room: string, options: { since?: StreamPosition; last?: number } = {}): Promise<SubscriptionInfo> {
+  subscribe(room: string, options: CheckedSubscribeOptions = {}): Promise<SubscriptionInfo> {
     if (typeof room !== 'string' || room.length === 0) return Promise.reject(new TypeError('room must be a non-empty string'));
     let st = this.rooms.get(room);
     if (st && st.status === 'active' && st.last && this.host.isOpen()) return Promise.resolve(st.last);
@@ -114,7 +166,14 @@ export class Subscriptions {
     });
     if (!st) {
       // `since` is where the room starts: the first subscribe sends it, as a resubscribe sends the position reached.
-      st = { status: 'idle', epoch: options.since?.epoch, offset: options.since?.offset, lastOption: options.last };
+      st = {
+        status: 'idle',
+        epoch: options.since?.epoch,
+        offset: options.since?.offset,
+        lastOption: options.last,
+        maxRateOption: options.maxRate,
+        occupancyOption: options.occupancy,
+      };
       this.rooms.set(room, st);
     }
     if (this.host.isOpen() && st.status === 'idle') this.sendSubscribe(room, st);
@@ -195,8 +254,19 @@ export class Subscriptions {
     if (p?.since && msg.recovered === false) {
       this.host.emit('recovery_failed', room, info);
       // A handler may have unsubscribed, or disconnected.
-      if (epochChanged && this.host.isOpen() && this.rooms.get(room) === st) this.recovery.replayNewEpoch(room, st, msg.offset);
+      if (epochChanged && this.host.isOpen() && this.rooms.get(room) === st) this.recovery.replayNewEpoch(room, st, msg.offset, lastingOptions(st));
     }
+  }
+
+  /** A room's subscriber count (revision 1.1): kept for `occupancy(room)`, and told to the application. */
+  onOccupancy(msg: OccupancyMessage): void {
+    const n = msg.subscribers;
+    if (typeof msg.room !== 'string' || typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return;
+    const st = this.rooms.get(msg.room);
+    // Not held (any more): a count sent before the server saw the unsubscribe must not bring the room's state back.
+    if (!st) return;
+    st.occupancy = n;
+    this.host.emit('occupancy', { room: msg.room, subscribers: n });
   }
 
   onUnsubscribed(msg: UnsubscribedMessage): void {
@@ -235,10 +305,12 @@ export class Subscriptions {
     const since = st.epoch !== undefined && st.offset !== undefined ? { epoch: st.epoch, offset: st.offset } : undefined;
     const id = this.requests.add({ kind: 'subscribe', room, since: !!since });
     st.status = 'pending';
-    const msg: { type: 'subscribe'; room: string; id: number; since?: StreamPosition; last?: number } = { type: 'subscribe', room, id };
+    const msg: { type: 'subscribe'; room: string; id: number } & CheckedSubscribeOptions = { type: 'subscribe', room, id };
     if (since) msg.since = since;
     // Re-sent with `since` on a reconnect too: ignored by the server when it recovers, applied when it does not.
     if (st.lastOption !== undefined) msg.last = st.lastOption;
+    // Re-sent on every subscribe: they belong to the subscription, which a new connection starts again.
+    Object.assign(msg, lastingOptions(st));
     this.host.send(msg);
   }
 

@@ -23,6 +23,10 @@ export interface EventMessage<T = unknown> {
   data: T;
   ts?: number;
   offsets?: Record<string, number>;
+  /** The conflation key the event was published with (revision 1.1). */
+  key?: string;
+  /** How many older events of the same room, event name and key this one replaced (revision 1.1, `maxRate`). */
+  conflated?: number;
 }
 
 export interface SubscribedMessage {
@@ -42,6 +46,13 @@ export interface UnsubscribedMessage {
   id?: number;
   /** Set when the server removed the subscription by itself (revision 1.1): `forbidden` or `revoked`. */
   reason?: string;
+}
+
+/** A room's subscriber count across all nodes (revision 1.1), for a subscription made with `occupancy: true`. */
+export interface OccupancyMessage {
+  type: 'occupancy';
+  room: string;
+  subscribers: number;
 }
 
 export interface PongMessage {
@@ -70,6 +81,7 @@ export type ServerMessage =
   | EventMessage
   | SubscribedMessage
   | UnsubscribedMessage
+  | OccupancyMessage
   | PongMessage
   | AuthenticatedMessage
   | ErrorMessage;
@@ -88,6 +100,14 @@ export interface EventMeta {
   offsets?: Record<string, number>;
   /** Server time of publication, ms since the Unix epoch. */
   ts?: number;
+  /** The conflation key the event was published with (revision 1.1); absent for an event without one. */
+  key?: string;
+  /**
+   * How many older events of the same room, event name and key this one replaced (revision 1.1): present when a
+   * subscription's `maxRate` (or a lagging connection) dropped them. Their offsets are the ones this room skipped;
+   * they are not lost, only superseded by this newer value.
+   */
+  conflated?: number;
 }
 
 /** Result of a (re)subscription, as told by the server's `subscribed` reply. */
@@ -125,6 +145,25 @@ export interface SubscribeOptions {
    * when the resubscribe recovers, and applies it when recovery fails (`recovered: false`).
    */
   last?: number;
+  /**
+   * At most this many events of the room per second and conflation key (revision 1.1; above 0 up to 1000,
+   * `MAX_RATE`), e.g. `10` for a chart that redraws ten times a second. Events published with a `key` that wait for
+   * their turn are replaced by newer ones of the same room, event name and key (delivered with `conflated`); events
+   * without a key are never dropped, only paced. Sent again on every resubscribe after a reconnect.
+   */
+  maxRate?: number;
+  /**
+   * Ask the server for the room's subscriber count across all nodes (revision 1.1): an `occupancy` event after
+   * `subscribed`, then whenever it changes (at most once a second), and `getOccupancy(room)`. Sent again on every
+   * resubscribe after a reconnect.
+   */
+  occupancy?: boolean;
+}
+
+/** Argument of the `occupancy` event: a room's subscriber count across all nodes. */
+export interface OccupancyInfo {
+  room: string;
+  subscribers: number;
 }
 
 /** Argument of the `disconnected` event. */

@@ -157,8 +157,9 @@ export class TestServer {
     await this.start();
   }
 
-  async publish(room: string | string[], event: string, data: unknown): Promise<void> {
-    const body = Array.isArray(room) ? { rooms: room, room: room[0], event, data } : { room, event, data };
+  /** POST /api/publish; `extra` adds fields of the body, e.g. `{ key: 'cpu' }` (revision 1.1: the conflation key). */
+  async publish(room: string | string[], event: string, data: unknown, extra: Record<string, unknown> = {}): Promise<void> {
+    const body = { ...(Array.isArray(room) ? { rooms: room, room: room[0], event, data } : { room, event, data }), ...extra };
     const r = await fetch(`${this.httpUrl}/api/publish`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(this.opts.apiKey ? { 'x-api-key': this.opts.apiKey } : {}) },

@@ -1,8 +1,8 @@
-// subscribe(room, { since, last }) (protocol revision 1.1): checks, what is sent, the reply's replay count, and what
-// a reconnect sends afterwards.
+// subscribe(room, { since, last, maxRate, occupancy }) (protocol revision 1.1): checks, what is sent, the reply's
+// replay count, and what a reconnect sends afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MoltBeatWSClient, MAX_LAST, type WSClientConfig } from '../../src/index.js';
+import { MoltBeatWSClient, MAX_LAST, MAX_RATE, type WSClientConfig } from '../../src/index.js';
 import { FakeSocket, FakeTimers, flush, connectedMsg, ev, fakeClient, connectOpen, reconnectOpen } from '../support/fakes.js';
 
 function setup(cfg: Partial<WSClientConfig> = {}) {
@@ -165,4 +165,106 @@ test('a since in another epoch (the server restarted since the snapshot): the ne
   assert.deepEqual(seen, [], 'held while the new epoch is replayed');
   s.serverSend({ type: 'subscribed', room: 'r', id: 2, epoch: 'NEW', offset: 3, recovered: true, replay: 2 }, ev('r', 'v', 0, { r: 1, all: 1 }), ev('r', 'v', 0, { r: 2, all: 2 }));
   assert.deepEqual(seen, ['v#1', 'v#2', 'v#3']);
+});
+
+test('MAX_RATE is the protocol bound, generated from the .NET ProtocolLimits', () => {
+  assert.equal(MAX_RATE, 1000);
+});
+
+test('maxRate not above 0, above MAX_RATE, NaN or not a number: subscribe throws, subscribeAsync rejects, nothing is sent', async () => {
+  const { client } = setup();
+  const s = await connectOpen(client);
+  const message = (got: string) => `maxRate must be a number of events per second above 0 and at most 1000, got ${got}`;
+  for (const bad of [0, -0, -1, 1000.001, 1001, Infinity, -Infinity]) {
+    assert.throws(() => client.subscribe('a', { maxRate: bad }), (e: any) => e instanceof RangeError && e.message === message(String(bad)), String(bad));
+    await assert.rejects(client.subscribeAsync('a', { maxRate: bad }), RangeError);
+  }
+  for (const [bad, shown] of [[NaN, 'NaN'], ['10', '"10"'], [null, 'null'], [true, 'true'], [{}, '{}']] as const) {
+    assert.throws(() => client.subscribe('a', { maxRate: bad as any }), (e: any) => e instanceof TypeError && e.message === message(shown), shown);
+    await assert.rejects(client.subscribeAsync('a', { maxRate: bad as any }), TypeError);
+  }
+  assert.deepEqual(s.sentOfType('subscribe'), []);
+  assert.deepEqual(client.getRooms(), [], 'a refused call does not keep the room');
+});
+
+test('occupancy that is not a boolean: subscribe throws a TypeError, nothing is sent', async () => {
+  const { client } = setup();
+  const s = await connectOpen(client);
+  for (const [bad, shown] of [['true', '"true"'], [1, '1'], [0, '0'], [null, 'null'], [{}, '{}']] as const) {
+    assert.throws(() => client.subscribe('a', { occupancy: bad as any }), (e: any) => e instanceof TypeError && e.message === `occupancy must be true or false, got ${shown}`, shown);
+    await assert.rejects(client.subscribeAsync('a', { occupancy: bad as any }), TypeError);
+  }
+  // a bad option refuses the call even next to good ones
+  assert.throws(() => client.subscribe('a', { last: 1, maxRate: 10, occupancy: 'yes' as any }), TypeError);
+  assert.throws(() => client.subscribe('a', { last: 1, maxRate: 0, occupancy: true }), RangeError);
+  assert.deepEqual(s.sentOfType('subscribe'), []);
+  assert.deepEqual(client.getRooms(), []);
+});
+
+test('the subscribe request carries maxRate and occupancy as given, the bounds included', async () => {
+  const { client } = setup();
+  const s = await connectOpen(client);
+  client.subscribe('a', { maxRate: 10, occupancy: true });
+  client.subscribe('b', { maxRate: MAX_RATE });
+  client.subscribe('c', { maxRate: 0.5, occupancy: false });
+  client.subscribe('d', { since: { epoch: 'E', offset: 3 }, last: 1, maxRate: 2, occupancy: true });
+  assert.deepEqual(s.sentOfType('subscribe'), [
+    { type: 'subscribe', room: 'a', id: 1, maxRate: 10, occupancy: true },
+    { type: 'subscribe', room: 'b', id: 2, maxRate: 1000 },
+    { type: 'subscribe', room: 'c', id: 3, maxRate: 0.5, occupancy: false },
+    { type: 'subscribe', room: 'd', id: 4, since: { epoch: 'E', offset: 3 }, last: 1, maxRate: 2, occupancy: true },
+  ]);
+});
+
+test('reconnect: maxRate and occupancy are sent again with every resubscribe, next to since and last', async () => {
+  const { client, timers } = setup();
+  client.subscribe('analytics:metrics', { last: 1, maxRate: 10, occupancy: true });
+  client.subscribe('plain');
+  const s = await connectOpen(client);
+  // parents first (fewer `:`), as on every connect
+  assert.deepEqual(s.sentOfType('subscribe'), [
+    { type: 'subscribe', room: 'plain', id: 1 },
+    { type: 'subscribe', room: 'analytics:metrics', id: 2, last: 1, maxRate: 10, occupancy: true },
+  ]);
+  s.serverSend(
+    { type: 'subscribed', room: 'plain', id: 1, epoch: 'P', offset: 0 },
+    { type: 'subscribed', room: 'analytics:metrics', id: 2, epoch: 'E', offset: 7, replay: 1 },
+    ev('analytics:metrics', 'metrics:updated', { cpu: 1 }, { 'analytics:metrics': 7, analytics: 7, all: 7 }, { key: 'cpu' }),
+  );
+  for (let round = 0; round < 2; round++) {
+    FakeSocket.last.serverClose(1001, 'going away');
+    const next = await reconnectOpen(timers, 100);
+    const sent = next.sentOfType('subscribe');
+    assert.deepEqual(
+      sent.map(({ id: _id, ...rest }) => rest),
+      [
+        { type: 'subscribe', room: 'plain', since: { epoch: 'P', offset: 0 } },
+        { type: 'subscribe', room: 'analytics:metrics', since: { epoch: 'E', offset: 7 }, last: 1, maxRate: 10, occupancy: true },
+      ],
+      `reconnect ${round + 1}`,
+    );
+    next.serverSend(...sent.map((m: any) => ({ type: 'subscribed', room: m.room, id: m.id, epoch: m.since.epoch, offset: m.since.offset, recovered: true, replay: 0 })));
+  }
+});
+
+test('a catch-up after an epoch change carries maxRate and occupancy (the server keeps the latest subscribe\'s), not last', async () => {
+  const { client, timers } = setup();
+  client.subscribe('r', { last: 2, maxRate: 5, occupancy: true });
+  const s = await connectOpen(client);
+  s.serverSend({ type: 'subscribed', room: 'r', id: 1, epoch: 'OLD', offset: 9, replay: 0 });
+  s.serverClose(1001);
+  const s2 = await reconnectOpen(timers, 100);
+  s2.serverSend({ type: 'subscribed', room: 'r', id: 2, epoch: 'NEW', offset: 4, recovered: false, replay: 2 });
+  assert.deepEqual(s2.sentOfType('subscribe'), [
+    { type: 'subscribe', room: 'r', id: 2, since: { epoch: 'OLD', offset: 9 }, last: 2, maxRate: 5, occupancy: true },
+    { type: 'subscribe', room: 'r', id: 3, since: { epoch: 'NEW', offset: 0 }, maxRate: 5, occupancy: true },
+  ]);
+});
+
+test('maxRate and occupancy for a room the client already holds are ignored, like since and last', async () => {
+  const { client } = setup();
+  const s = await connectOpen(client);
+  client.subscribe('a', { maxRate: 1 });
+  client.subscribe('a', { maxRate: 50, occupancy: true });
+  assert.deepEqual(s.sentOfType('subscribe'), [{ type: 'subscribe', room: 'a', id: 1, maxRate: 1 }]);
 });

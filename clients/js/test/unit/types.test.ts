@@ -6,17 +6,19 @@ import {
   AnalyticsEvent,
   WSRoom,
   MAX_LAST,
+  MAX_RATE,
   getRoomHistory,
   getRoomPosition,
   type AgentEventPayload,
   type EventMessage,
   type EventMeta,
+  type OccupancyInfo,
   type RoomHistory,
   type RoomInfo,
   type StreamPosition,
   type SubscriptionInfo,
 } from '../../src/index.js';
-import type { UseMoltBeatOptions } from '../../src/react.js';
+import type { UseMoltBeatOptions, UseMoltBeatResult } from '../../src/react.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const expectType = <T extends true>(_v?: T) => {};
@@ -74,5 +76,29 @@ test('subscribe options and the HTTP helpers are typed', () => {
   void later;
   const hook: UseMoltBeatOptions = { rooms: ['analytics'], last: 1, reconnectInterval: 100 };
   void hook;
+  c.disconnect();
+});
+
+test('maxRate, occupancy, the occupancy event and the conflation fields are typed', () => {
+  const c = new MoltBeatWSClient({ url: 'ws://127.0.0.1:1/ws', WebSocket: class {} as any });
+  c.subscribe('a', { maxRate: 10, occupancy: true });
+  c.subscribe('b', { last: 1, maxRate: MAX_RATE, occupancy: false });
+  // @ts-expect-error maxRate is a number
+  assert.throws(() => c.subscribe('c', { maxRate: '10' }), TypeError);
+  // @ts-expect-error occupancy is a boolean
+  assert.throws(() => c.subscribe('c', { occupancy: 1 }), TypeError);
+  c.on('occupancy', (info) => {
+    expectType<Equal<typeof info, OccupancyInfo>>();
+    expectType<Equal<typeof info.subscribers, number>>();
+  });
+  expectType<Equal<ReturnType<typeof c.getOccupancy>, number | undefined>>();
+  c.on('metrics:updated', (_m, meta) => {
+    expectType<Equal<typeof meta.key, string | undefined>>();
+    expectType<Equal<typeof meta.conflated, number | undefined>>();
+  });
+  expectType<Equal<EventMessage['key'], string | undefined>>();
+  const hook: UseMoltBeatOptions = { rooms: ['analytics:metrics'], last: 1, maxRate: 10, occupancy: true };
+  void hook;
+  expectType<Equal<UseMoltBeatResult['occupancy'], Record<string, number>>>();
   c.disconnect();
 });
