@@ -33,6 +33,7 @@ internal static class CommandLine
         new("--shutdown-timeout", "ShutdownTimeoutSeconds", "SECONDS", "time to close clients with 1001 and exit (default 10)"),
         new("--redis", "Redis", "HOST:PORT", "scale out over several servers through Redis (default: in-memory, one server)"),
         new("--redis-prefix", "RedisPrefix", "PREFIX", "Redis key and channel prefix, the same on every node of one cluster (default moltbeat)"),
+        new("--webhook-url", "WebhookUrl", "URL", "POST room.occupied / room.vacated (JSON) to URL, http or https, when a room gains its first or loses its last subscriber cluster-wide (default: off)"),
         new("--demo", "Demo", "", "feed demo analytics events (agents, posts, metrics, alerts)"),
         new("--demo-rate", "DemoRate", "N", "demo events per second (default 5)"),
     ];

@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using System.Net;
+using MoltBeat.Server.Webhooks;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Server;
 using OpenTelemetry.Metrics;
@@ -119,6 +121,12 @@ public static class ServerApp
         builder.Services.AddSingleton<DeliveryLatencyWindow>();
         if (settings.Demo)
             builder.Services.AddHostedService<DemoFeed>();
+        if (OccupancyWebhook.TryParseTarget(settings.WebhookUrl, out var webhookUrl))
+        {
+            // A singleton of the container, so disposed with it when the server stops (a drain of at most 2 s).
+            builder.Services.AddSingleton(sp => new OccupancyWebhook(webhookUrl, new OccupancyWebhookOptions(),
+                sp.GetRequiredService<ILogger<OccupancyWebhook>>(), sp.GetService<IMeterFactory>()));
+        }
 
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
@@ -144,7 +152,7 @@ public static class ServerApp
             return Task.CompletedTask;
         }));
         var telemetry = builder.Services.AddOpenTelemetry().WithMetrics(m => m
-            .AddMeter(MoltBeatMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
+            .AddMeter(MoltBeatMetrics.MeterName, OccupancyWebhook.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
             .AddPrometheusExporter());
         // Traces go out by OTLP when a collector is configured the standard way (OTEL_EXPORTER_OTLP_ENDPOINT, and
         // OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_PROTOCOL...): the HTTP request's span (which continues a traceparent
@@ -161,6 +169,7 @@ public static class ServerApp
         app.MapPublishApi();
         // Created now, so that it listens from the first delivery on.
         _ = app.Services.GetRequiredService<DeliveryLatencyWindow>();
+        ConnectOccupancyWebhook(app);
         app.MapOperationsApi();
         app.MapRoomsApi();
         app.MapOpenApi();
@@ -177,6 +186,26 @@ public static class ServerApp
                 app.Logger.OpenPublishApi();
         });
         app.Lifetime.ApplicationStopping.Register(() => app.Logger.Stopping());
+    }
+
+    /// <summary>
+    /// The one place the occupancy webhook (<c>--webhook-url</c>) meets the server: nothing to do without one. The
+    /// sender is created here, before the server listens, and names this node <c>host:port</c> (as
+    /// <c>/api/operations</c> does) once it listens.
+    /// </summary>
+    private static void ConnectOccupancyWebhook(WebApplication app)
+    {
+        if (app.Services.GetService<OccupancyWebhook>() is not { } webhook)
+            return;
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            if (app.Urls.Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri : null).FirstOrDefault(u => u is not null) is { } url)
+                webhook.Node = $"{Environment.MachineName}:{url.Port}";
+        });
+        // wired to MoltBeatWSServer.RoomOccupied/RoomVacated in issue 18: each event becomes
+        // webhook.TryEnqueue(new RoomOccupancyNotice(RoomOccupancyKind.Occupied or .Vacated, room, at)), which never
+        // blocks nor throws, so it may be called from the event handler directly. Not wired yet: those events are
+        // the library's, still being written.
     }
 
     private static bool IsLoopback(string url) =>

@@ -1,7 +1,7 @@
 namespace MoltBeat.Server;
 
 /// <summary>
-/// The server application's own log messages (startup and shutdown 1-5, demo feed 100+, publish API 200+, operator API 300+), with
+/// The server application's own log messages (startup and shutdown 1-5, demo feed 100+, publish API 200+, operator API 300+, occupancy webhook 400+), with
 /// stable event ids in its own categories; the library's are in <c>ServerLog</c>. Keys and tokens are never logged.
 /// </summary>
 internal static partial class ServerAppLog
@@ -29,4 +29,22 @@ internal static partial class ServerAppLog
 
     [LoggerMessage(200, LogLevel.Warning, "Publish API refused a request from {Remote}: {Status} {Reason}")]
     public static partial void PublishRefused(this ILogger logger, string? remote, int status, string reason);
+
+    [LoggerMessage(400, LogLevel.Information, "Occupancy webhook: room.occupied and room.vacated notices are POSTed to {Target} (queue {Capacity}, {Attempts} attempts each)")]
+    public static partial void WebhookStarted(this ILogger logger, string target, int capacity, int attempts);
+
+    [LoggerMessage(401, LogLevel.Warning, "Occupancy webhook {Target} is failing: {Reason} ({Attempts} failed attempts and {GivenUp} notices given up since the last warning)")]
+    public static partial void WebhookFailing(this ILogger logger, string target, string reason, int attempts, int givenUp);
+
+    [LoggerMessage(402, LogLevel.Information, "Occupancy webhook {Target} accepts notices again")]
+    public static partial void WebhookRecovered(this ILogger logger, string target);
+
+    [LoggerMessage(403, LogLevel.Warning, "Occupancy webhook {Target}: the queue of {Capacity} notices is full; {Dropped} notices dropped since the last warning")]
+    public static partial void WebhookQueueFull(this ILogger logger, string target, int capacity, long dropped);
+
+    [LoggerMessage(404, LogLevel.Warning, "Occupancy webhook {Target} stopped with {Count} notices undelivered")]
+    public static partial void WebhookStoppedUndelivered(this ILogger logger, string target, int count);
+
+    [LoggerMessage(405, LogLevel.Error, "Occupancy webhook {Target}: the sender stopped unexpectedly; notices are no longer sent")]
+    public static partial void WebhookSenderFailed(this ILogger logger, string target, Exception exception);
 }

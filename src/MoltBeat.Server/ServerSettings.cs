@@ -83,6 +83,12 @@ public sealed class ServerSettings
     /// <summary>Redis key and channel prefix shared by the nodes of one cluster. Default <c>moltbeat</c>.</summary>
     public string RedisPrefix { get; set; } = "moltbeat";
 
+    /// <summary>
+    /// Webhook that gets a POST for each room occupied or vacated across the cluster (absolute http or https URL);
+    /// null sends none. See <see cref="Webhooks.OccupancyWebhook"/>.
+    /// </summary>
+    public string? WebhookUrl { get; set; }
+
     /// <summary>Feed demo analytics events.</summary>
     public bool Demo { get; set; }
 
@@ -132,6 +138,9 @@ public sealed class ServerSettings
         Check(HistoryEvents is >= 0 and <= 10_000_000, $"--history-events must be 0-10000000, got {HistoryEvents}.");
         Check(HistoryMaxAgeSeconds is >= 1 and <= 7 * 24 * 3600, $"--history-max-age must be 1 second to 7 days, got {HistoryMaxAgeSeconds}.");
         Check(ShutdownTimeoutSeconds is >= 1 and <= 600, $"--shutdown-timeout must be 1-600 seconds, got {ShutdownTimeoutSeconds}.");
+        // The value is not echoed: a webhook URL often carries its token.
+        Check(string.IsNullOrWhiteSpace(WebhookUrl) || Webhooks.OccupancyWebhook.TryParseTarget(WebhookUrl, out _),
+            "--webhook-url must be an absolute http:// or https:// URL, such as https://hooks.example.com/moltbeat.");
         Check(double.IsFinite(DemoRate) && DemoRate is > 0 and <= 10_000,
             $"--demo-rate must be above 0 and at most 10000 events/s, got {DemoRate.ToString(CultureInfo.InvariantCulture)}.");
         if (errors.Count == 0)
