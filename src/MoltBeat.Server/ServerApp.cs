@@ -202,10 +202,11 @@ public static class ServerApp
             if (app.Urls.Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri : null).FirstOrDefault(u => u is not null) is { } url)
                 webhook.Node = $"{Environment.MachineName}:{url.Port}";
         });
-        // wired to MoltBeatWSServer.RoomOccupied/RoomVacated in issue 18: each event becomes
-        // webhook.TryEnqueue(new RoomOccupancyNotice(RoomOccupancyKind.Occupied or .Vacated, room, at)), which never
-        // blocks nor throws, so it may be called from the event handler directly. Not wired yet: those events are
-        // the library's, still being written.
+        // Handlers start occupancy tracking on this node; each transition is raised on one node of the cluster, which is
+        // why every node needs the same --webhook-url. TryEnqueue never blocks nor throws: safe in the handler.
+        var server = app.Services.GetRequiredService<MoltBeatWSServer>();
+        server.RoomOccupied += (_, e) => webhook.TryEnqueue(new RoomOccupancyNotice(RoomOccupancyKind.Occupied, e.Room, e.At));
+        server.RoomVacated += (_, e) => webhook.TryEnqueue(new RoomOccupancyNotice(RoomOccupancyKind.Vacated, e.Room, e.At));
     }
 
     private static bool IsLoopback(string url) =>

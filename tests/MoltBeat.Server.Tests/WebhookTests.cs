@@ -347,6 +347,32 @@ public sealed class WebhookConfigurationTests
     }
 
     [Fact]
+    public async Task A_room_getting_its_first_subscriber_and_losing_its_last_is_posted_to_the_webhook_once_each()
+    {
+        await using var target = await WebhookTarget.StartAsync();
+        await using var server = await ServerProcess.StartAsync("--webhook-url", target.Url.ToString());
+        var room = $"hook:{Guid.NewGuid():N}";
+
+        await using (var client = await server.SubscribedClientAsync(room))
+            await WaitForAsync(target, room, "room.occupied");
+        // Vacated once nobody was there for the debounce (5 s by default).
+        await WaitForAsync(target, room, "room.vacated");
+
+        var notices = target.Bodies.Select(b => JsonDocument.Parse(b).RootElement).Where(n => n.GetProperty("room").GetString() == room).ToList();
+        Assert.Equal(["room.occupied", "room.vacated"], notices.Select(n => n.GetProperty("type").GetString()));
+    }
+
+    private static async Task WaitForAsync(WebhookTarget target, string room, string type)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!target.Bodies.Any(b => b.Contains($"\"{type}\"", StringComparison.Ordinal) && b.Contains(room, StringComparison.Ordinal)))
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(20), $"no {type} for {room}; got: {string.Join(" ", target.Bodies)}");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
     public async Task A_valid_webhook_url_starts_the_sender_and_exports_its_metrics()
     {
         await using var target = await WebhookTarget.StartAsync();
