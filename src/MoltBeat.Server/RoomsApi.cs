@@ -4,7 +4,7 @@ using MoltBeat.WebSocket.Server;
 
 namespace MoltBeat.Server;
 
-/// <summary>Rooms over HTTP (protocol 1.1): a room's position and subscribers, for the snapshot-then-subscribe pattern, and its history.</summary>
+/// <summary>Rooms over HTTP (protocol 1.1): a room's position and subscribers, for the snapshot-then-subscribe pattern, its history and its presence.</summary>
 internal static class RoomsApi
 {
     public static void MapRoomsApi(this WebApplication app)
@@ -25,7 +25,18 @@ internal static class RoomsApi
             .Produces<ApiError>(StatusCodes.Status401Unauthorized)
             .Produces<ApiError>(StatusCodes.Status403Forbidden)
             .Produces<ApiError>(StatusCodes.Status503ServiceUnavailable);
+        app.MapGet("/api/rooms/{room}/presence", GetPresenceAsync)
+            .WithTags("rooms")
+            .WithSummary($"Who is subscribed to a room across every node: the subscriber count and up to {MoltBeatWSServer.MaxPresenceUsers} users with their connections (most first); anonymous connections are counted, not listed.")
+            .Produces<RoomPresence>()
+            .Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status401Unauthorized)
+            .Produces<ApiError>(StatusCodes.Status403Forbidden)
+            .Produces<ApiError>(StatusCodes.Status503ServiceUnavailable);
     }
+
+    private static Task<IResult> GetPresenceAsync(string room, HttpContext http, MoltBeatWSServer server, PublishAuth auth) =>
+        ReadRoomAsync(room, http, auth, async () => Results.Ok(await server.GetPresenceAsync(room, http.RequestAborted)));
 
     private static Task<IResult> GetRoomAsync(string room, HttpContext http, MoltBeatWSServer server, PublishAuth auth) =>
         ReadRoomAsync(room, http, auth, async () => Results.Ok(await server.GetRoomAsync(room, http.RequestAborted)));
