@@ -58,15 +58,8 @@ public sealed class StalledSocket : IDisposable
         var texts = 0;
         while (true)
         {
-            var first = await ReadByteAsync(cts.Token);
-            var second = await ReadByteAsync(cts.Token);
-            long length = second & 0x7f;
-            if (length == 126)
-                length = BinaryPrimitives.ReadUInt16BigEndian(await ReadExactlyAsync(2, cts.Token));
-            else if (length == 127)
-                length = (long)BinaryPrimitives.ReadUInt64BigEndian(await ReadExactlyAsync(8, cts.Token));
-            var payload = await ReadExactlyAsync((int)length, cts.Token);
-            switch (first & 0x0f)
+            var (opcode, payload) = await ReadFrameAsync(cts.Token);
+            switch (opcode)
             {
                 case 0x1:
                     texts++;
@@ -88,15 +81,8 @@ public sealed class StalledSocket : IDisposable
         var frames = 0;
         while (received.Count < messages)
         {
-            var first = await ReadByteAsync(cts.Token);
-            var second = await ReadByteAsync(cts.Token);
-            long length = second & 0x7f;
-            if (length == 126)
-                length = BinaryPrimitives.ReadUInt16BigEndian(await ReadExactlyAsync(2, cts.Token));
-            else if (length == 127)
-                length = (long)BinaryPrimitives.ReadUInt64BigEndian(await ReadExactlyAsync(8, cts.Token));
-            var payload = await ReadExactlyAsync((int)length, cts.Token);
-            if ((first & 0x0f) != 0x1)
+            var (opcode, payload) = await ReadFrameAsync(cts.Token);
+            if (opcode != 0x1)
                 continue;
             frames++;
             received.AddRange(Encoding.UTF8.GetString(payload).Split('\n'));
@@ -114,20 +100,26 @@ public sealed class StalledSocket : IDisposable
         var received = new List<string>();
         while (!done(received))
         {
-            var first = await ReadByteAsync(cts.Token);
-            var second = await ReadByteAsync(cts.Token);
-            long length = second & 0x7f;
-            if (length == 126)
-                length = BinaryPrimitives.ReadUInt16BigEndian(await ReadExactlyAsync(2, cts.Token));
-            else if (length == 127)
-                length = (long)BinaryPrimitives.ReadUInt64BigEndian(await ReadExactlyAsync(8, cts.Token));
-            var payload = await ReadExactlyAsync((int)length, cts.Token);
-            if ((first & 0x0f) == 0x8)
+            var (opcode, payload) = await ReadFrameAsync(cts.Token);
+            if (opcode == 0x8)
                 throw new InvalidOperationException($"closed with {BinaryPrimitives.ReadUInt16BigEndian(payload)} after {received.Count} messages");
-            if ((first & 0x0f) == 0x1)
+            if (opcode == 0x1)
                 received.AddRange(Encoding.UTF8.GetString(payload).Split('\n'));
         }
         return received;
+    }
+
+    /// <summary>One server frame (unmasked): its opcode and payload.</summary>
+    private async Task<(int Opcode, byte[] Payload)> ReadFrameAsync(CancellationToken token)
+    {
+        var first = await ReadByteAsync(token);
+        var second = await ReadByteAsync(token);
+        long length = second & 0x7f;
+        if (length == 126)
+            length = BinaryPrimitives.ReadUInt16BigEndian(await ReadExactlyAsync(2, token));
+        else if (length == 127)
+            length = (long)BinaryPrimitives.ReadUInt64BigEndian(await ReadExactlyAsync(8, token));
+        return (first & 0x0f, await ReadExactlyAsync((int)length, token));
     }
 
     private async Task<byte> ReadByteAsync(CancellationToken token = default) => (await ReadExactlyAsync(1, token))[0];
