@@ -71,6 +71,14 @@ public sealed record MoltBeatReconnectFailedEventArgs(int Attempts, Exception? L
 /// <param name="Current">The room's position now.</param>
 public sealed record MoltBeatRecoveryFailedEventArgs(string Room, StreamPosition? Since, StreamPosition Current);
 
+/// <summary>
+/// Arguments of <see cref="MoltBeatWSClient.Occupancy"/>: how many subscribers a room subscribed with
+/// <see cref="SubscribeOptions.Occupancy"/> has, across every node of the cluster (a dashboard's "87 watching").
+/// </summary>
+/// <param name="Room">The room.</param>
+/// <param name="Subscribers">Its subscriptions on all nodes, this client's included; other nodes' as of their last heartbeat (about a second).</param>
+public sealed record MoltBeatOccupancyEventArgs(string Room, long Subscribers);
+
 /// <summary>Arguments of <see cref="MoltBeatWSClient.StateChanged"/>.</summary>
 /// <param name="OldState">The state before.</param>
 /// <param name="NewState">The state now.</param>
@@ -93,6 +101,20 @@ public sealed record ReceivedEvent(
 {
     /// <summary>Its global position (<c>offsets.all</c>), which identifies a recorded event; null for a broadcast to all clients.</summary>
     public long? Id => Offsets.TryGetValue("all", out var id) ? id : null;
+
+    /// <summary>
+    /// The conflation key it was published with (protocol 1.1, e.g. a metric name or an entity id); null when none. Of the
+    /// events of one room, event name and key, a subscription with <see cref="SubscribeOptions.MaxRate"/>, or a connection
+    /// lagging behind, receives only the newest: keep the latest value per key, not a list.
+    /// </summary>
+    public string? Key { get; init; }
+
+    /// <summary>
+    /// How many older events of its room, event name and <see cref="Key"/> the server dropped in its favour (protocol 1.1);
+    /// 0 when none. Their offsets are the ones this event's room skipped: replaced by newer values, not lost, so the
+    /// client raises no <see cref="MoltBeatWSClient.RecoveryFailed"/> for them. A view counting updates adds it.
+    /// </summary>
+    public int Conflated { get; init; }
 
     /// <summary>The payload deserialized as <typeparamref name="T"/> (web defaults when <paramref name="options"/> is null).</summary>
     /// <exception cref="JsonException">The payload does not fit <typeparamref name="T"/>.</exception>

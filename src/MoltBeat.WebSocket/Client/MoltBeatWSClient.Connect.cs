@@ -109,12 +109,13 @@ public sealed partial class MoltBeatWSClient
 
     /// <summary>
     /// Attaches the connection (under the lock, so nothing of the previous one can interleave), starts its
-    /// heartbeat and token refresh, then resubscribes every room, asking to recover from where it stood.
+    /// heartbeat and token refresh, then resubscribes every room, asking to recover from where it stood, with the options
+    /// it was subscribed with (a subscribe without <c>maxRate</c> or <c>occupancy</c> would turn them off).
     /// </summary>
     private async ValueTask OnConnectedAsync(Connection connection, JsonElement root)
     {
         var info = ParseConnected(root);
-        List<(string Room, StreamPosition? Since, int Last)> rooms;
+        List<(string Room, StreamPosition? Since, SubscribeOptions Options)> rooms;
         lock (_gate)
         {
             var wanted = !connection.Rejected && !connection.Attached && _connection is null
@@ -132,7 +133,7 @@ public sealed partial class MoltBeatWSClient
                 connection.AttachedAt = _time.GetTimestamp();
                 _connectionInfo = info;
                 // Parents first (see RoomName.Depth): their replays cover the children's, in order.
-                rooms = [.. _rooms.Select(r => (r.Key, r.Value.Position, r.Value.Last)).OrderBy(r => RoomName.Depth(r.Key))];
+                rooms = [.. _rooms.Select(r => (r.Key, r.Value.Position, r.Value.Options)).OrderBy(r => RoomName.Depth(r.Key))];
                 var args = new MoltBeatConnectedEventArgs(info, connection.IsReconnect);
                 Post(() => Connected?.Invoke(this, args));
                 connection.Ready.TrySetResult(info);
@@ -146,11 +147,11 @@ public sealed partial class MoltBeatWSClient
         _logger.Connected(SafeUrl, info.ClientId);
         StartHeartbeat(connection);
         ScheduleTokenRefresh(connection, TokenExpiry.FromJwt(connection.Token));
-        foreach (var (room, since, last) in rooms)
+        foreach (var (room, since, options) in rooms)
         {
             try
             {
-                await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None, last).ConfigureAwait(false);
+                await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None, options).ConfigureAwait(false);
             }
             catch (MoltBeatConnectionException)
             {

@@ -38,7 +38,7 @@ public sealed partial class MoltBeatWSClient
         {
             // The pong needs no bookkeeping: any frame received counts as a sign of life.
             var id = Interlocked.Increment(ref _nextId);
-            await SendAsync(connection, Serialize(MessageTypes.Ping, id, null, null, null, last: 0), CancellationToken.None).ConfigureAwait(false);
+            await SendAsync(connection, Serialize(MessageTypes.Ping, id, null, null, null, subscribe: null), CancellationToken.None).ConfigureAwait(false);
         }
         catch (MoltBeatConnectionException)
         {

@@ -145,6 +145,9 @@ public sealed partial class MoltBeatWSClient
                     case MessageTypes.Unsubscribed:
                         OnUnsubscribed(connection, root);
                         break;
+                    case MessageTypes.Occupancy:
+                        OnOccupancy(connection, root);
+                        break;
                     case MessageTypes.Authenticated:
                         OnAuthenticated(root);
                         break;
@@ -193,7 +196,12 @@ public sealed partial class MoltBeatWSClient
         }
         var data = root.TryGetProperty(WireNames.Data, out var d) ? d.Clone() : default;
         var ts = root.TryGetProperty(WireNames.Ts, out var t) && t.TryGetInt64(out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : default;
-        return new ReceivedEvent(GetString(root, WireNames.Event) ?? "", data, room, rooms, offsets, ts);
+        var conflated = root.TryGetProperty(WireNames.Conflated, out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out var k) ? k : 0;
+        return new ReceivedEvent(GetString(root, WireNames.Event) ?? "", data, room, rooms, offsets, ts)
+        {
+            Key = GetString(root, WireNames.Key),
+            Conflated = conflated,
+        };
     }
 
     private async ValueTask OnEventAsync(Connection connection, JsonElement root)

@@ -32,11 +32,15 @@ public sealed partial class MoltBeatWSClient
         }
     }
 
-    /// <summary>Sends a request with a fresh id; for <see cref="RequestKind.Awaited"/> also waits for its reply. <paramref name="last"/>: a subscribe's <c>last</c> (0: not sent).</summary>
-    private async Task<object?> SendRequestAsync(Connection connection, string type, string? room, StreamPosition? since, string? token, RequestKind kind, CancellationToken cancellationToken, int last = 0)
+    /// <summary>
+    /// Sends a request with a fresh id; for <see cref="RequestKind.Awaited"/> also waits for its reply. <paramref name="subscribe"/>:
+    /// a subscribe's <c>last</c>, <c>maxRate</c> and <c>occupancy</c> (null: none; its <see cref="SubscribeOptions.Since"/> is
+    /// not read, <paramref name="since"/> is what is sent).
+    /// </summary>
+    private async Task<object?> SendRequestAsync(Connection connection, string type, string? room, StreamPosition? since, string? token, RequestKind kind, CancellationToken cancellationToken, SubscribeOptions? subscribe = null)
     {
         var id = Interlocked.Increment(ref _nextId);
-        var pending = new PendingRequest(connection, type, room, since, kind) { Last = last };
+        var pending = new PendingRequest(connection, type, room, since, kind) { Options = subscribe ?? SubscribeOptions.Live };
         lock (_gate)
         {
             if (_connection != connection)
@@ -45,7 +49,7 @@ public sealed partial class MoltBeatWSClient
         }
         try
         {
-            await SendAsync(connection, Serialize(type, id, room, since, token, last), cancellationToken).ConfigureAwait(false);
+            await SendAsync(connection, Serialize(type, id, room, since, token, subscribe), cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -92,7 +96,7 @@ public sealed partial class MoltBeatWSClient
         }
     }
 
-    private static byte[] Serialize(string type, long id, string? room, StreamPosition? since, string? token, int last)
+    private static byte[] Serialize(string type, long id, string? room, StreamPosition? since, string? token, SubscribeOptions? subscribe)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
         using (var writer = new Utf8JsonWriter(buffer))
@@ -109,8 +113,15 @@ public sealed partial class MoltBeatWSClient
                 writer.WriteNumber(WireNames.Offset, position.Offset);
                 writer.WriteEndObject();
             }
-            if (last > 0)
-                writer.WriteNumber(WireNames.Last, last);
+            if (subscribe is not null)
+            {
+                if (subscribe.Last > 0)
+                    writer.WriteNumber(WireNames.Last, subscribe.Last);
+                if (subscribe.MaxRate is { } maxRate)
+                    writer.WriteNumber(WireNames.MaxRate, maxRate);
+                if (subscribe.Occupancy)
+                    writer.WriteBoolean(WireNames.Occupancy, true);
+            }
             if (token is not null)
                 writer.WriteString(WireNames.Token, token);
             writer.WriteEndObject();
@@ -161,8 +172,8 @@ public sealed partial class MoltBeatWSClient
 
         public RequestKind Kind { get; } = kind;
 
-        /// <summary>The <c>last</c> a subscribe asked (0: none).</summary>
-        public int Last { get; init; }
+        /// <summary>The <c>last</c>, <c>maxRate</c> and <c>occupancy</c> a subscribe asked (<see cref="SubscribeOptions.Since"/> not used).</summary>
+        public SubscribeOptions Options { get; init; } = SubscribeOptions.Live;
 
         public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
@@ -173,11 +184,15 @@ public sealed partial class MoltBeatWSClient
         public StreamPosition? Position { get; set; }
 
         /// <summary>
-        /// The <c>last</c> the application subscribed with, asked again on every resubscription: when the recovery from
-        /// <see cref="Position"/> works the server ignores it, and when it cannot (history trimmed) the room opens on
-        /// its latest events again rather than on nothing.
+        /// The options the application subscribed with (<see cref="SubscribeOptions.Since"/> aside), asked again on every
+        /// resubscription. <c>last</c>: when the recovery from <see cref="Position"/> works the server ignores it, and
+        /// when it cannot (history trimmed) the room opens on its latest events again rather than on nothing.
+        /// <c>maxRate</c> and <c>occupancy</c>: a subscribe without them would turn them off on the server.
         /// </summary>
-        public int Last { get; set; }
+        public SubscribeOptions Options { get; set; } = SubscribeOptions.Live;
+
+        /// <summary>The room's latest subscriber count (<c>occupancy</c>); null when <see cref="Options"/> does not ask for it, or none came yet.</summary>
+        public long? Subscribers { get; set; }
 
         /// <summary>Resubscriptions of this room that the server failed in a row (each is retried after the reconnect backoff).</summary>
         public int FailedResubscribes { get; set; }

@@ -14,7 +14,7 @@ public sealed partial class MoltBeatWSClient
         int? replay = root.TryGetProperty(WireNames.Replay, out var n) && n.TryGetInt32(out var count) ? count : null;
         var subscription = new MoltBeatSubscription(room, epoch, offset, recovered) { Replay = replay };
         PendingRequest? pending;
-        var catchUp = false;
+        SubscribeOptions? catchUp = null;
         lock (_gate)
         {
             pending = TakePendingLocked(GetId(root));
@@ -22,7 +22,7 @@ public sealed partial class MoltBeatWSClient
             if (pending?.Kind == RequestKind.Catchup)
             {
                 if (current)
-                    OnCatchupReplyLocked(connection, room, recovered == true, offset);
+                    OnCatchupReplyLocked(connection, room, recovered == true, offset, replay);
                 pending.Completion.TrySetResult(subscription);
                 return;
             }
@@ -30,7 +30,11 @@ public sealed partial class MoltBeatWSClient
             if (current && !_rooms.TryGetValue(room, out state) && pending?.Kind == RequestKind.Awaited)
                 _rooms[room] = state = new RoomState();
             if (state is not null && pending?.Kind is RequestKind.Awaited or RequestKind.FireAndForget)
-                state.Last = pending.Last; // the application's latest choice for this room
+            {
+                state.Options = pending.Options; // the application's latest choice for this room
+                if (!state.Options.Occupancy)
+                    state.Subscribers = null;
+            }
             var known = state?.Position?.Epoch;
             // A fire-and-forget or resubscribe reply for a room unsubscribed meanwhile is not re-added: the unsubscribe follows it.
             if (state is not null)
@@ -61,14 +65,17 @@ public sealed partial class MoltBeatWSClient
                 var args = new MoltBeatRecoveryFailedEventArgs(room, since, new StreamPosition(epoch, offset));
                 Post(() => RecoveryFailed?.Invoke(this, args));
                 // Everything in a new epoch was published while the client was away: replay it from its start.
-                catchUp = epochChanged && offset > 0 && Options.RecoverNewEpoch && state is not null;
-                if (catchUp)
-                    StartCatchupLocked(connection, room, state!, epoch);
+                if (epochChanged && offset > 0 && Options.RecoverNewEpoch && state is not null)
+                {
+                    StartCatchupLocked(connection, room, state, epoch);
+                    // The room's maxRate and occupancy again (a subscribe without them turns them off), not its last.
+                    catchUp = state.Options with { Last = 0, Since = null };
+                }
             }
         }
         pending?.Completion.TrySetResult(subscription);
-        if (catchUp)
-            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, new StreamPosition(epoch, 0), null, RequestKind.Catchup, CancellationToken.None), ignoreConnectionLoss: true);
+        if (catchUp is not null)
+            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, new StreamPosition(epoch, 0), null, RequestKind.Catchup, CancellationToken.None, catchUp), ignoreConnectionLoss: true);
     }
 
     private void StartCatchupLocked(Connection connection, string room, RoomState state, string epoch)
@@ -85,11 +92,11 @@ public sealed partial class MoltBeatWSClient
         }, (this, connection), Options.CatchupTimeout, Timeout.InfiniteTimeSpan));
     }
 
-    private void OnCatchupReplyLocked(Connection connection, string room, bool recovered, long offset)
+    private void OnCatchupReplyLocked(Connection connection, string room, bool recovered, long offset, int? replay)
     {
         if (!recovered && _rooms.TryGetValue(room, out var state) && state.Position is { } position && offset > position.Offset)
             state.Position = position with { Offset = offset };
-        EndCatchupLocked(connection, connection.Catchup.Replied(room, recovered, offset));
+        EndCatchupLocked(connection, connection.Catchup.Replied(room, recovered, offset, replay));
     }
 
     private void OnCatchupTimeout(Connection connection)
@@ -142,6 +149,25 @@ public sealed partial class MoltBeatWSClient
     }
 
     /// <summary>
+    /// A room's subscriber count, for a subscription that asked it (<see cref="SubscribeOptions.Occupancy"/>). A count that
+    /// crosses an unsubscribe, or a subscribe that stopped asking, is dropped: the application no longer watches it.
+    /// </summary>
+    private void OnOccupancy(Connection connection, JsonElement root)
+    {
+        var room = GetString(root, WireNames.Room) ?? throw new InvalidDataException("'occupancy' without 'room'.");
+        if (!root.TryGetProperty(WireNames.Subscribers, out var s) || s.ValueKind != JsonValueKind.Number || !s.TryGetInt64(out var subscribers))
+            throw new InvalidDataException("'occupancy' without a whole number of 'subscribers'.");
+        lock (_gate)
+        {
+            if (_connection != connection || !_rooms.TryGetValue(room, out var state) || !state.Options.Occupancy)
+                return;
+            state.Subscribers = subscribers;
+            var args = new MoltBeatOccupancyEventArgs(room, subscribers);
+            Post(() => Occupancy?.Invoke(this, args));
+        }
+    }
+
+    /// <summary>
     /// A resubscription the server failed on its side (<c>internal</c>: its engine briefly unavailable, say, in a
     /// reconnect storm) is sent again on the same connection after the reconnect backoff. Left alone, the client
     /// would stay connected without that room until the next reconnect and miss its events silently. Refusals
@@ -166,14 +192,14 @@ public sealed partial class MoltBeatWSClient
         {
             await Task.Delay(delay, _time, connection.Aborted).ConfigureAwait(false);
             StreamPosition? since;
-            int last;
+            SubscribeOptions options;
             lock (_gate)
             {
                 if (_connection != connection || !_rooms.TryGetValue(room, out var state))
                     return;
-                (since, last) = (state.Position, state.Last);
+                (since, options) = (state.Position, state.Options);
             }
-            await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None, last).ConfigureAwait(false);
+            await SendRequestAsync(connection, MessageTypes.Subscribe, room, since, null, RequestKind.Resubscribe, CancellationToken.None, options).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or MoltBeatConnectionException)
         {
@@ -195,16 +221,22 @@ public sealed partial class MoltBeatWSClient
     /// <summary>
     /// Subscribes to a room with options (protocol 1.1) and completes when the server confirmed it: open on the room's
     /// last events (<see cref="SubscribeOptions.Last"/>), or from a position read before loading state
-    /// (<see cref="SubscribeOptions.Since"/>, the gap-free snapshot). After a reconnect the client recovers from where
-    /// it stood, as for any subscription, asking the same <see cref="SubscribeOptions.Last"/> again (the server sends
-    /// those only when the recovery fails).
+    /// (<see cref="SubscribeOptions.Since"/>, the gap-free snapshot); at a bounded rate with conflated updates
+    /// (<see cref="SubscribeOptions.MaxRate"/>), with the room's subscriber count (<see cref="SubscribeOptions.Occupancy"/>).
+    /// After a reconnect the client recovers from where it stood, as for any subscription, asking the same
+    /// <see cref="SubscribeOptions.Last"/> again (the server sends those only when the recovery fails), and the same
+    /// <see cref="SubscribeOptions.MaxRate"/> and <see cref="SubscribeOptions.Occupancy"/>. Subscribing to the room again
+    /// replaces its options with the new ones.
     /// </summary>
     /// <returns>
     /// The room's epoch and offset when the subscription began, whether <see cref="SubscribeOptions.Since"/> recovered,
     /// and how many replayed events follow the reply (<see cref="MoltBeatSubscription.Replay"/>), raised through
     /// <see cref="Event"/> before any live one.
     /// </returns>
-    /// <exception cref="ArgumentOutOfRangeException"><see cref="SubscribeOptions.Last"/> is outside 0..<see cref="ProtocolLimits.MaxLast"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <see cref="SubscribeOptions.Last"/> is outside 0..<see cref="ProtocolLimits.MaxLast"/>, or <see cref="SubscribeOptions.MaxRate"/>
+    /// is not a finite number above 0 and at most <see cref="ProtocolLimits.MaxRate"/>; nothing was sent.
+    /// </exception>
     /// <exception cref="MoltBeatRequestException">The server refused it: <c>forbidden</c>, <c>invalid_room</c>, <c>too_many_subscriptions</c>, <c>rate_limited</c>…</exception>
     /// <exception cref="MoltBeatConnectionException">The connection was lost before the reply; the room is not subscribed.</exception>
     /// <exception cref="InvalidOperationException">The client is not connected.</exception>
@@ -213,7 +245,7 @@ public sealed partial class MoltBeatWSClient
         ArgumentNullException.ThrowIfNull(room);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var reply = await SendRequestAsync(RequireConnection(), MessageTypes.Subscribe, room, options.Since, null, RequestKind.Awaited, cancellationToken, options.Last).ConfigureAwait(false);
+        var reply = await SendRequestAsync(RequireConnection(), MessageTypes.Subscribe, room, options.Since, null, RequestKind.Awaited, cancellationToken, options).ConfigureAwait(false);
         return (MoltBeatSubscription)reply!;
     }
 
@@ -287,6 +319,18 @@ public sealed partial class MoltBeatWSClient
     {
         lock (_gate)
             return _rooms.TryGetValue(room, out var state) ? state.Position : null;
+    }
+
+    /// <summary>
+    /// The latest subscriber count of a room subscribed with <see cref="SubscribeOptions.Occupancy"/> (what
+    /// <see cref="Occupancy"/> last raised), for a view drawn later than the event, e.g. on a timer. Null when the room is
+    /// not subscribed so, or no count came yet. Kept while reconnecting (the server sends a fresh count after the
+    /// resubscription); forgotten on unsubscribe, and when the server removed the subscription.
+    /// </summary>
+    public long? GetOccupancy(string room)
+    {
+        lock (_gate)
+            return _rooms.TryGetValue(room, out var state) ? state.Subscribers : null;
     }
 
     /// <summary>The rooms the client is subscribed to (or will subscribe to when it connects).</summary>

@@ -97,6 +97,14 @@ public sealed partial class MoltBeatWSClient : IAsyncDisposable
     /// <summary>Raised when a room's missed events could not be replayed after a reconnect (<c>"recovered":false</c>): reload that room's state.</summary>
     public event EventHandler<MoltBeatRecoveryFailedEventArgs>? RecoveryFailed;
 
+    /// <summary>
+    /// Raised with a room's subscriber count across all nodes, for rooms subscribed with <see cref="SubscribeOptions.Occupancy"/>:
+    /// after each (re)subscription, then whenever the count changes, at most once a second per room (the server's pace),
+    /// so a dashboard shows who is watching without polling <c>GET /api/rooms/{room}</c>. The latest count stays readable
+    /// through <see cref="GetOccupancy(string)"/>.
+    /// </summary>
+    public event EventHandler<MoltBeatOccupancyEventArgs>? Occupancy;
+
     /// <summary>Raised for every received event, before the handlers registered with <see cref="On{T}"/> (the seed's <c>on('event')</c>).</summary>
     public event EventHandler<ReceivedEvent>? Event;
 

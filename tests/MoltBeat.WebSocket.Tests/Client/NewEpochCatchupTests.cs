@@ -93,6 +93,48 @@ public sealed class NewEpochCatchupTests
         Assert.Equal([1L], catchup.End("b").Select(e => e.Id!.Value));
     }
 
+    [Fact]
+    public void A_conflated_replay_is_complete_once_the_announced_number_of_its_events_arrived_after_the_reply()
+    {
+        var catchup = new NewEpochCatchup();
+        catchup.Start(Room);
+        catchup.Hold(Event(offset: 6, id: 6), out _);
+        // Offsets 1..6, conflated into two events (3 standing for 1-3, 5 for 4-5): 1, 2 and 4 never come.
+        Assert.Empty(catchup.Replied(Room, recovered: true, offset: 6, replay: 2));
+        Assert.True(catchup.Hold(Event(offset: 3, id: 3), out var released));
+        Assert.Empty(released);
+
+        Assert.True(catchup.Hold(Event(offset: 5, id: 5), out released));
+        Assert.Equal([3L, 5L, 6L], released.Select(e => e.Id!.Value));
+        Assert.False(catchup.IsActive);
+    }
+
+    [Fact]
+    public void A_replay_is_complete_once_an_event_at_its_last_offset_arrived_after_the_reply()
+    {
+        var catchup = new NewEpochCatchup();
+        catchup.Start(Room);
+        catchup.Replied(Room, recovered: true, offset: 4, replay: 3);
+        catchup.Hold(Event(offset: 2, id: 2), out _);
+
+        // Offset 4 replaced 3: nothing of the replay can come after it.
+        Assert.True(catchup.Hold(Event(offset: 4, id: 4), out var released));
+        Assert.Equal([2L, 4L], released.Select(e => e.Id!.Value));
+    }
+
+    [Fact]
+    public void A_live_event_past_the_replay_that_came_before_the_reply_does_not_end_it()
+    {
+        var catchup = new NewEpochCatchup();
+        catchup.Start(Room);
+        catchup.Hold(Event(offset: 5, id: 5), out _);
+        Assert.Empty(catchup.Replied(Room, recovered: true, offset: 4, replay: 2));
+
+        Assert.True(catchup.Hold(Event(offset: 2, id: 2), out var released));
+        Assert.Empty(released);
+        Assert.True(catchup.IsActive);
+    }
+
     private static ReceivedEvent Event(long offset, long id, string room = Room) =>
         new("tick", default(JsonElement), room, [room], new Dictionary<string, long> { [room] = offset, ["all"] = id }, default);
 }
