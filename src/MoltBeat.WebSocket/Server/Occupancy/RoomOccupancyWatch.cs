@@ -50,6 +50,8 @@ internal sealed class RoomOccupancyWatch : IAsyncDisposable
             watched.Watchers.Add(connection);
             fresh = watched.ReadAt is { } at && _time.GetElapsedTime(at) < _interval;
             count = watched.Count;
+            if (!fresh)
+                watched.FirstReads++;
         }
         if (fresh)
             connection.Send(ServerMessages.Occupancy(room, count));
@@ -74,14 +76,22 @@ internal sealed class RoomOccupancyWatch : IAsyncDisposable
 
     private async Task ReadAndSendAsync(WatchedRoom watched, ClientConnection connection)
     {
-        if (await ReadAsync(watched).ConfigureAwait(false) is not { } count)
-            return;
+        long? count;
+        try
+        {
+            count = await ReadAsync(watched).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (watched)
+                watched.FirstReads--;
+        }
         lock (watched)
         {
-            if (!watched.Watchers.Contains(connection))
+            if (count is null || !watched.Watchers.Contains(connection))
                 return;
         }
-        connection.Send(ServerMessages.Occupancy(watched.Room, count));
+        connection.Send(ServerMessages.Occupancy(watched.Room, count.Value));
     }
 
     /// <summary>One interval's reading: every watched room, and a message to its watchers when its count changed.</summary>
@@ -96,7 +106,12 @@ internal sealed class RoomOccupancyWatch : IAsyncDisposable
             {
                 long previous;
                 lock (watched)
+                {
+                    // A subscription's first count is on its way: the tick would send its watchers the same count twice.
+                    if (watched.FirstReads > 0)
+                        continue;
                     previous = watched.Count;
+                }
                 if (await ReadAsync(watched).ConfigureAwait(false) is not { } count || count == previous)
                     continue;
                 var message = ServerMessages.Occupancy(watched.Room, count);
@@ -158,5 +173,8 @@ internal sealed class RoomOccupancyWatch : IAsyncDisposable
         public long? ReadAt { get; set; }
 
         public bool Gone { get; set; }
+
+        /// <summary>First counts being read for new watchers (ReadAndSendAsync), which the timer leaves to them.</summary>
+        public int FirstReads { get; set; }
     }
 }
