@@ -55,10 +55,11 @@ internal sealed class BenchSocket : IDisposable
 
     /// <summary>
     /// Reads frames until the server closes or <paramref name="cancellationToken"/> fires, passing each text
-    /// frame's payload to <paramref name="onText"/> and answering pings.
+    /// frame's payload to <paramref name="onText"/> and answering pings. <paramref name="afterReceive"/>, when
+    /// given, is awaited after each receive with the bytes it got: a slow reader waits there.
     /// </summary>
     /// <returns>The code of the server's close frame; 1005 for one without a code; 0 when the connection ended without one.</returns>
-    public async Task<int> ReadAsync(SpanAction onText, CancellationToken cancellationToken)
+    public async Task<int> ReadAsync(SpanAction onText, CancellationToken cancellationToken, Func<int, CancellationToken, Task>? afterReceive = null)
     {
         // Pinned and uninitialized: 10k clients' buffers cost only the pages a message touches, and the
         // load generator's GC never copies them.
@@ -95,6 +96,8 @@ internal sealed class BenchSocket : IDisposable
             if (read == 0)
                 return 0;
             filled += read;
+            if (afterReceive is not null)
+                await afterReceive(read, cancellationToken);
         }
     }
 

@@ -86,11 +86,12 @@ internal sealed class PeerProcess : IAsyncDisposable
     /// <summary>
     /// Has the peer publish <paramref name="count"/> events in-process, back to back (rate 0) or at
     /// <paramref name="rate"/> per second, in publish mode <paramref name="mode"/> (<c>loop</c> or
-    /// <c>awaited</c>); the peer stops at <paramref name="deadline"/> and says how many it published.
+    /// <c>awaited</c>), keyed round robin over <paramref name="keys"/> conflation keys when above 0; the peer
+    /// stops at <paramref name="deadline"/> and says how many it published.
     /// </summary>
-    public async Task<Peers.PublishCalls> PublishAsync(int count, double rate, TimeSpan deadline, int pad = Peers.BenchPayload.DefaultPad, string mode = Peers.PublishModes.Loop)
+    public async Task<Peers.PublishCalls> PublishAsync(int count, double rate, TimeSpan deadline, int pad = Peers.BenchPayload.DefaultPad, string mode = Peers.PublishModes.Loop, int keys = 0)
     {
-        var answer = await CommandAsync(string.Create(CultureInfo.InvariantCulture, $"publish {count} {rate} {pad} {mode} {deadline.TotalSeconds:0.###}"), deadline + TimeSpan.FromSeconds(30));
+        var answer = await CommandAsync(string.Create(CultureInfo.InvariantCulture, $"publish {count} {rate} {pad} {mode} {deadline.TotalSeconds:0.###} {keys}"), deadline + TimeSpan.FromSeconds(30));
         try
         {
             return Peers.PublishCalls.Parse(answer);
@@ -100,6 +101,9 @@ internal sealed class PeerProcess : IAsyncDisposable
             throw new InvalidOperationException($"{Name}: {ex.Message}", ex);
         }
     }
+
+    /// <summary>A MoltBeat peer's counts of conflated events and slow-consumer closes.</summary>
+    public async Task<Peers.ConflationStats> StatsAsync() => Peers.ConflationStats.Parse(await CommandAsync("stats", TimeSpan.FromSeconds(30)));
 
     private readonly SemaphoreSlim _commands = new(1, 1);
 

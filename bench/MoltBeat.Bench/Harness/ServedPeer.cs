@@ -59,24 +59,26 @@ internal sealed class ServedPeer : IAsyncDisposable
 
     /// <summary>
     /// Publishes <paramref name="count"/> events back to back (rate 0) or at <paramref name="rate"/> per second
-    /// the way <see cref="Mode"/> says, stopping at <paramref name="deadline"/>; returns the publish calls' timing.
+    /// the way <see cref="Mode"/> says, stopping at <paramref name="deadline"/>, with conflation keys when
+    /// <paramref name="keys"/> is above 0 (<see cref="BenchPayload.KeyOf"/>); returns the publish calls' timing.
     /// </summary>
-    public Task<PublishCalls> PublishAsync(int count, double rate, TimeSpan deadline, int pad = BenchPayload.DefaultPad) => Mode switch
+    public Task<PublishCalls> PublishAsync(int count, double rate, TimeSpan deadline, int pad = BenchPayload.DefaultPad, int keys = 0) => Mode switch
     {
-        PublishModes.Http => PostAsync(count, rate, deadline, pad),
-        PublishModes.Redis => _publisher!.PublishAsync(count, rate, deadline, pad, PublishModes.Awaited),
-        _ => Server.PublishAsync(count, rate, deadline, pad, Mode),
+        PublishModes.Http => PostAsync(count, rate, deadline, pad, keys),
+        PublishModes.Redis => _publisher!.PublishAsync(count, rate, deadline, pad, PublishModes.Awaited, keys),
+        _ => Server.PublishAsync(count, rate, deadline, pad, Mode, keys),
     };
 
     // One request per event, each awaited, over one kept-alive connection: a backend's publishing loop.
-    private async Task<PublishCalls> PostAsync(int count, double rate, TimeSpan deadline, int pad)
+    private async Task<PublishCalls> PostAsync(int count, double rate, TimeSpan deadline, int pad, int keys)
     {
         var moltbeat = Server.Name == "moltbeat-server";
         var path = new Uri(moltbeat ? "/api/publish" : "/publish", UriKind.Relative);
         using var stop = new CancellationTokenSource(deadline);
-        return await BenchPayload.RunAsync(count, rate, async json =>
+        return await BenchPayload.RunAsync(count, rate, async (json, key) =>
         {
-            var body = moltbeat ? $"{{\"room\":\"{BenchPayload.Room}\",\"event\":\"bench\",\"data\":{json}}}" : json;
+            var keyed = key is null ? "" : $",\"key\":\"{key}\"";
+            var body = moltbeat ? $"{{\"room\":\"{BenchPayload.Room}\",\"event\":\"bench\"{keyed},\"data\":{json}}}" : json;
             using var content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
             using var response = await _http!.PostAsync(path, content, CancellationToken.None);
             if (!response.IsSuccessStatusCode)
@@ -84,7 +86,7 @@ internal sealed class ServedPeer : IAsyncDisposable
                 var answer = await response.Content.ReadAsStringAsync();
                 throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"{Server.Name}: POST {path} answered {(int)response.StatusCode}: {answer}"));
             }
-        }, pad, stop.Token);
+        }, pad, keys, stop.Token);
     }
 
     public async ValueTask DisposeAsync()

@@ -22,11 +22,18 @@ public static class BenchPayload
     public static string Json(int seq, string pad, long due) => $"{{\"due\":{due},\"sent\":{NowMicros()},\"seq\":{seq},\"pad\":\"{pad}\"}}";
 
     /// <summary>
-    /// Publishes <paramref name="count"/> events through <paramref name="publish"/>, back to back or at
-    /// <paramref name="perSecond"/>, each awaited before the next, until done or <paramref name="stop"/>;
-    /// returns how long the publish calls took.
+    /// The conflation key of event <paramref name="seq"/> among <paramref name="keys"/> keys, round robin
+    /// (<c>k0</c>…), or null when <paramref name="keys"/> is 0: so event <c>seq</c>'s key recurs every
+    /// <paramref name="keys"/> events, and a subscriber can tell from one event how old the oldest it replaced was.
     /// </summary>
-    public static async Task<PublishCalls> RunAsync(int count, double perSecond, Func<string, ValueTask> publish, int padLength = DefaultPad, CancellationToken stop = default)
+    public static string? KeyOf(int seq, int keys) => keys > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"k{seq % keys}") : null;
+
+    /// <summary>
+    /// Publishes <paramref name="count"/> events through <paramref name="publish"/> (payload and key, see
+    /// <see cref="KeyOf"/>), back to back or at <paramref name="perSecond"/>, each awaited before the next,
+    /// until done or <paramref name="stop"/>; returns how long the publish calls took.
+    /// </summary>
+    public static async Task<PublishCalls> RunAsync(int count, double perSecond, Func<string, string?, ValueTask> publish, int padLength = DefaultPad, int keys = 0, CancellationToken stop = default)
     {
         var calls = new List<double>(count);
         var pad = new string('x', padLength);
@@ -34,7 +41,7 @@ public static class BenchPayload
         var start = NowMicros();
         for (var i = 1; i <= count && !stop.IsCancellationRequested; i++)
         {
-            var dueMicros = perSecond > 0 ? start + (long)((i - 1) * 1_000_000 / perSecond) : NowMicros();
+            var dueMicros = perSecond > 0 ? start + (long)((i - 1) * 1_000_000L / perSecond) : NowMicros();
             if (perSecond > 0)
             {
                 var due = TimeSpan.FromSeconds((i - 1) / perSecond);
@@ -43,7 +50,7 @@ public static class BenchPayload
                     await Task.Delay(wait, CancellationToken.None);
             }
             var began = Stopwatch.GetTimestamp();
-            await publish(Json(i, pad, dueMicros));
+            await publish(Json(i, pad, dueMicros), KeyOf(i, keys));
             calls.Add(Stopwatch.GetElapsedTime(began).TotalMicroseconds);
         }
         return PublishCalls.Of(calls);

@@ -20,7 +20,7 @@ internal static class MoltBeatPeer
     // default queue bound (1 MB, 10 000 messages), and the slow-consumer scenario shows that bound at work.
     private static void Limits(WSServerOptions o) => o.MaxConnections = 100_000;
 
-    public static async Task<(Publisher Publish, Func<Task> Stop)> StartAsync(int port, string? redis = null)
+    public static async Task<(Publisher Publish, Func<Task> Stop, Func<Task<ConflationStats>> Stats)> StartAsync(int port, string? redis = null)
     {
         var options = new WSServerOptions { Port = port, Host = "127.0.0.1" };
         Limits(options);
@@ -29,9 +29,7 @@ internal static class MoltBeatPeer
         var engine = redis is null ? null : new RedisEngine(new RedisEngineOptions { Configuration = redis, KeyPrefix = "bench" }, logs);
         var server = new MoltBeatWSServer(options, engine, logs);
         await server.StartAsync();
-        return (new Publisher(
-            json => server.Broadcast(BenchPayload.Room, "bench", JsonDocument.Parse(json).RootElement),
-            json => server.PublishAsync([BenchPayload.Room], "bench", JsonDocument.Parse(json).RootElement)), StopAsync);
+        return (For(() => server), StopAsync, () => Task.FromResult(ConflationStats.Of(server.GetStats().Recovery)));
 
         async Task StopAsync()
         {
@@ -45,10 +43,15 @@ internal static class MoltBeatPeer
     public static Publisher ConfigureHosted(WebApplicationBuilder builder)
     {
         builder.Services.AddMoltBeatWebSocket(Limits);
-        return new Publisher(
-            json => _hosted!.Broadcast(BenchPayload.Room, "bench", JsonDocument.Parse(json).RootElement),
-            json => _hosted!.PublishAsync([BenchPayload.Room], "bench", JsonDocument.Parse(json).RootElement));
+        return For(() => _hosted!);
     }
+
+    // Broadcast is the fire-and-forget call, PublishAsync(EventToPublish) the awaitable one, each with the key.
+    private static Publisher For(Func<MoltBeatWSServer> server) => new(
+        (json, key) => server().Broadcast(Rooms, "bench", JsonDocument.Parse(json).RootElement, key),
+        (json, key) => server().PublishAsync(new EventToPublish(Rooms, "bench", JsonDocument.Parse(json).RootElement) { Key = key }));
+
+    private static readonly string[] Rooms = [BenchPayload.Room];
 
     /// <summary>
     /// <c>moltbeat-server</c>: the real server application (<c>MoltBeat.Server</c>, what a user runs) on
@@ -56,7 +59,7 @@ internal static class MoltBeatPeer
     /// in-process publishing is the <c>moltbeat</c> peer). Its logs go to standard error, since standard output
     /// is the harness's command channel; it stops the way an operator stops it, with SIGTERM.
     /// </summary>
-    public static async Task<(Publisher Publish, Func<Task> Stop)> StartServerAppAsync(int port)
+    public static async Task<(Publisher Publish, Func<Task> Stop, Func<Task<ConflationStats>> Stats)> StartServerAppAsync(int port)
     {
         Environment.SetEnvironmentVariable("Logging__Console__LogToStandardErrorThreshold", "Trace");
         Environment.SetEnvironmentVariable("Logging__LogLevel__Default", "Warning");
@@ -72,9 +75,18 @@ internal static class MoltBeatPeer
             await Task.Delay(100);
         }
         var inProcess = new Publisher(
-            _ => throw new NotSupportedException("moltbeat-server is published to over HTTP only"),
-            _ => throw new NotSupportedException("moltbeat-server is published to over HTTP only"));
-        return (inProcess, StopAsync);
+            (_, _) => throw new NotSupportedException("moltbeat-server is published to over HTTP only"),
+            (_, _) => throw new NotSupportedException("moltbeat-server is published to over HTTP only"));
+        return (inProcess, StopAsync, StatsAsync);
+
+        // What an operator sees: GET /api/stats.
+        async Task<ConflationStats> StatsAsync()
+        {
+            using var client = new HttpClient();
+            using var stats = JsonDocument.Parse(await client.GetStringAsync(new Uri($"http://127.0.0.1:{port}/api/stats")));
+            var recovery = stats.RootElement.GetProperty("recovery");
+            return new(recovery.GetProperty("conflatedEvents").GetInt64(), recovery.GetProperty("slowConsumerDisconnects").GetInt64());
+        }
 
         async Task StopAsync()
         {
@@ -100,4 +112,18 @@ internal static class MoltBeatPeer
         _hosted = app.Services.GetRequiredService<MoltBeatWSServer>();
         return app.MapMoltBeatWebSocket("/ws");
     }
+}
+
+/// <summary>A MoltBeat server's counts the conflation scenario reads (its <c>stats</c> command): events conflated away, 4009 closes.</summary>
+internal sealed record ConflationStats(long ConflatedEvents, long SlowConsumerDisconnects)
+{
+    public static ConflationStats Of(WSRecoveryStats recovery) => new(recovery.ConflatedEvents, recovery.SlowConsumerDisconnects);
+
+    /// <summary>The peer's answer line: <c>stats CONFLATED SLOW</c>.</summary>
+    public string ToLine() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"stats {ConflatedEvents} {SlowConsumerDisconnects}");
+
+    /// <summary>Reads <see cref="ToLine"/>'s line back.</summary>
+    public static ConflationStats Parse(string line) => line.Split(' ') is ["stats", var conflated, var slow]
+        ? new(long.Parse(conflated, System.Globalization.CultureInfo.InvariantCulture), long.Parse(slow, System.Globalization.CultureInfo.InvariantCulture))
+        : throw new FormatException($"stats answered '{line}'");
 }

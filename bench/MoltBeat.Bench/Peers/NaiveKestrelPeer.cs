@@ -15,14 +15,14 @@ internal static class NaiveKestrelPeer
     private static readonly ConcurrentDictionary<System.Net.WebSockets.WebSocket, SemaphoreSlim> Members = new();
 
     public static Publisher Configure(WebApplicationBuilder builder) => new(
-        json =>
+        (json, key) =>
         {
             var bytes = Frame(json);
             foreach (var (socket, gate) in Members)
                 _ = SendAsync(socket, gate, bytes);
         },
         // Awaited: the event's sends to every member, all started at once, then awaited together.
-        json =>
+        (json, key) =>
         {
             var bytes = Frame(json);
             return Task.WhenAll(Members.Select(m => SendAsync(m.Key, m.Value, bytes)));

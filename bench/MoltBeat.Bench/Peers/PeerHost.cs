@@ -9,8 +9,10 @@ namespace MoltBeat.Bench.Peers;
 /// Runs one peer server in this process (<c>MoltBeat.Bench serve PEER PORT</c>) with its WebSocket
 /// endpoint on <c>/ws</c> and, for the <c>http</c> publish mode, <c>POST /publish</c> (one event, answered once
 /// broadcast). The harness drives it through standard input, one command a line, each answered with one
-/// line: <c>publish COUNT RATE PAD MODE DEADLINE</c> (in-process modes; stops after DEADLINE seconds) →
-/// <c>published N P50 P99</c> (see <see cref="PublishCalls"/>), <c>gc</c> → heap bytes. Closing standard
+/// line: <c>publish COUNT RATE PAD MODE DEADLINE KEYS</c> (in-process modes; stops after DEADLINE seconds; KEYS
+/// above 0 gives the events conflation keys, see <see cref="BenchPayload.KeyOf"/>) →
+/// <c>published N P50 P99</c> (see <see cref="PublishCalls"/>), <c>gc</c> → heap bytes, and for MoltBeat
+/// <c>stats</c> → <c>stats CONFLATED SLOW</c> (<see cref="ConflationStats"/>). Closing standard
 /// input stops it (gracefully: a MoltBeat server closes its connections with 1001). Each peer's own way of
 /// serving and publishing is one small file; <c>moltbeat-server</c> is the real server application.
 /// </summary>
@@ -21,13 +23,14 @@ public static class PeerHost
     {
         Publisher publish;
         Func<Task> stop;
+        Func<Task<ConflationStats>>? stats = null;
         if (peer == "moltbeat-server")
         {
-            (publish, stop) = await MoltBeatPeer.StartServerAppAsync(port);
+            (publish, stop, stats) = await MoltBeatPeer.StartServerAppAsync(port);
         }
         else if (peer is "moltbeat" or "moltbeat-redis")
         {
-            (publish, stop) = await MoltBeatPeer.StartAsync(port, peer == "moltbeat-redis" ? redis ?? throw new ArgumentException("moltbeat-redis needs a Redis configuration") : null);
+            (publish, stop, stats) = await MoltBeatPeer.StartAsync(port, peer == "moltbeat-redis" ? redis ?? throw new ArgumentException("moltbeat-redis needs a Redis configuration") : null);
         }
         else
         {
@@ -59,13 +62,16 @@ public static class PeerHost
             var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             switch (words.FirstOrDefault())
             {
-                case "publish" when words.Length == 6:
+                case "publish" when words.Length == 7:
                     var c = System.Globalization.CultureInfo.InvariantCulture;
                     using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(double.Parse(words[5], c))))
                     {
-                        var calls = await BenchPayload.RunAsync(int.Parse(words[1], c), double.Parse(words[2], c), publish.For(words[4]), int.Parse(words[3], c), deadline.Token);
+                        var calls = await BenchPayload.RunAsync(int.Parse(words[1], c), double.Parse(words[2], c), publish.For(words[4]), int.Parse(words[3], c), int.Parse(words[6], c), deadline.Token);
                         Console.WriteLine(calls.ToLine());
                     }
+                    break;
+                case "stats" when stats is not null:
+                    Console.WriteLine((await stats()).ToLine());
                     break;
                 case "gc":
                     // Memory is compared after a full, compacting collection in every peer, so that garbage
@@ -92,7 +98,7 @@ public static class PeerHost
         app.MapPost("/publish", async (HttpRequest request) =>
         {
             using var body = new StreamReader(request.Body);
-            await publish.Awaited(await body.ReadToEndAsync());
+            await publish.Awaited(await body.ReadToEndAsync(), null);
             return Results.Ok();
         });
 }

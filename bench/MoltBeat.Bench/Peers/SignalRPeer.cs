@@ -14,8 +14,8 @@ internal static class SignalRPeer
     {
         builder.Services.AddSignalR();
         return new Publisher(
-            json => _ = _hub!.Clients.Group(BenchPayload.Room).SendAsync("event", JsonDocument.Parse(json).RootElement),
-            json => _hub!.Clients.Group(BenchPayload.Room).SendAsync("event", JsonDocument.Parse(json).RootElement));
+            (json, _) => _hub!.Clients.Group(BenchPayload.Room).SendAsync("event", JsonDocument.Parse(json).RootElement),
+            (json, _) => _hub!.Clients.Group(BenchPayload.Room).SendAsync("event", JsonDocument.Parse(json).RootElement));
     }
 
     public static object Map(WebApplication app)

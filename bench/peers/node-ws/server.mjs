@@ -1,7 +1,7 @@
 // Benchmark peer: rooms on Node `ws` as the TypeScript original does it (serialize once, send to each
 // member). Same endpoints as the .NET peers: WebSocket on /ws (any message joins the bench room),
 // POST /publish (one event's payload, answered once sent: the http publish mode), commands on stdin
-// (publish COUNT RATE PAD MODE DEADLINE → published N P50 P99; gc). Ends when stdin closes.
+// (publish COUNT RATE PAD MODE DEADLINE KEYS → published N P50 P99, KEYS ignored: ws has no conflation; gc). Ends when stdin closes.
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { WebSocketServer } from 'ws';
