@@ -174,4 +174,42 @@ public sealed class DashboardTests
             await Expect(page.Locator("#status")).ToHaveTextAsync("unauthorized (4001)");
         });
     }
+
+    [Fact]
+    public async Task Dashboard_counts_a_rooms_subscribers_on_every_node_of_a_redis_cluster()
+    {
+        await using var redis = await MoltBeat.WebSocket.Redis.Tests.Infrastructure.RedisServer.StartAsync();
+        string[] cluster = ["--redis", redis.Configuration, "--redis-prefix", "dash" + Guid.NewGuid().ToString("N")[..8]];
+        await using var nodeA = await ServerProcess.StartAsync(cluster);
+        await using var nodeB = await ServerProcess.StartAsync(cluster);
+        var room = "dash:" + Guid.NewGuid().ToString("N")[..8];
+        var onlyOnB = room + ":b";
+        // One subscriber of the room on the dashboard's node, two on the other; a room subscribed on the other node only.
+        await using var a1 = await WsClient.ConnectAsync(nodeA.WsUrl());
+        await a1.SubscribeAsync(room);
+        await using var b1 = await WsClient.ConnectAsync(nodeB.WsUrl());
+        await b1.SubscribeAsync(room);
+        await using var b2 = await WsClient.ConnectAsync(nodeB.WsUrl());
+        await b2.SubscribeAsync(room);
+        await b2.SubscribeAsync(onlyOnB);
+
+        await OnDashboardAsync(nodeA, 800, async page =>
+        {
+            await Expect(page.Locator("#status")).ToHaveTextAsync("connected");
+            // The room only node B has shows once one of its events was seen.
+            using (var http = new HttpClient { BaseAddress = nodeB.HttpUrl, Timeout = TimeSpan.FromSeconds(10) })
+            {
+                using var published = await http.PostAsJsonAsync(new Uri("/api/publish", UriKind.Relative), new { room = onlyOnB, @event = "seen", data = new { n = 1 } });
+                Assert.True(published.IsSuccessStatusCode);
+            }
+            await Expect(page.Locator("#roomScope")).ToHaveTextAsync("all nodes");
+            await Expect(page.Locator($"#roomTable tr:has(td:first-child:text-is('{room}')) td:last-child")).ToHaveTextAsync("3");
+            await Expect(page.Locator($"#roomTable tr:has(td:first-child:text-is('{onlyOnB}')) td:last-child")).ToHaveTextAsync("1");
+        });
+        // What node A alone counts: one subscriber of the room, none of the other.
+        using var stats = new HttpClient { BaseAddress = nodeA.HttpUrl, Timeout = TimeSpan.FromSeconds(10) };
+        var rooms = (await stats.GetFromJsonAsync<System.Text.Json.JsonElement>(new Uri("/api/stats", UriKind.Relative))).GetProperty("rooms").EnumerateArray().ToList();
+        Assert.Equal(1, rooms.Single(r => r.GetProperty("room").GetString() == room).GetProperty("subscribers").GetInt32());
+        Assert.DoesNotContain(rooms, r => r.GetProperty("room").GetString() == onlyOnB);
+    }
 }

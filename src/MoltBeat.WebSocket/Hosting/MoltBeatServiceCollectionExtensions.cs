@@ -35,7 +35,7 @@ public static class MoltBeatServiceCollectionExtensions
             sp.GetService<ILoggerFactory>(),
             sp.GetRequiredService<MoltBeatMetrics>(),
             sp.GetRequiredService<TimeProvider>()));
-        services.AddHostedService<MoltBeatShutdownService>();
+        services.AddHostedService<MoltBeatLifetimeService>();
         return new MoltBeatBuilder(services);
     }
 

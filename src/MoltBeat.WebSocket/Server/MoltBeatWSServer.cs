@@ -137,6 +137,9 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         return null;
     }
 
+    /// <summary>Starts the engine, once (the first call starts it, every call waits for the same start).</summary>
+    internal Task StartEngineAsync() => _engineStarted.Value;
+
     /// <summary>Counts a connection against <see cref="WSServerOptions.MaxConnections"/>; false when full.</summary>
     internal bool TryReserveConnection()
     {
