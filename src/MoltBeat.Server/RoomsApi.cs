@@ -11,7 +11,7 @@ internal static class RoomsApi
     {
         app.MapGet("/api/rooms/{room}", GetRoomAsync)
             .WithTags("rooms")
-            .WithSummary("A room's epoch, the offset of its last event and its subscribers on this node: read it, load your state, then subscribe with since {epoch, offset}.")
+            .WithSummary("A room's epoch, the offset of its last event and its subscribers across every node: read it, load your state, then subscribe with since {epoch, offset}.")
             .Produces<WSRoomInfo>()
             .Produces<ApiError>(StatusCodes.Status400BadRequest)
             .Produces<ApiError>(StatusCodes.Status401Unauthorized)

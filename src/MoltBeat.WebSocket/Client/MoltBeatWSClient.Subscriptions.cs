@@ -214,7 +214,7 @@ public sealed partial class MoltBeatWSClient
     /// <returns>The room's epoch and offset when the subscription began.</returns>
     /// <exception cref="MoltBeatRequestException">The server refused it: <c>forbidden</c>, <c>invalid_room</c>, <c>too_many_subscriptions</c>, <c>rate_limited</c>…</exception>
     /// <exception cref="MoltBeatConnectionException">The connection was lost before the reply; the room is not subscribed.</exception>
-    /// <exception cref="InvalidOperationException">The client is not connected; <see cref="Subscribe"/> queues a room for the next connection instead.</exception>
+    /// <exception cref="InvalidOperationException">The client is not connected; <see cref="Subscribe(string)"/> queues a room for the next connection instead.</exception>
     public Task<MoltBeatSubscription> SubscribeAsync(string room, CancellationToken cancellationToken = default) =>
         SubscribeAsync(room, SubscribeOptions.Live, cancellationToken);
 
@@ -282,18 +282,38 @@ public sealed partial class MoltBeatWSClient
     /// else as soon as the client (re)connects. A refusal by the server is raised through <see cref="Error"/>;
     /// the confirmation through <see cref="Subscribed"/>.
     /// </summary>
-    public void Subscribe(string room)
+    public void Subscribe(string room) => Subscribe(room, SubscribeOptions.Live);
+
+    /// <summary>
+    /// Subscribes to a room with options without waiting (the seed's <c>subscribe(room, options)</c>): at once when
+    /// connected, else as soon as the client (re)connects, and after every reconnect, with the same
+    /// <see cref="SubscribeOptions.MaxRate"/>, <see cref="SubscribeOptions.Occupancy"/> and <see cref="SubscribeOptions.Last"/>.
+    /// A refusal by the server is raised through <see cref="Error"/>; the confirmation through <see cref="Subscribed"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (see <see cref="SubscribeAsync(string, SubscribeOptions, CancellationToken)"/>); nothing was sent.</exception>
+    /// <exception cref="ArgumentException">
+    /// <see cref="SubscribeOptions.Since"/> is set: a subscription from a position needs the reply that says whether it
+    /// recovered, so it is <see cref="SubscribeAsync(string, SubscribeOptions, CancellationToken)"/>'s.
+    /// </exception>
+    public void Subscribe(string room, SubscribeOptions options)
     {
         ArgumentNullException.ThrowIfNull(room);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Since is not null)
+            throw new ArgumentException("Since needs the reply that tells whether it recovered: use SubscribeAsync.", nameof(options));
+        options.Validate();
         Connection? connection;
         lock (_gate)
         {
-            if (!_rooms.ContainsKey(room))
-                _rooms[room] = new RoomState();
+            if (!_rooms.TryGetValue(room, out var state))
+                _rooms[room] = state = new RoomState();
             connection = _connection;
+            // Not connected: the next connection subscribes with these (connected, the reply records them).
+            if (connection is null)
+                state.Options = options;
         }
         if (connection is not null)
-            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None), ignoreConnectionLoss: true);
+            _ = ObserveAsync(SendRequestAsync(connection, MessageTypes.Subscribe, room, null, null, RequestKind.FireAndForget, CancellationToken.None, options), ignoreConnectionLoss: true);
     }
 
     /// <summary>Unsubscribes from a room without waiting (the seed's <c>unsubscribe(room): void</c>); a failure is raised through <see cref="Error"/>.</summary>

@@ -189,6 +189,54 @@ public sealed class ClientConflationTests
         Assert.Empty(recorder.RecoveryFailed);
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task Subscribe_without_waiting_before_connecting_asks_MaxRate_and_Occupancy_on_the_first_connection_and_after_a_reconnect()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var proxy = TcpProxy.Start(server.HttpUri.Port);
+        var room = UniqueRoom("metrics");
+        await using var client = new MoltBeatWSClient(FastOptions(proxy.WsUri()));
+        var recorder = new ClientRecorder(client);
+        var counts = new ConcurrentQueue<MoltBeatOccupancyEventArgs>();
+        client.Occupancy += (_, e) => counts.Enqueue(e);
+
+        // Queued before any connection, as the seed's subscribe(room, options) may be.
+        client.Subscribe(room, new SubscribeOptions { MaxRate = 5, Occupancy = true });
+        await client.ConnectAsync().WaitAsync(Limit);
+        await Eventually(() => recorder.Subscribed.Count == 1 && !counts.IsEmpty, "the subscription and its first count", diagnostics: () => recorder.Describe(client));
+        Assert.Equal(1, client.GetOccupancy(room));
+        const int count = 40;
+        await PublishKeyedAsync(server, room, 1, count);
+        await Eventually(() => recorder.Events.Any(e => N(e) == count), "the newest value", diagnostics: () => recorder.Describe(client));
+        var first = Of(recorder, room);
+        Assert.True(first.Count < count, $"{first.Count} of {count} events reached a subscription of at most 5 a second");
+        Assert.Equal(count, first.Sum(e => 1 + e.Conflated));
+
+        var countsBefore = counts.Count;
+        proxy.KillAll();
+        await Eventually(() => recorder.Connected.Count == 2 && recorder.Subscribed.Count == 2, "the reconnect and the resubscription", diagnostics: () => recorder.Describe(client));
+        await Eventually(() => counts.Count > countsBefore, "a count after the resubscription", TimeSpan.FromSeconds(3));
+        await PublishKeyedAsync(server, room, count + 1, 2 * count);
+        await Eventually(() => recorder.Events.Any(e => N(e) == 2 * count), "the newest value after the reconnect", diagnostics: () => recorder.Describe(client));
+        var second = Of(recorder, room).Skip(first.Count).ToList();
+        Assert.True(second.Count < count, $"{second.Count} of {count} events reached the resubscribed room of at most 5 a second");
+        Assert.Empty(recorder.Errors);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Subscribe_without_waiting_refuses_Since_and_a_bad_MaxRate_before_anything_is_sent()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = new MoltBeatWSClient(FastOptions(server.WsUri()));
+        await client.ConnectAsync().WaitAsync(Limit);
+
+        var since = Assert.Throws<ArgumentException>(() => client.Subscribe("r", new SubscribeOptions { Since = new StreamPosition("e1", 3) }));
+        Assert.Contains("SubscribeAsync", since.Message, StringComparison.Ordinal);
+        var rate = Assert.Throws<ArgumentOutOfRangeException>(() => client.Subscribe("r", new SubscribeOptions { MaxRate = 0 }));
+        Assert.Equal(nameof(SubscribeOptions.MaxRate), rate.ParamName);
+        Assert.Empty(client.Subscriptions);
+    }
+
     [Theory]
     [InlineData(0.0)]
     [InlineData(-1.0)]
