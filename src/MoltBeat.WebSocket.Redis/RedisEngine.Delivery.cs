@@ -190,6 +190,26 @@ public sealed partial class RedisEngine
                     }
                     break;
                 }
+            case RedisMessage.Batch:
+                {
+                    // A publish call's events: parsed first, then delivered in order under one hold of the gate.
+                    var events = RedisMessage.SplitBatch(body).Select(part =>
+                    {
+                        var (trace, one) = RedisMessage.SplitTrace(part);
+                        return RedisMessage.ParseEvent(one.Span, traceParent: trace);
+                    }).ToList();
+                    await _gate.WaitAsync().ConfigureAwait(false);
+                    try
+                    {
+                        foreach (var (epoch, published) in events)
+                            OnEvent(sink, epoch, published);
+                    }
+                    finally
+                    {
+                        _gate.Release();
+                    }
+                    break;
+                }
             case RedisMessage.Broadcast:
                 {
                     var published = new PublishedEvent(message[2..].ToArray(), null, null);

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MoltBeat.WebSocket.Engine;
-using MoltBeat.WebSocket.Protocol;
 using MoltBeat.WebSocket.Rooms;
 using StackExchange.Redis;
 
@@ -15,9 +14,10 @@ namespace MoltBeat.WebSocket.Redis;
 /// </summary>
 /// <remarks>
 /// <para>
-/// One Lua script per publish assigns the event's offset in every delivery room, appends it to each
-/// room's history stream and publishes it on the deployment's one channel: Redis runs scripts one at a
-/// time, so every node receives events in the order their offsets were assigned. Each node holds one
+/// One Lua script assigns each event's offset in every delivery room, appends it to each room's history
+/// stream and publishes it on the deployment's one channel (the publishes of a node that arrive together go
+/// in one script call): Redis runs scripts one at a time, so every node receives events in the order their
+/// offsets were assigned. Each node holds one
 /// subscription to that channel (not one per client) and hands the events to its connections one at a
 /// time, in that order.
 /// </para>
@@ -99,54 +99,10 @@ public sealed partial class RedisEngine : IMoltBeatEngine
         _redis = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
         _redis.ConnectionFailed += OnConnectionFailed;
         _redis.ConnectionRestored += OnConnectionRestored;
+        StartPublishing();
         await StartDeliveryAsync(cancellationToken).ConfigureAwait(false);
         StartHeartbeats();
         _logger.Started(_endpoints, _keys.EventsName);
-    }
-
-    /// <inheritdoc />
-    /// <remarks>
-    /// With an idempotency key, the script first looks for <c>{prefix}:i:&lt;key&gt;</c>: when it is there (a publish of
-    /// that key within <see cref="RedisEngineOptions.IdempotencyWindow"/>, on any node) it returns the message kept in it and
-    /// publishes nothing; otherwise it publishes and keeps the message there, expiring after the window.
-    /// </remarks>
-    public async ValueTask<PublishedEvent> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        var rooms = request.DeliveryRooms;
-        var keys = new RedisKey[rooms.Length * 2 + (request.IdempotencyKey is null ? 0 : 1)];
-        for (var i = 0; i < rooms.Length; i++)
-        {
-            // The script writes room names into the frame's JSON unescaped; valid names never need escaping.
-            if (!RoomName.IsValid(rooms[i]))
-                throw new ArgumentException($"Invalid room '{rooms[i]}'.", nameof(request));
-            keys[2 * i] = _keys.Meta(rooms[i]);
-            keys[2 * i + 1] = _keys.History(rooms[i]);
-        }
-        if (request.IdempotencyKey is { } idempotencyKey)
-            keys[^1] = _keys.Idempotency(idempotencyKey);
-        // The frame without offsets, minus its closing brace; the script appends the offsets object,
-        // which gives exactly the bytes EventFrame.Build would write with them.
-        var head = EventFrame.Build(request.Rooms, request.EventName, request.Data.Span, request.TimestampMs, request.Key, offsets: null);
-        RedisValue[] args =
-        [
-            _keys.EventsName,
-            NewEpoch(),
-            _maxCount,
-            _maxAgeMs,
-            _idleMs,
-            string.Join(',', rooms),
-            head.AsMemory(0, head.Length - 1),
-            request.TraceParent ?? "",
-            _idempotencyMs,
-        ];
-        cancellationToken.ThrowIfCancellationRequested();
-        var result = (RedisResult[])(await EvaluateAsync(RedisScripts.Publish, keys, args, "publish").ConfigureAwait(false))!;
-        if ((long)result[1] == 0)
-            return RedisMessage.ParseEvent((byte[])result[0]!, rooms).Event;
-        // A repeat: the first publish's message, with its own rooms (the repeat's are not compared).
-        var first = RedisMessage.ParseEvent((byte[])result[0]!).Event;
-        return new PublishedEvent(first.Frame, first.DeliveryRooms, first.Offsets) { Duplicate = true };
     }
 
     /// <inheritdoc />
@@ -251,6 +207,7 @@ public sealed partial class RedisEngine : IMoltBeatEngine
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         await _stopping.CancelAsync().ConfigureAwait(false);
+        await StopPublishingAsync().ConfigureAwait(false);
         await StopDeliveryAsync().ConfigureAwait(false);
         await StopHeartbeatsAsync().ConfigureAwait(false);
         if (_redis is { } redis)

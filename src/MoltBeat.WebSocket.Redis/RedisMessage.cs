@@ -10,6 +10,9 @@ namespace MoltBeat.WebSocket.Redis;
 /// <list type="bullet">
 /// <item><c>E&lt;all epoch&gt;\n&lt;room,room,...,all&gt;\n&lt;offset,offset,...&gt;\n&lt;frame&gt;</c>: a room event.</item>
 /// <item><c>B\n&lt;frame&gt;</c>: a broadcast to every client, not recorded.</item>
+/// <item><c>M&lt;count&gt;\n</c> then, for each of count messages, <c>&lt;its length in bytes&gt;\n&lt;message&gt;</c>: the room
+/// events (each with its <c>T</c> line, if any) of one publish script call, in their order; never recorded (each event's
+/// history entry is its own <c>E</c> message).</item>
 /// <item><c>S&lt;all epoch&gt;\n&lt;all offset&gt;</c>: a sync marker (every event up to that offset was published before it).</item>
 /// <item><c>T&lt;traceparent&gt;\n</c> before a room event on the channel (never in a history): the publish span it continues.</item>
 /// <item><c>P&lt;query id&gt;\n&lt;room&gt;</c>: a presence query; every node writes its part into the query's hash; never recorded.</item>
@@ -25,6 +28,32 @@ internal static class RedisMessage
     public const byte Sync = (byte)'S';
     public const byte Trace = (byte)'T';
     public const byte PresenceQuery = (byte)'P';
+    public const byte Batch = (byte)'M';
+
+    /// <summary>The messages an <c>M</c> message holds, in order.</summary>
+    /// <exception cref="FormatException">The message is not a batch, or a length does not fit it.</exception>
+    public static List<ReadOnlyMemory<byte>> SplitBatch(ReadOnlyMemory<byte> message)
+    {
+        var span = message.Span;
+        if (span.IsEmpty || span[0] != Batch)
+            throw new FormatException("Not a batch message.");
+        var rest = span[1..];
+        var count = int.Parse(TakeLine(ref rest), NumberStyles.None, CultureInfo.InvariantCulture);
+        var parts = new List<ReadOnlyMemory<byte>>(count);
+        var at = message.Length - rest.Length;
+        for (var i = 0; i < count; i++)
+        {
+            var before = rest.Length;
+            var length = int.Parse(TakeLine(ref rest), NumberStyles.None, CultureInfo.InvariantCulture);
+            at += before - rest.Length;
+            if (length > rest.Length)
+                throw new FormatException("Truncated batch message.");
+            parts.Add(message.Slice(at, length));
+            rest = rest[length..];
+            at += length;
+        }
+        return parts;
+    }
 
     /// <summary>Splits a channel message into the traceparent line it may start with and the message itself.</summary>
     /// <exception cref="FormatException">A trace line without its end.</exception>

@@ -8,70 +8,152 @@ namespace MoltBeat.WebSocket.Redis;
 internal static class RedisScripts
 {
     /// <summary>
-    /// Records and publishes one event, unless its idempotency key is kept already.
-    /// KEYS: meta and history key of each delivery room, in order (<c>all</c> last), then the publish's idempotency key
-    /// when it has one (an odd count of keys).
-    /// ARGV: 1 channel, 2 epoch for rooms that start now, 3 max events per room, 4 max age ms,
-    /// 5 room idle expiry ms, 6 delivery rooms joined by commas, 7 the event frame without its closing brace,
-    /// 8 the publish span's traceparent or an empty string (published before the message as a <c>T</c> line,
-    /// never recorded), 9 the idempotency window ms (read only with an idempotency key).
-    /// Returns { the message it recorded (see <see cref="RedisMessage"/>), 0 }; or, when the idempotency key is kept,
-    /// { the message the first publish recorded, 1 } having changed nothing. The check and the publish are one script,
-    /// so of two nodes publishing the same key at once exactly one publishes.
+    /// Records and publishes a batch of events, in order, each unless its idempotency key is kept already: the
+    /// publishes of one node that arrived together (see RedisEngine.Publish.cs), one script call for all of them.
+    /// KEYS, for each event in turn: the meta and history key of each of its delivery rooms (<c>all</c> last), then
+    /// its idempotency key when it has one.
+    /// ARGV: 1 channel, 2 epoch for rooms that start now, 3 max events per room, 4 max age ms, 5 room idle expiry ms,
+    /// 6 the idempotency window ms, 7 the number of events; then five per event: its number of delivery rooms, 1 when
+    /// it has an idempotency key (else 0), its delivery rooms joined by commas, its frame without the closing brace,
+    /// its publish span's traceparent or an empty string (published before its message as a <c>T</c> line, never
+    /// recorded).
+    /// Returns two values per event: { the message it recorded (see <see cref="RedisMessage"/>), 0 }, or { the message
+    /// the first publish of its idempotency key recorded, 1 } for a repeat (of a kept key, or of an event before it in
+    /// the same call), which changes nothing.
     /// </summary>
+    /// <remarks>
+    /// What the events of one call share is done once per room, not once per event: the offset counter moves by the
+    /// room's count of events in one <c>HINCRBY</c> (each event then takes the next offset, in order), and the time,
+    /// expiry and trims of each room are read or set once (the history trimmed to its length after the call's entries
+    /// are added). Per event and room only its history entry (<c>XADD</c>) is left, which is what makes a batch several times cheaper for Redis than as many calls. The messages go out in
+    /// one <c>PUBLISH</c>: the message itself for one event, an <c>M</c> message holding them all in order for several.
+    /// The first write is the first <c>HINCRBY</c>: a Redis out of memory refuses it, and the whole call, before
+    /// anything is written. The check and the publish are one script, so of two nodes publishing the same key at once
+    /// exactly one publishes.
+    /// </remarks>
     public const string Publish = """
-        local n = math.floor(#KEYS / 2)
-        local idem = KEYS[2 * n + 1]
-        if idem then
-          local kept = redis.call('GET', idem)
-          if kept then return { kept, 1 } end
-        end
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local maxCount = tonumber(ARGV[3])
         local maxAge = tonumber(ARGV[4])
         local idle = tonumber(ARGV[5])
-        local names = {}
-        for r in string.gmatch(ARGV[6], '[^,]+') do names[#names + 1] = r end
-        local offs, kv, ids = {}, {}, {}
-        for i = 1, n do
-          local meta, hist = KEYS[2 * i - 1], KEYS[2 * i]
-          local o = redis.call('HINCRBY', meta, 'o', 1)
-          if o == 1 then
+        local idemMs = tonumber(ARGV[6])
+        local count = tonumber(ARGV[7])
+        -- The events, which of them repeat a kept idempotency key (in Redis, or of an event before them in this
+        -- call), and how many events each room gets.
+        local events, rooms, roomOrder, owners = {}, {}, {}, {}
+        local k, a = 0, 8
+        for e = 1, count do
+          local n = tonumber(ARGV[a])
+          local ev = { k = k, n = n, roomLine = ARGV[a + 2], head = ARGV[a + 3], trace = ARGV[a + 4] }
+          k = k + 2 * n
+          if ARGV[a + 1] == '1' then
+            k = k + 1
+            ev.idem = KEYS[k]
+            local kept = redis.call('GET', ev.idem)
+            if kept then
+              ev.kept = kept
+            elseif owners[ev.idem] then
+              ev.repeats = owners[ev.idem]
+            else
+              owners[ev.idem] = e
+            end
+          end
+          if not ev.kept and not ev.repeats then
+            for i = 1, n do
+              local meta = KEYS[ev.k + 2 * i - 1]
+              local room = rooms[meta]
+              if not room then
+                room = { hist = KEYS[ev.k + 2 * i], count = 0 }
+                rooms[meta] = room
+                roomOrder[#roomOrder + 1] = meta
+              end
+              room.count = room.count + 1
+            end
+          end
+          events[e] = ev
+          a = a + 5
+        end
+        -- Each room once: its offsets for this call, its time (stream ids must grow even if the clock steps back).
+        for _, meta in ipairs(roomOrder) do
+          local room = rooms[meta]
+          local last = redis.call('HINCRBY', meta, 'o', room.count)
+          if last == room.count then
             -- The room starts here (or Redis lost it): a new epoch, and no history left from before.
             redis.call('HSETNX', meta, 'e', ARGV[2])
-            redis.call('DEL', hist)
+            redis.call('DEL', room.hist)
           end
-          -- Stream ids must grow: never go below the last one even if the clock steps back.
+          room.next = last - room.count + 1
           local ms = now
-          local last = tonumber(redis.call('HGET', meta, 't') or '0')
-          if ms < last then ms = last end
+          local prev = tonumber(redis.call('HGET', meta, 't') or '0')
+          if ms < prev then ms = prev end
+          room.ms = ms
           redis.call('HSET', meta, 't', ms)
           redis.call('PEXPIRE', meta, idle)
-          offs[i] = string.format('%d', o)
-          ids[i] = string.format('%d-%d', ms, o)
-          kv[i] = '"' .. names[i] .. '":' .. offs[i]
         end
-        local allEpoch = redis.call('HGET', KEYS[2 * n - 1], 'e')
-        local msg = 'E' .. allEpoch .. '\n' .. ARGV[6] .. '\n' .. table.concat(offs, ',') .. '\n'
-          .. ARGV[7] .. ',"offsets":{' .. table.concat(kv, ',') .. '}}'
+        -- Each event in order: its offsets, its message, its history entries.
+        local results, outgoing, allEpoch = {}, {}, nil
+        for e = 1, count do
+          local ev = events[e]
+          if ev.kept then
+            ev.msg = ev.kept
+          elseif ev.repeats then
+            ev.msg = events[ev.repeats].msg
+          else
+            local n = ev.n
+            if not allEpoch then allEpoch = redis.call('HGET', KEYS[ev.k + 2 * n - 1], 'e') end
+            local names = {}
+            for r in string.gmatch(ev.roomLine, '[^,]+') do names[#names + 1] = r end
+            local offs, kv, ids = {}, {}, {}
+            for i = 1, n do
+              local room = rooms[KEYS[ev.k + 2 * i - 1]]
+              local o = room.next
+              room.next = o + 1
+              offs[i] = string.format('%d', o)
+              ids[i] = string.format('%d-%d', room.ms, o)
+              kv[i] = '"' .. names[i] .. '":' .. offs[i]
+            end
+            local msg = 'E' .. allEpoch .. '\n' .. ev.roomLine .. '\n' .. table.concat(offs, ',') .. '\n'
+              .. ev.head .. ',"offsets":{' .. table.concat(kv, ',') .. '}}'
+            if maxCount > 0 then
+              for i = 1, n do
+                redis.call('XADD', KEYS[ev.k + 2 * i], ids[i], 'm', msg)
+              end
+            end
+            if ev.idem then
+              redis.call('SET', ev.idem, msg, 'PX', idemMs)
+            end
+            if ev.trace ~= '' then
+              outgoing[#outgoing + 1] = 'T' .. ev.trace .. '\n' .. msg
+            else
+              outgoing[#outgoing + 1] = msg
+            end
+            ev.msg = msg
+          end
+          results[#results + 1] = ev.msg
+          if ev.kept or ev.repeats then results[#results + 1] = 1 else results[#results + 1] = 0 end
+        end
         if maxCount > 0 then
-          for i = 1, n do
-            local hist = KEYS[2 * i]
-            redis.call('XADD', hist, 'MAXLEN', maxCount, ids[i], 'm', msg)
+          for _, meta in ipairs(roomOrder) do
+            local hist = rooms[meta].hist
+            -- Trimmed exactly once per room and call, not on every entry: an exact trim of a full stream moves its
+            -- first node's entries each time.
+            redis.call('XTRIM', hist, 'MAXLEN', maxCount)
             redis.call('XTRIM', hist, 'MINID', now - maxAge)
             redis.call('PEXPIRE', hist, maxAge)
           end
         end
-        if idem then
-          redis.call('SET', idem, msg, 'PX', tonumber(ARGV[9]))
+        if #outgoing == 1 then
+          redis.call('PUBLISH', ARGV[1], outgoing[1])
+        elseif #outgoing > 1 then
+          local parts = { 'M' .. #outgoing .. '\n' }
+          for _, m in ipairs(outgoing) do
+            parts[#parts + 1] = #m .. '\n'
+            parts[#parts + 1] = m
+          end
+          redis.call('PUBLISH', ARGV[1], table.concat(parts))
         end
-        if ARGV[8] ~= '' then
-          redis.call('PUBLISH', ARGV[1], 'T' .. ARGV[8] .. '\n' .. msg)
-        else
-          redis.call('PUBLISH', ARGV[1], msg)
-        end
-        return { msg, 0 }
+        return results
         """;
 
     /// <summary>

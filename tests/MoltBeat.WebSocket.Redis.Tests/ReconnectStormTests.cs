@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Text.Json;
 using MoltBeat.WebSocket.Redis.Tests.Infrastructure;
-using StackExchange.Redis;
 
 namespace MoltBeat.WebSocket.Redis.Tests;
 
@@ -48,7 +46,7 @@ public sealed class ReconnectStormTests
         for (var n = 1; n <= Missed; n++)
             await cluster[0].PublishAsync(Room, n);
 
-        var scriptsBefore = await ScriptCallsAsync(redis);
+        var scriptsBefore = await RedisProbe.ScriptCallsAsync(redis);
         var publisher = Task.Run(async () =>
         {
             for (var n = Missed + 1; n <= Missed + Live; n++)
@@ -74,24 +72,7 @@ public sealed class ReconnectStormTests
         await publisher;
 
         // Each publish is one script call; subscribes add few, not one history read each.
-        var subscribeScripts = await ScriptCallsAsync(redis) - scriptsBefore - Live;
+        var subscribeScripts = await RedisProbe.ScriptCallsAsync(redis) - scriptsBefore - Live;
         Assert.True(subscribeScripts < Clients / 3, $"{subscribeScripts} script calls for {Clients} subscribes");
-    }
-
-    private static async Task<long> ScriptCallsAsync(RedisServer redis)
-    {
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
-        var server = connection.GetServer(connection.GetEndPoints()[0]);
-        var calls = 0L;
-        foreach (var group in await server.InfoAsync("commandstats"))
-        {
-            foreach (var (key, value) in group)
-            {
-                // "cmdstat_evalsha" => "calls=12,usec=...": EVAL and EVALSHA are the engine's scripts.
-                if (key is "cmdstat_eval" or "cmdstat_evalsha")
-                    calls += long.Parse(value.Split(',')[0]["calls=".Length..], CultureInfo.InvariantCulture);
-            }
-        }
-        return calls;
     }
 }

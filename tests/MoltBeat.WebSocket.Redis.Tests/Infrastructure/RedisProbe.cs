@@ -1,3 +1,4 @@
+using System.Globalization;
 using StackExchange.Redis;
 
 namespace MoltBeat.WebSocket.Redis.Tests.Infrastructure;
@@ -26,5 +27,23 @@ public static class RedisProbe
         var db = redis.GetDatabase();
         await db.KeyDeleteAsync(keys.NodeRooms(nodeId));
         await db.SortedSetAddAsync(keys.Nodes, nodeId, 0);
+    }
+
+    /// <summary>The script calls (EVAL and EVALSHA: the engine's scripts) <paramref name="redis"/> has run since it started.</summary>
+    public static async Task<long> ScriptCallsAsync(RedisServer redis)
+    {
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        var calls = 0L;
+        foreach (var group in await server.InfoAsync("commandstats"))
+        {
+            foreach (var (key, value) in group)
+            {
+                // "cmdstat_evalsha" => "calls=12,usec=...".
+                if (key is "cmdstat_eval" or "cmdstat_evalsha")
+                    calls += long.Parse(value.Split(',')[0]["calls=".Length..], CultureInfo.InvariantCulture);
+            }
+        }
+        return calls;
     }
 }
