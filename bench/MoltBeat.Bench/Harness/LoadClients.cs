@@ -41,6 +41,12 @@ internal sealed class LoadClients : IAsyncDisposable
 
     public long MaxPerClient() => _counts.Max(c => Interlocked.Read(ref c));
 
+    /// <summary>Events missing, summed over the clients, when each should have <paramref name="perClient"/> (a client's extra ones do not hide another's missing ones).</summary>
+    public long Shortfall(long perClient) => _counts.Sum(c => Math.Max(0, perClient - Interlocked.Read(ref c)));
+
+    /// <summary>Events beyond <paramref name="perClient"/>, summed over the clients: received twice.</summary>
+    public long Excess(long perClient) => _counts.Sum(c => Math.Max(0, Interlocked.Read(ref c) - perClient));
+
     /// <summary>The peer's WebSocket address as its clients use it (MoltBeat's own clients opt in to batching).</summary>
     public static Uri ClientUri(string peer, Uri ws) => peer.StartsWith("moltbeat", StringComparison.Ordinal) ? new Uri(ws + "?batch=1") : ws;
 
