@@ -185,6 +185,10 @@ internal sealed class LoadClients : IAsyncDisposable
     /// <summary>Latency percentiles in milliseconds from when the server's publish call ran.</summary>
     public (double P50, double P90, double P99, double Max) LatencySincePublish() => Percentiles(_publishLatencies);
 
+    /// <summary>Latency percentiles in milliseconds over several sets of clients together (several nodes' subscribers), from when events were due or, with <paramref name="sincePublish"/>, from the publish call.</summary>
+    public static (double P50, double P90, double P99, double Max) Latency(IEnumerable<LoadClients> sets, bool sincePublish) =>
+        Percentiles([.. sets.SelectMany(s => sincePublish ? s._publishLatencies : s._latencies)]);
+
     private static (double P50, double P90, double P99, double Max) Percentiles(List<long>[] perClient)
     {
         var all = perClient.SelectMany(l => l).Order().Select(micros => micros / 1000.0).ToArray();
