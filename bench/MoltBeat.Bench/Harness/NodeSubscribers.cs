@@ -48,7 +48,8 @@ internal sealed class NodeSubscribers : IAsyncDisposable
     public async Task<bool> WaitForAsync(long perClient, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
-        foreach (var set in _sets)
+        // A node may have none (a round without subscribers): nothing to wait for there.
+        foreach (var set in _sets.Where(s => s.Count > 0))
         {
             if (!await set.WaitForAsync(perClient, deadline - DateTime.UtcNow))
                 return false;

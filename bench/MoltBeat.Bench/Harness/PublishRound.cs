@@ -6,15 +6,18 @@ namespace MoltBeat.Bench.Harness;
 /// CPU used so far by Redis, by the nodes together, by this process (the load generator) and by the whole
 /// machine, with Redis' script counters: taken around a round, they tell where its time went.
 /// </summary>
-internal sealed record CpuSnapshot(TimeSpan Redis, TimeSpan Nodes, TimeSpan LoadGenerator, MachineCpu Machine, ScriptStats? Scripts)
+internal sealed record CpuSnapshot(TimeSpan Redis, TimeSpan[] PerNode, TimeSpan LoadGenerator, MachineCpu Machine, ScriptStats? Scripts)
 {
+    /// <summary>The nodes' CPU together.</summary>
+    public TimeSpan Nodes => PerNode.Aggregate(TimeSpan.Zero, (sum, n) => sum + n);
+
     /// <summary>Reads the counters now (Redis' are zero when <paramref name="redis"/> is null).</summary>
     public static async Task<CpuSnapshot> TakeAsync(RedisProcess? redis, IEnumerable<PeerProcess> nodes)
     {
         using var self = Process.GetCurrentProcess();
         return new(
             redis?.CpuTime() ?? TimeSpan.Zero,
-            nodes.Aggregate(TimeSpan.Zero, (sum, n) => sum + n.CpuTime()),
+            [.. nodes.Select(n => n.CpuTime())],
             self.TotalProcessorTime,
             MachineCpu.Read(),
             redis is null ? null : await ScriptStats.ReadAsync(redis));
@@ -27,6 +30,9 @@ internal sealed record CpuSnapshot(TimeSpan Redis, TimeSpan Nodes, TimeSpan Load
 /// </summary>
 internal sealed record PublishRound(Peers.PublishCalls[] Calls, TimeSpan Wall, TimeSpan Drain, string Note, CpuSnapshot Start, CpuSnapshot AtLastPublish, CpuSnapshot AtLastDelivery)
 {
+    /// <summary>Node <paramref name="i"/>'s CPU from the round's start to its last delivery.</summary>
+    public TimeSpan NodeCpu(int i) => AtLastDelivery.PerNode[i] - Start.PerNode[i];
+
     /// <summary>Events published, on every node together.</summary>
     public int Published => Calls.Sum(c => c.Count);
 
@@ -48,7 +54,7 @@ internal sealed record PublishRound(Peers.PublishCalls[] Calls, TimeSpan Wall, T
             new(name, peer, "load generator CPU per publish", (AtLastDelivery.LoadGenerator - Start.LoadGenerator).TotalMicroseconds / publishes, "µs", false),
         };
         if (AtLastDelivery.Scripts is { } after && Start.Scripts is { } before && after - before is { Calls: > 0 } scripts)
-            results.Add(new(name, peer, "Redis time in each script call", scripts.Micros / (double)scripts.Calls, "µs", false, "INFO commandstats"));
+            results.Add(new(name, peer, "Redis time in each script call", scripts.Micros / (double)scripts.Calls, "µs", false, ScriptStats.TimeNote));
         return results;
     }
 }

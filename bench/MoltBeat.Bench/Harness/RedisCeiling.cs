@@ -146,6 +146,7 @@ internal sealed partial class RedisCeiling : IAsyncDisposable
             info.ArgumentList.Add(arg);
         var before = await ScriptStats.ReadAsync(redis);
         var cpuBefore = redis.CpuTime();
+        var clock = Stopwatch.StartNew();
         using var process = Process.Start(info) ?? throw new InvalidOperationException("redis-benchmark did not start");
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
@@ -158,17 +159,17 @@ internal sealed partial class RedisCeiling : IAsyncDisposable
             process.Kill();
             await process.WaitForExitAsync();
         }
+        var wall = clock.Elapsed;
         var cpu = redis.CpuTime() - cpuBefore;
-        var after = await ScriptStats.ReadAsync(redis);
-        var csv = CsvRow().Match(await output);
-        var failed = after.Failed - before.Failed;
-        var ran = after.Calls - before.Calls;
+        var scripts = await ScriptStats.ReadAsync(redis) - before;
+        var (stdout, stderr) = (await output, await errors);
+        var csv = CsvRow().Match(stdout);
         if (!csv.Success)
-            return new(double.NaN, double.NaN, double.NaN, cpu, ran, failed, $"redis-benchmark gave no figure (exit {process.ExitCode}): {(await errors).Trim()} {(await output).Trim()}".Trim());
+            return new(double.NaN, double.NaN, wall, cpu, scripts, $"redis-benchmark gave no figure (exit {process.ExitCode}): {stderr.Trim()} {stdout.Trim()}".Trim());
         double Field(int i) => double.Parse(csv.Groups[i].Value, CultureInfo.InvariantCulture);
         // Every request must have run the script without error (the nodes' own heartbeat scripts add a few calls).
-        var note = failed > 0 || ran < requests ? $"{ran} script calls of {requests}, {failed} failed" : "";
-        return new(Field(1), Field(4), Field(6), cpu, ran, failed, note);
+        var note = scripts.Failed > 0 || scripts.Calls < requests ? $"{scripts.Calls} script calls of {requests}, {scripts.Failed} failed" : "";
+        return new(Field(1), Field(6), wall, cpu, scripts, note);
     }
 
     // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
@@ -185,8 +186,19 @@ internal sealed partial class RedisCeiling : IAsyncDisposable
     }
 }
 
-/// <summary>One ceiling run: scripts/s, p50 and p99 (ms) as redis-benchmark saw them, Redis' CPU, the script calls Redis counted and how many failed.</summary>
-internal sealed record CeilingRun(double PerSecond, double P50Ms, double P99Ms, TimeSpan RedisCpu, long ScriptCalls, long Failed, string Note);
+/// <summary>One ceiling run: scripts/s and p99 (ms) as redis-benchmark saw them, how long it took, Redis' CPU and script counters over it.</summary>
+internal sealed record CeilingRun(double PerSecond, double P99Ms, TimeSpan Wall, TimeSpan RedisCpu, ScriptStats Scripts, string Note)
+{
+    /// <summary>The run's figures, named after <paramref name="how"/> (e.g. "pipelined 32").</summary>
+    public List<Measurement> Figures(string name, string peer, string how, string note) =>
+    [
+        new(name, peer, $"scripts/s, 50 connections, {how}", PerSecond, "/s", true, $"{note} {Note}".Trim()),
+        new(name, peer, $"p99, {how}", P99Ms, "ms", false),
+        new(name, peer, $"Redis CPU while running, {how}", 100 * RedisCpu / Wall, "% of a core", false),
+        new(name, peer, $"Redis CPU per script, {how}", RedisCpu.TotalMicroseconds / Math.Max(1, Scripts.Calls), "µs", false),
+        new(name, peer, $"Redis time in each script call, {how}", Scripts.Micros / (double)Math.Max(1, Scripts.Calls), "µs", false, ScriptStats.TimeNote),
+    ];
+}
 
 /// <summary>Redis' own counts of script calls (<c>INFO commandstats</c>, EVAL and EVALSHA together): calls, failed calls, and µs spent in them.</summary>
 internal sealed record ScriptStats(long Calls, long Failed, long Micros)
@@ -206,6 +218,9 @@ internal sealed record ScriptStats(long Calls, long Failed, long Micros)
         }
         return new(calls, failed, micros);
     }
+
+    /// <summary>What the time in a script call is: Redis' clock around it, which also runs while Redis waits for a core.</summary>
+    public const string TimeNote = "INFO commandstats: wall time, longer than CPU time when Redis waits for a core";
 
     public static ScriptStats operator -(ScriptStats a, ScriptStats b) => new(a.Calls - b.Calls, a.Failed - b.Failed, a.Micros - b.Micros);
 }

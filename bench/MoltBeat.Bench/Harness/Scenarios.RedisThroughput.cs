@@ -13,7 +13,8 @@ internal static partial class Scenarios
     /// redis-throughput: <paramref name="nodes"/> <c>moltbeat-redis</c> nodes on one <c>redis-server</c>, each with
     /// <paramref name="perNode"/> subscribers of the bench room, so that every event is delivered on every node.
     /// (a) For each of <paramref name="inFlight"/>, every node publishes as fast as its publishes complete with that many
-    /// outstanding, for <paramref name="duration"/>: publishes/s in all, the calls' p50/p99, every subscriber has every event.
+    /// outstanding, for <paramref name="duration"/>: publishes/s in all, the calls' p50/p99, every subscriber has every event;
+    /// and once with one node publishing and no subscriber anywhere, for what publishing and receiving alone cost a node.
     /// (b) <paramref name="fixedRate"/> publishes/s in all, spread over the nodes, for <paramref name="duration"/>: the publish
     /// call's p99 (target 5 ms) and the delivery's. (c) Redis' own ceiling for the same script on the same server
     /// (<see cref="RedisCeiling"/>, <paramref name="ceilingRequests"/> calls pipelined and half as many unpipelined, from 50
@@ -38,13 +39,14 @@ internal static partial class Scenarios
                 foreach (var outstanding in inFlight)
                     results.AddRange(await FullSpeedAsync($"{name} [{outstanding} in flight per node]", redis, servers, subscribers, outstanding, duration));
             }
+            var best = results.Where(m => m.Metric == "publishes/s").Select(m => m.Value).DefaultIfEmpty(0).Max();
+            results.AddRange(await OnePublisherAsync($"redis-throughput {nodes} nodes, no subscribers, one of them publishing [{inFlight[0]} in flight]", redis, servers, inFlight[0], duration));
             // Latency is recorded per delivery, so only for the fixed rate's fewer events, on subscribers of its own.
             await using (var subscribers = await NodeSubscribers.ConnectAsync(servers, perNode, recordLatency: true))
             {
                 await subscribers.WarmUpAsync(servers[0]);
                 results.AddRange(await FixedRateAsync($"{name} [{fixedRate}/s in all]", redis, servers, subscribers, fixedRate, duration));
             }
-            var best = results.Where(m => m.Metric == "publishes/s" && m.Scenario.Contains("in flight", StringComparison.Ordinal)).Select(m => m.Value).DefaultIfEmpty(0).Max();
             results.AddRange(await CeilingAsync($"redis-throughput: Redis ceiling, the publish script on the same redis-server", redis, servers[0], ceilingRequests, best));
             return results;
         }
@@ -63,16 +65,43 @@ internal static partial class Scenarios
         var round = await PublishOnEveryNodeAsync(servers, subscribers, outstanding, 0, duration, cap, redis);
         var published = round.Published;
         var note = round.Note;
-        return
+        List<Measurement> results =
         [
             new(name, peer, "publishes/s", published / round.Wall.TotalSeconds, "/s", true, note),
             new(name, peer, "publish call p50", round.Calls.Max(c => c.P50), "µs", false, "slowest node"),
             new(name, peer, "publish call p99", round.Calls.Max(c => c.P99), "µs", false, "slowest node"),
             new(name, peer, "failed publishes", round.Calls.Sum(c => c.Failed), "", false),
-            new(name, peer, "lost", subscribers.Shortfall(published), "deliveries", false, note),
-            new(name, peer, "duplicates", subscribers.Excess(published), "deliveries", false),
-            new(name, peer, "all delivered after the last publish", round.Drain.TotalSeconds, "s", false),
-            new(name, peer, "deliveries per frame", subscribers.DeliveriesPerFrame, "", true),
+        ];
+        if (subscribers.Count > 0)
+        {
+            results.Add(new(name, peer, "lost", subscribers.Shortfall(published), "deliveries", false, note));
+            results.Add(new(name, peer, "duplicates", subscribers.Excess(published), "deliveries", false));
+            results.Add(new(name, peer, "all delivered after the last publish", round.Drain.TotalSeconds, "s", false));
+            results.Add(new(name, peer, "deliveries per frame", subscribers.DeliveriesPerFrame, "", true));
+        }
+        results.AddRange(round.CpuFigures(name, peer));
+        return results;
+    }
+
+    /// <summary>
+    /// No subscribers, and the first node alone publishing as fast as <paramref name="outstanding"/> in flight allow: the
+    /// other nodes only receive every event from Redis, so the CPU of each side tells the publish's cost from the receive's.
+    /// </summary>
+    private static async Task<List<Measurement>> OnePublisherAsync(string name, RedisProcess redis, List<PeerProcess> servers, int outstanding, TimeSpan duration)
+    {
+        const string peer = "moltbeat";
+        await using var none = await NodeSubscribers.ConnectAsync(servers, 0, recordLatency: false);
+        var round = await PublishOnEveryNodeAsync(servers, none, outstanding, 0, duration, redis: redis, publishers: 1);
+        var published = Math.Max(1, round.Published);
+        var receiving = Enumerable.Range(1, servers.Count - 1).Select(i => round.NodeCpu(i).TotalMicroseconds / published).DefaultIfEmpty(double.NaN).Average();
+        return
+        [
+            new(name, peer, "publishes/s", round.Published / round.Wall.TotalSeconds, "/s", true, round.Note),
+            new(name, peer, "publish call p50", round.Calls[0].P50, "µs", false),
+            new(name, peer, "publish call p99", round.Calls[0].P99, "µs", false),
+            new(name, peer, "failed publishes", round.Calls[0].Failed, "", false),
+            new(name, peer, "publishing node's CPU per publish", round.NodeCpu(0).TotalMicroseconds / published, "µs", false, "its publish and its own receive of the event"),
+            new(name, peer, "receiving node's CPU per event", receiving, "µs", false, "each other node, receiving from Redis only"),
             .. round.CpuFigures(name, peer),
         ];
     }
@@ -111,15 +140,16 @@ internal static partial class Scenarios
     }
 
     /// <summary>
-    /// One round of <c>publish-parallel</c> on every node at once (<paramref name="rate"/> each, 0 for full speed), then until
-    /// every subscriber has every published event (30 s at most); the counters of Redis, the nodes and this process around it.
+    /// One round of <c>publish-parallel</c> on every node at once (or the first <paramref name="publishers"/>), <paramref name="rate"/>
+    /// each (0 for full speed), then until every subscriber has every published event (30 s at most); the counters of Redis,
+    /// every node and this process around it.
     /// </summary>
-    private static async Task<PublishRound> PublishOnEveryNodeAsync(List<PeerProcess> servers, NodeSubscribers subscribers, int outstanding, double rate, TimeSpan deadline, int? count = null, RedisProcess? redis = null)
+    private static async Task<PublishRound> PublishOnEveryNodeAsync(List<PeerProcess> servers, NodeSubscribers subscribers, int outstanding, double rate, TimeSpan deadline, int? count = null, RedisProcess? redis = null, int? publishers = null)
     {
         var cap = count ?? (int)(MaxPublishesPerNodeSecond * deadline.TotalSeconds);
         var before = await CpuSnapshot.TakeAsync(redis, servers);
         var clock = Stopwatch.StartNew();
-        var calls = await Task.WhenAll(servers.Select(s => s.PublishParallelAsync(cap, outstanding, rate, deadline)));
+        var calls = await Task.WhenAll(servers.Take(publishers ?? servers.Count).Select(s => s.PublishParallelAsync(cap, outstanding, rate, deadline)));
         var wall = clock.Elapsed;
         var published = await CpuSnapshot.TakeAsync(redis, servers);
         var complete = await subscribers.WaitForAsync(calls.Sum(c => c.Count), TimeSpan.FromSeconds(30));
@@ -141,13 +171,9 @@ internal static partial class Scenarios
         var unpipelined = await ceiling.RunAsync(benchmark, redis, 50, 1, requests / 2, TimeSpan.FromSeconds(60));
         return
         [
-            new(name, peer, "scripts/s, 50 connections, pipelined 32", pipelined.PerSecond, "/s", true, $"{shape} {pipelined.Note}".Trim()),
-            new(name, peer, "p99, pipelined 32", pipelined.P99Ms, "ms", false),
-            new(name, peer, "Redis CPU per script, pipelined 32", pipelined.RedisCpu.TotalMicroseconds / Math.Max(1, pipelined.ScriptCalls), "µs", false),
-            new(name, peer, "scripts/s, 50 connections, unpipelined", unpipelined.PerSecond, "/s", true, unpipelined.Note),
-            new(name, peer, "p99, unpipelined", unpipelined.P99Ms, "ms", false),
-            new(name, peer, "Redis CPU per script, unpipelined", unpipelined.RedisCpu.TotalMicroseconds / Math.Max(1, unpipelined.ScriptCalls), "µs", false),
-            new(name, peer, "failed script calls", pipelined.Failed + unpipelined.Failed, "", false),
+            .. pipelined.Figures(name, peer, "pipelined 32", shape),
+            .. unpipelined.Figures(name, peer, "unpipelined", ""),
+            new(name, peer, "failed script calls", pipelined.Scripts.Failed + unpipelined.Scripts.Failed, "", false),
             new(name, peer, "MoltBeat's best publishes/s / ceiling pipelined", 100 * moltBeat / pipelined.PerSecond, "%", true),
             new(name, peer, "MoltBeat's best publishes/s / ceiling unpipelined", 100 * moltBeat / unpipelined.PerSecond, "%", true),
         ];
