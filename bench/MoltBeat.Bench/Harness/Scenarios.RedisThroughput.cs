@@ -139,7 +139,7 @@ internal static partial class Scenarios
             new(name, peer, "delivery p99 latency since the publish call", subscribers.Latency(sincePublish: true).P99, "ms", false),
             new(name, peer, "lost", subscribers.Shortfall(published), "deliveries", false, note),
             new(name, peer, "duplicates", subscribers.Excess(published), "deliveries", false),
-            // Near 1 at this rate: each delivery is a socket write of its own, which is where the nodes' CPU goes.
+            // Each frame is a socket write: the fewer deliveries a frame carries, the more of the nodes' CPU each delivery costs.
             new(name, peer, "deliveries per frame", subscribers.DeliveriesPerFrame, "", true),
             .. round.CpuFigures(name, peer),
         ];
