@@ -41,6 +41,12 @@ internal sealed class LoadClients : IAsyncDisposable
 
     public long MaxPerClient() => _counts.Max(c => Interlocked.Read(ref c));
 
+    /// <summary>Events missing, summed over the clients, when each should have <paramref name="perClient"/> (a client's extra ones do not hide another's missing ones).</summary>
+    public long Shortfall(long perClient) => _counts.Sum(c => Math.Max(0, perClient - Interlocked.Read(ref c)));
+
+    /// <summary>Events beyond <paramref name="perClient"/>, summed over the clients: received twice.</summary>
+    public long Excess(long perClient) => _counts.Sum(c => Math.Max(0, Interlocked.Read(ref c) - perClient));
+
     /// <summary>The peer's WebSocket address as its clients use it (MoltBeat's own clients opt in to batching).</summary>
     public static Uri ClientUri(string peer, Uri ws) => peer.StartsWith("moltbeat", StringComparison.Ordinal) ? new Uri(ws + "?batch=1") : ws;
 
@@ -178,6 +184,10 @@ internal sealed class LoadClients : IAsyncDisposable
 
     /// <summary>Latency percentiles in milliseconds from when the server's publish call ran.</summary>
     public (double P50, double P90, double P99, double Max) LatencySincePublish() => Percentiles(_publishLatencies);
+
+    /// <summary>Latency percentiles in milliseconds over several sets of clients together (several nodes' subscribers), from when events were due or, with <paramref name="sincePublish"/>, from the publish call.</summary>
+    public static (double P50, double P90, double P99, double Max) Latency(IEnumerable<LoadClients> sets, bool sincePublish) =>
+        Percentiles([.. sets.SelectMany(s => sincePublish ? s._publishLatencies : s._latencies)]);
 
     private static (double P50, double P90, double P99, double Max) Percentiles(List<long>[] perClient)
     {

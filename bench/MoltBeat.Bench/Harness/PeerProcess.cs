@@ -102,6 +102,24 @@ internal sealed class PeerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Has a MoltBeat peer publish up to <paramref name="count"/> events with up to <paramref name="inFlight"/>
+    /// awaited publishes outstanding, as fast as they complete (rate 0) or at <paramref name="rate"/> per second,
+    /// stopping at <paramref name="deadline"/>; says how many it published and how many failed.
+    /// </summary>
+    public async Task<Peers.PublishCalls> PublishParallelAsync(int count, int inFlight, double rate, TimeSpan deadline, int pad = Peers.BenchPayload.DefaultPad)
+    {
+        var answer = await CommandAsync(string.Create(CultureInfo.InvariantCulture, $"publish-parallel {count} {inFlight} {rate} {pad} {deadline.TotalSeconds:0.###}"), deadline + TimeSpan.FromSeconds(30));
+        try
+        {
+            return Peers.PublishCalls.Parse(answer);
+        }
+        catch (FormatException ex)
+        {
+            throw new InvalidOperationException($"{Name}: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>A MoltBeat peer's counts of conflated events and slow-consumer closes.</summary>
     public async Task<Peers.ConflationStats> StatsAsync() => Peers.ConflationStats.Parse(await CommandAsync("stats", TimeSpan.FromSeconds(30)));
 

@@ -59,26 +59,29 @@ public static class BenchPayload
 
 /// <summary>
 /// How long one round's publish calls took, as the publisher saw them (µs): the call a user's code waits
-/// for. <see cref="Count"/> is below the events asked for when the round was stopped at its deadline.
+/// for. <see cref="Count"/> is below the events asked for when the round was stopped at its deadline;
+/// <see cref="Failed"/> counts the calls that threw (<c>publish-parallel</c> goes on after one), not in <see cref="Count"/>.
 /// </summary>
-public sealed record PublishCalls(int Count, double P50, double P99)
+public sealed record PublishCalls(int Count, double P50, double P99, int Failed = 0)
 {
-    public static PublishCalls Of(List<double> micros)
+    public static PublishCalls Of(List<double> micros, int failed = 0)
     {
         var sorted = micros.Order().ToArray();
-        return new(sorted.Length, Harness.Percentile.Of(sorted, 0.5), Harness.Percentile.Of(sorted, 0.99));
+        return new(sorted.Length, Harness.Percentile.Of(sorted, 0.5), Harness.Percentile.Of(sorted, 0.99), failed);
     }
 
-    /// <summary>The peer's answer line: <c>published COUNT P50 P99</c>.</summary>
-    public string ToLine() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"published {Count} {P50:0.#} {P99:0.#}");
+    /// <summary>The peer's answer line: <c>published COUNT P50 P99</c>, and <c>FAILED</c> after them when some failed.</summary>
+    public string ToLine() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"published {Count} {P50:0.#} {P99:0.#}{(Failed > 0 ? $" {Failed}" : "")}");
 
     /// <summary>Reads <see cref="ToLine"/>'s line back.</summary>
     public static PublishCalls Parse(string line)
     {
-        var words = line.Split(' ');
-        if (words is not ["published", var count, var p50, var p99])
-            throw new FormatException($"publish answered '{line}'");
         var c = System.Globalization.CultureInfo.InvariantCulture;
-        return new(int.Parse(count, c), double.Parse(p50, c), double.Parse(p99, c));
+        return line.Split(' ') switch
+        {
+            ["published", var count, var p50, var p99] => new(int.Parse(count, c), double.Parse(p50, c), double.Parse(p99, c)),
+            ["published", var count, var p50, var p99, var failed] => new(int.Parse(count, c), double.Parse(p50, c), double.Parse(p99, c), int.Parse(failed, c)),
+            _ => throw new FormatException($"publish answered '{line}'"),
+        };
     }
 }

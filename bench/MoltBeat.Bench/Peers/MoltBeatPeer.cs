@@ -16,6 +16,9 @@ internal static class MoltBeatPeer
 {
     private static MoltBeatWSServer? _hosted;
 
+    /// <summary>The Redis engine's key prefix of every <c>moltbeat-redis</c> node: one deployment, and its channel <c>bench:events</c>.</summary>
+    public const string RedisKeyPrefix = "bench";
+
     // The library's defaults, except for the number of connections: a burst of 200 events (50 KB) fits the
     // default queue bound (1 MB, 10 000 messages), and the slow-consumer scenario shows that bound at work.
     private static void Limits(WSServerOptions o) => o.MaxConnections = 100_000;
@@ -26,7 +29,7 @@ internal static class MoltBeatPeer
         Limits(options);
         // Warnings and errors go to standard error (standard output is the harness's command channel).
         var logs = LoggerFactory.Create(b => b.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning));
-        var engine = redis is null ? null : new RedisEngine(new RedisEngineOptions { Configuration = redis, KeyPrefix = "bench" }, logs);
+        var engine = redis is null ? null : new RedisEngine(new RedisEngineOptions { Configuration = redis, KeyPrefix = RedisKeyPrefix }, logs);
         var server = new MoltBeatWSServer(options, engine, logs);
         await server.StartAsync();
         return (For(() => server), StopAsync, () => Task.FromResult(ConflationStats.Of(server.GetStats().Recovery)));

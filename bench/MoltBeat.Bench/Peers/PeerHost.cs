@@ -12,7 +12,9 @@ namespace MoltBeat.Bench.Peers;
 /// line: <c>publish COUNT RATE PAD MODE DEADLINE KEYS</c> (in-process modes; stops after DEADLINE seconds; KEYS
 /// above 0 gives the events conflation keys, see <see cref="BenchPayload.KeyOf"/>) →
 /// <c>published N P50 P99</c> (see <see cref="PublishCalls"/>), <c>gc</c> → heap bytes, and for MoltBeat
-/// <c>stats</c> → <c>stats CONFLATED SLOW</c> (<see cref="ConflationStats"/>). Closing standard
+/// <c>stats</c> → <c>stats CONFLATED SLOW</c> (<see cref="ConflationStats"/>) and
+/// <c>publish-parallel COUNT INFLIGHT RATE PAD DEADLINE</c> (awaited publishes, up to INFLIGHT outstanding, at RATE
+/// a second or 0 for as fast as they complete, see <see cref="ParallelPublisher"/>) → <c>published N P50 P99 [FAILED]</c>. Closing standard
 /// input stops it (gracefully: a MoltBeat server closes its connections with 1001). Each peer's own way of
 /// serving and publishing is one small file; <c>moltbeat-server</c> is the real server application.
 /// </summary>
@@ -67,6 +69,15 @@ public static class PeerHost
                     using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(double.Parse(words[5], c))))
                     {
                         var calls = await BenchPayload.RunAsync(int.Parse(words[1], c), double.Parse(words[2], c), publish.For(words[4]), int.Parse(words[3], c), int.Parse(words[6], c), deadline.Token);
+                        Console.WriteLine(calls.ToLine());
+                    }
+                    break;
+                // MoltBeat's in-process peers only: the others' awaitable broadcasts were not written for concurrent callers.
+                case "publish-parallel" when words.Length == 6 && peer is "moltbeat" or "moltbeat-redis" or "moltbeat-hosted":
+                    var ci = System.Globalization.CultureInfo.InvariantCulture;
+                    using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(double.Parse(words[5], ci))))
+                    {
+                        var calls = await ParallelPublisher.RunAsync(int.Parse(words[1], ci), int.Parse(words[2], ci), double.Parse(words[3], ci), publish.Awaited, int.Parse(words[4], ci), deadline.Token);
                         Console.WriteLine(calls.ToLine());
                     }
                     break;
