@@ -26,7 +26,7 @@ public sealed partial class RedisEngine
     /// Script calls outstanding at once. One would make every batch wait a whole round trip for the previous one; with
     /// a few, what arrives meanwhile forms the next batch while they are on their way.
     /// </summary>
-    internal const int MaxCallsInFlight = 4;
+    internal const int MaxCallsInFlight = 8;
 
     private readonly Channel<PendingPublish> _publishes = Channel.CreateUnbounded<PendingPublish>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SemaphoreSlim _publishCalls = new(MaxCallsInFlight, MaxCallsInFlight);
