@@ -87,7 +87,10 @@ internal static class RedisScripts
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local idle = tonumber(ARGV[6])
         local function ensure(meta, hist)
-          if redis.call('HSETNX', meta, 'e', ARGV[1]) == 1 then
+          -- HEXISTS first: Redis out of memory refuses HSETNX even where it would change nothing, and reading a room
+          -- that exists must still work then (clients recover while publishes are refused).
+          if redis.call('HEXISTS', meta, 'e') == 0 then
+            redis.call('HSET', meta, 'e', ARGV[1])
             redis.call('HSETNX', meta, 'o', 0)
             if hist then redis.call('DEL', hist) end
           end
@@ -134,7 +137,9 @@ internal static class RedisScripts
     /// KEYS: 1 <c>all</c> meta. ARGV: 1 channel, 2 epoch if <c>all</c> starts now, 3 room idle expiry ms.
     /// </summary>
     public const string Sync = """
-        if redis.call('HSETNX', KEYS[1], 'e', ARGV[2]) == 1 then
+        -- HEXISTS first, as in Read: out of memory, a marker is still published for an `all` that exists.
+        if redis.call('HEXISTS', KEYS[1], 'e') == 0 then
+          redis.call('HSET', KEYS[1], 'e', ARGV[2])
           redis.call('HSETNX', KEYS[1], 'o', 0)
         end
         redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
