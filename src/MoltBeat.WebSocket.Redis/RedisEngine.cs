@@ -292,8 +292,12 @@ public sealed partial class RedisEngine : IMoltBeatEngine
 
     private static string NewEpoch() => RandomNumberGenerator.GetHexString(12, lowercase: true);
 
-    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) =>
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
         _logger.ConnectionFailed(e.Exception, e.ConnectionType, e.EndPoint, e.FailureType);
+        if (e.ConnectionType == ConnectionType.Subscription)
+            OnSubscriptionLost(); // RedisEngine.Delivery.cs
+    }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {

@@ -262,4 +262,30 @@ internal static class RedisScripts
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')
         """;
+
+    /// <summary>
+    /// The events the <c>all</c> room's history still holds between two offsets, oldest first: what a node whose subscription
+    /// was down missed. KEYS: 1 the <c>all</c> room's history. ARGV: 1 the first offset, 2 the last offset.
+    /// Reads back from the newest entry, so it costs the entries after the first offset (at most the history's bound).
+    /// </summary>
+    public const string Missed = """
+        local from, to = tonumber(ARGV[1]), tonumber(ARGV[2])
+        local found = {}
+        local function oldestFirst()
+          local ordered = {}
+          for i = #found, 1, -1 do ordered[#ordered + 1] = found[i] end
+          return ordered
+        end
+        local before = '+'
+        while true do
+          local got = redis.call('XREVRANGE', KEYS[1], before, '-', 'COUNT', 128)
+          for i = 1, #got do
+            local o = tonumber(string.match(got[i][1], '-(%d+)$'))
+            if o < from then return oldestFirst() end
+            if o <= to then found[#found + 1] = got[i][2][2] end
+          end
+          if #got < 128 then return oldestFirst() end
+          before = '(' .. got[#got][1]
+        end
+        """;
 }
