@@ -333,7 +333,7 @@ public sealed partial class RedisEngine
                     await RequestSyncAsync().ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
         {
             // Stopping.
         }

@@ -23,8 +23,9 @@ namespace MoltBeat.WebSocket.Redis;
 /// <para>
 /// When Redis is unreachable the node keeps serving its connections, publishes fail at once with
 /// <see cref="EngineUnavailableException"/>, nothing is queued, and <see cref="GetStats"/> reports
-/// unhealthy. StackExchange.Redis reconnects and resubscribes by itself. Events published while a node
-/// was cut off are not delivered to it later; its clients recover them from history on reconnect. A Redis
+/// unhealthy. StackExchange.Redis reconnects and resubscribes by itself. Events published while a node's
+/// subscription was down reach its clients late, in order, from the history of <c>all</c> while it holds them
+/// (<c>RedisEngine.Delivery.cs</c>). A Redis
 /// that restarted without persistence lost all history: rooms get new epochs, and clients that held
 /// positions are told <c>recovered:false</c>.
 /// </para>

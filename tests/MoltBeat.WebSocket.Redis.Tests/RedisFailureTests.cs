@@ -169,6 +169,10 @@ public sealed class RedisFailureTests
         Assert.True(reply.GetProperty("recovered").GetBoolean());
         Assert.Equal(3, reply.GetProperty("offset").GetInt64());
         Assert.Equal(3, N(await back.ReceiveEventAsync()));
+        // Starting a room Redis does not know yet needs memory: that subscribe is refused, and the connection stays.
+        var refused = await back.RequestAsync("subscribe", "\"room\":\"metrics:new\"");
+        Assert.Equal("error", refused.GetProperty("type").GetString());
+        Assert.Equal("pong", (await back.RequestAsync("ping")).GetProperty("type").GetString());
         await live.AssertNothingAsync(TimeSpan.FromMilliseconds(200));
 
         await redis.CommandAsync("CONFIG", "SET", "maxmemory", "0");
