@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using MoltBeat.WebSocket.Engine;
+using MoltBeat.WebSocket.Rooms;
 using StackExchange.Redis;
 
 namespace MoltBeat.WebSocket.Redis;
@@ -25,6 +26,8 @@ public sealed partial class RedisEngine
     private long _delivered;
     private ChannelMessageQueue? _queue;
     private Task _loop = Task.CompletedTask;
+    private long _markersReceived;
+    private int _resyncing;
 
     private async Task StartDeliveryAsync(CancellationToken cancellationToken)
     {
@@ -182,6 +185,7 @@ public sealed partial class RedisEngine
                     await _gate.WaitAsync().ConfigureAwait(false);
                     try
                     {
+                        await CatchUpAsync(sink, epoch, published.Sequence - 1).ConfigureAwait(false);
                         OnEvent(sink, epoch, published);
                     }
                     finally
@@ -254,6 +258,7 @@ public sealed partial class RedisEngine
                     await _gate.WaitAsync().ConfigureAwait(false);
                     try
                     {
+                        await CatchUpAsync(sink, epoch, offset).ConfigureAwait(false);
                         OnSync(epoch, offset);
                     }
                     finally
@@ -265,6 +270,41 @@ public sealed partial class RedisEngine
             default:
                 throw new FormatException("Unknown message kind on the Redis channel.");
         }
+    }
+
+    /// <summary>
+    /// Delivers, from the <c>all</c> room's history, the events of this epoch up to <paramref name="upTo"/> that never
+    /// reached this node: published while its subscription was down (Redis restarted, a failover moved it, a network
+    /// blip). Without it this node's clients silently missed them until they next subscribed with <c>since</c>.
+    /// Gate held; the loop waits for the read, which happens only when a message shows such a gap.
+    /// </summary>
+    private async Task CatchUpAsync(IEventSink sink, string epoch, long upTo)
+    {
+        // Only within the epoch this node follows: a new epoch starts afresh, and a node that never synced knows no gap.
+        if (epoch != _epoch || upTo <= _delivered)
+            return;
+        var from = _delivered + 1;
+        RedisResult result;
+        try
+        {
+            result = await EvaluateAsync(RedisScripts.Missed, [_keys.History(WSRoom.AllEvents)], [from, upTo], "catch-up").ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is EngineUnavailableException or RedisException)
+        {
+            // Then as before: the message at hand is delivered, and the gap is logged as lost.
+            _logger.CatchUpFailed(ex, from, upTo, epoch);
+            return;
+        }
+        var missed = (RedisResult[])result!;
+        foreach (var item in missed)
+        {
+            var (recordedIn, published) = RedisMessage.ParseEvent((byte[])item!);
+            if (recordedIn != epoch)
+                break; // Redis lost its data meanwhile: the message at hand switches the epoch
+            OnEvent(sink, recordedIn, published);
+        }
+        if (missed.Length > 0)
+            _logger.EventsCaughtUp(missed.Length, from, upTo, epoch);
     }
 
     // Gate held.
@@ -287,9 +327,46 @@ public sealed partial class RedisEngine
         ResolvePending();
     }
 
+    /// <summary>
+    /// After this node's subscription connection failed: asks for sync markers until one arrives, so that the events
+    /// published meanwhile are caught up (<see cref="CatchUpAsync"/>) without waiting for the next event. A restored
+    /// connection asks for one itself, but in a failover the multiplexer moves the subscription to another server's
+    /// connection, which was up all along: nothing is restored then, and a quiet room's missed events stayed missed.
+    /// </summary>
+    private void OnSubscriptionLost()
+    {
+        if (Interlocked.Exchange(ref _resyncing, 1) == 0)
+            _ = SyncOnceSubscribedAgainAsync(_stopping.Token);
+    }
+
+    private async Task SyncOnceSubscribedAgainAsync(CancellationToken stopping)
+    {
+        try
+        {
+            // Any marker received from now on was published after the subscription was back: it settles the gap.
+            var seen = Volatile.Read(ref _markersReceived);
+            while (Volatile.Read(ref _markersReceived) == seen)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250), stopping).ConfigureAwait(false);
+                // Confirmed by a server (not the multiplexer's guess); a marker requested before that would not come back.
+                if (_redis?.GetSubscriber().SubscribedEndpoint(_keys.Events) is not null)
+                    await RequestSyncAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+        {
+            // Stopping.
+        }
+        finally
+        {
+            Volatile.Write(ref _resyncing, 0);
+        }
+    }
+
     // Gate held.
     private void OnSync(string epoch, long offset)
     {
+        Interlocked.Increment(ref _markersReceived);
         if (epoch != _epoch)
         {
             if (_retiredEpochs.Contains(epoch))

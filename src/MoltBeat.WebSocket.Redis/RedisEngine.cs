@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -24,8 +23,9 @@ namespace MoltBeat.WebSocket.Redis;
 /// <para>
 /// When Redis is unreachable the node keeps serving its connections, publishes fail at once with
 /// <see cref="EngineUnavailableException"/>, nothing is queued, and <see cref="GetStats"/> reports
-/// unhealthy. StackExchange.Redis reconnects and resubscribes by itself. Events published while a node
-/// was cut off are not delivered to it later; its clients recover them from history on reconnect. A Redis
+/// unhealthy. StackExchange.Redis reconnects and resubscribes by itself. Events published while a node's
+/// subscription was down reach its clients late, in order, from the history of <c>all</c> while it holds them
+/// (<c>RedisEngine.Delivery.cs</c>). A Redis
 /// that restarted without persistence lost all history: rooms get new epochs, and clients that held
 /// positions are told <c>recovered:false</c>.
 /// </para>
@@ -93,6 +93,11 @@ public sealed partial class RedisEngine : IMoltBeatEngine
         config.AbortOnConnectFail = false; // start, and keep reconnecting, even while Redis is down
         config.BacklogPolicy = BacklogPolicy.FailFast; // no queue of commands while disconnected: fail at once
         config.AsyncTimeout = config.SyncTimeout = (int)Math.Min(_options.OperationTimeout.TotalMilliseconds, int.MaxValue);
+        // The multiplexer looks for timed-out calls once a heartbeat (every second by default), so a call to a paused Redis
+        // failed up to a second after its timeout; at a quarter of the timeout it fails within 1.25 times it.
+        var heartbeat = TimeSpan.FromTicks(Math.Clamp(_options.OperationTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond));
+        if (heartbeat < config.HeartbeatInterval)
+            config.HeartbeatInterval = heartbeat;
         config.ReconnectRetryPolicy ??= new ExponentialRetry(250, 5000);
         config.ClientName ??= "moltbeat";
         _endpoints = string.Join(",", config.EndPoints.Select(e => e.ToString()));
@@ -243,24 +248,14 @@ public sealed partial class RedisEngine : IMoltBeatEngine
         return redis;
     }
 
-    private static bool IsUnavailable(Exception ex) =>
-        ex is RedisConnectionException or RedisTimeoutException or ObjectDisposedException
-        || (ex is RedisServerException server && (server.Message.StartsWith("LOADING", StringComparison.Ordinal)
-            || server.Message.StartsWith("READONLY", StringComparison.Ordinal)
-            || server.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
-            || server.Message.StartsWith("BUSY", StringComparison.Ordinal)));
-
-    private EngineUnavailableException Unavailable(string what, Exception? inner)
-    {
-        var message = string.Create(CultureInfo.InvariantCulture,
-            $"Redis ({_endpoints}) is unreachable, so the {what} failed and nothing was sent. This node keeps serving its clients and reconnects by itself.");
-        return inner is null ? new EngineUnavailableException(message) : new EngineUnavailableException(message, inner);
-    }
-
     private static string NewEpoch() => RandomNumberGenerator.GetHexString(12, lowercase: true);
 
-    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) =>
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
         _logger.ConnectionFailed(e.Exception, e.ConnectionType, e.EndPoint, e.FailureType);
+        if (e.ConnectionType == ConnectionType.Subscription)
+            OnSubscriptionLost(); // RedisEngine.Delivery.cs
+    }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {

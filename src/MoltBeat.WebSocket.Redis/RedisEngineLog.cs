@@ -19,7 +19,7 @@ internal static partial class RedisEngineLog
     [LoggerMessage(3004, LogLevel.Warning, "Subscribing to {Channel} failed; retrying in the background")]
     public static partial void SubscribeFailed(this ILogger logger, Exception exception, string channel);
 
-    [LoggerMessage(3005, LogLevel.Warning, "Events {From}..{To} of epoch {Epoch} never reached this node (Redis connection lost meanwhile); its clients recover them from history")]
+    [LoggerMessage(3005, LogLevel.Warning, "Events {From}..{To} of epoch {Epoch} never reached this node (Redis connection lost meanwhile) and the history of all no longer holds them: its clients recover them on their next subscribe with since, while their rooms' history holds them")]
     public static partial void EventsLost(this ILogger logger, long from, long to, string epoch);
 
     [LoggerMessage(3006, LogLevel.Warning, "Redis lost the history (epoch {Old} is now {New}): clients that held positions are told recovered:false")]
@@ -33,4 +33,10 @@ internal static partial class RedisEngineLog
 
     [LoggerMessage(3009, LogLevel.Warning, "Node heartbeat failed (this node's subscriber counts are shared again at the next one)")]
     public static partial void HeartbeatFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(3010, LogLevel.Information, "{Count} of events {From}..{To} of epoch {Epoch} had not reached this node (its Redis subscription was down): delivered them late, in order, from the history")]
+    public static partial void EventsCaughtUp(this ILogger logger, int count, long from, long to, string epoch);
+
+    [LoggerMessage(3011, LogLevel.Warning, "Could not read events {From}..{To} of epoch {Epoch}, which had not reached this node, from the history")]
+    public static partial void CatchUpFailed(this ILogger logger, Exception exception, long from, long to, string epoch);
 }

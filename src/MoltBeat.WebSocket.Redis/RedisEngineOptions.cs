@@ -27,8 +27,10 @@ public sealed class RedisEngineOptions
     public HistoryOptions? History { get; set; }
 
     /// <summary>
-    /// How long one Redis call may take before it fails. A publish that times out fails with
-    /// <see cref="EngineUnavailableException"/>, and whether Redis recorded it is then unknown. Default 2 s.
+    /// How long one Redis call may take before it fails (within about 1.25 times it: the multiplexer looks for timed-out
+    /// calls every quarter of it). A publish that times out fails with <see cref="EngineUnavailableException"/>, and
+    /// whether Redis recorded it is then unknown: Redis may run it later (after a pause), so retry with the same
+    /// idempotency key. Default 2 s.
     /// </summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(2);
 

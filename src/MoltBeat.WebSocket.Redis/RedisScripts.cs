@@ -169,7 +169,10 @@ internal static class RedisScripts
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local idle = tonumber(ARGV[6])
         local function ensure(meta, hist)
-          if redis.call('HSETNX', meta, 'e', ARGV[1]) == 1 then
+          -- HEXISTS first: Redis out of memory refuses HSETNX even where it would change nothing, and reading a room
+          -- that exists must still work then (clients recover while publishes are refused).
+          if redis.call('HEXISTS', meta, 'e') == 0 then
+            redis.call('HSET', meta, 'e', ARGV[1])
             redis.call('HSETNX', meta, 'o', 0)
             if hist then redis.call('DEL', hist) end
           end
@@ -216,7 +219,9 @@ internal static class RedisScripts
     /// KEYS: 1 <c>all</c> meta. ARGV: 1 channel, 2 epoch if <c>all</c> starts now, 3 room idle expiry ms.
     /// </summary>
     public const string Sync = """
-        if redis.call('HSETNX', KEYS[1], 'e', ARGV[2]) == 1 then
+        -- HEXISTS first, as in Read: out of memory, a marker is still published for an `all` that exists.
+        if redis.call('HEXISTS', KEYS[1], 'e') == 0 then
+          redis.call('HSET', KEYS[1], 'e', ARGV[2])
           redis.call('HSETNX', KEYS[1], 'o', 0)
         end
         redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
@@ -338,5 +343,31 @@ internal static class RedisScripts
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+        """;
+
+    /// <summary>
+    /// The events the <c>all</c> room's history still holds between two offsets, oldest first: what a node whose subscription
+    /// was down missed. KEYS: 1 the <c>all</c> room's history. ARGV: 1 the first offset, 2 the last offset.
+    /// Reads back from the newest entry, so it costs the entries after the first offset (at most the history's bound).
+    /// </summary>
+    public const string Missed = """
+        local from, to = tonumber(ARGV[1]), tonumber(ARGV[2])
+        local found = {}
+        local function oldestFirst()
+          local ordered = {}
+          for i = #found, 1, -1 do ordered[#ordered + 1] = found[i] end
+          return ordered
+        end
+        local before = '+'
+        while true do
+          local got = redis.call('XREVRANGE', KEYS[1], before, '-', 'COUNT', 128)
+          for i = 1, #got do
+            local o = tonumber(string.match(got[i][1], '-(%d+)$'))
+            if o < from then return oldestFirst() end
+            if o <= to then found[#found + 1] = got[i][2][2] end
+          end
+          if #got < 128 then return oldestFirst() end
+          before = '(' .. got[#got][1]
+        end
         """;
 }
