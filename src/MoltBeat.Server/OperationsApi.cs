@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Server;
 
 namespace MoltBeat.Server;
@@ -8,7 +9,8 @@ namespace MoltBeat.Server;
 /// <param name="Latency">Delivery latency per room class over the recent window, slowest p99 first.</param>
 /// <param name="Lagging">The clients with the most waiting for them (at most ten).</param>
 /// <param name="Recoveries">Recoveries and slow-consumer closes since start.</param>
-public sealed record OperationsReport(NodeView Node, IReadOnlyList<RoomLatency> Latency, IReadOnlyList<LaggingClient> Lagging, WSRecoveryStats Recoveries);
+/// <param name="Nodes">The deployment's live nodes with their connections, this one first (empty when the engine cannot say now).</param>
+public sealed record OperationsReport(NodeView Node, IReadOnlyList<RoomLatency> Latency, IReadOnlyList<LaggingClient> Lagging, WSRecoveryStats Recoveries, IReadOnlyList<NodeInfo> Nodes);
 
 /// <summary>One node.</summary>
 /// <param name="Name">Its machine name and port.</param>
@@ -112,15 +114,24 @@ internal static class OperationsApi
 {
     public static void MapOperationsApi(this WebApplication app)
     {
-        app.MapGet("/api/operations", (MoltBeatWSServer server, DeliveryLatencyWindow latency, HttpContext http) =>
+        app.MapGet("/api/operations", async (MoltBeatWSServer server, DeliveryLatencyWindow latency, HttpContext http) =>
             {
                 var stats = server.GetStats();
                 var node = new NodeView($"{Environment.MachineName}:{http.Connection.LocalPort}", stats.TotalClients, stats.Engine.Name, stats.Engine.Healthy);
                 var lagging = server.GetLaggingClients(10).Select(c => new LaggingClient(c.ClientId, c.QueuedBytes, c.QueuedMessages)).ToList();
-                return Results.Ok(new OperationsReport(node, latency.Snapshot(), lagging, stats.Recovery));
+                IReadOnlyList<NodeInfo> nodes;
+                try
+                {
+                    nodes = await server.GetNodesAsync(http.RequestAborted);
+                }
+                catch (EngineUnavailableException)
+                {
+                    nodes = []; // this node's own figures above still stand while Redis is away
+                }
+                return Results.Ok(new OperationsReport(node, latency.Snapshot(), lagging, stats.Recovery, nodes));
             })
             .WithTags("health")
-            .WithSummary("Operations view of this node: delivery latency percentiles per room class, the clients most behind, recoveries and slow consumers.")
+            .WithSummary("Operations view of this node: delivery latency percentiles per room class, the clients most behind, recoveries and slow consumers; and the deployment's live nodes with their connections.")
             .Produces<OperationsReport>();
     }
 }

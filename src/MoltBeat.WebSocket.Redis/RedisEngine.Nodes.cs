@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Rooms;
 using StackExchange.Redis;
 
@@ -35,6 +36,29 @@ public sealed partial class RedisEngine
         RedisValue[] args = [NodeTtlMs, room, _nodeId, _keys.NodeRoomsPrefix];
         var others = (long)(await EvaluateAsync(RedisScripts.Subscribers, [_keys.Nodes], args, "subscriber count").ConfigureAwait(false));
         return others + sink.Subscribers(room);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The nodes whose heartbeat is within three heartbeats (<c>{prefix}:nodes</c>) with the connections each last shared
+    /// (<c>{prefix}:nodeconnections</c>); this node's connections are read now from its sink.
+    /// </remarks>
+    public async ValueTask<IReadOnlyList<NodeInfo>> GetNodesAsync(CancellationToken cancellationToken)
+    {
+        var sink = _sink ?? throw new InvalidOperationException("The engine has not been started.");
+        cancellationToken.ThrowIfCancellationRequested();
+        var live = (RedisResult[])(await EvaluateAsync(RedisScripts.Nodes, [_keys.Nodes, _keys.NodeConnections], [NodeTtlMs], "node list").ConfigureAwait(false))!;
+        // This node first, as of now, even before its first heartbeat reached Redis.
+        List<NodeInfo> nodes = [new NodeInfo(_nodeId, sink.Connections, DateTimeOffset.UtcNow, Self: true)];
+        for (var i = 0; i + 2 < live.Length; i += 3)
+        {
+            var id = (string)live[i]!;
+            if (id == _nodeId)
+                continue;
+            var beat = DateTimeOffset.FromUnixTimeMilliseconds((long)(double)live[i + 1]);
+            nodes.Add(new NodeInfo(id, (int)live[i + 2], beat, Self: false));
+        }
+        return nodes;
     }
 
     private void StartHeartbeats() =>
@@ -88,11 +112,12 @@ public sealed partial class RedisEngine
         }
         var all = Interlocked.Exchange(ref _writeAll, 0) == 1;
         var rooms = sink.TakeChangedRooms(all);
-        var args = new RedisValue[3 + rooms.Count * 2];
+        var args = new RedisValue[4 + rooms.Count * 2];
         args[0] = _nodeId;
         args[1] = NodeTtlMs;
         args[2] = all ? 1 : 0;
-        var i = 3;
+        args[3] = sink.Connections;
+        var i = 4;
         foreach (var room in rooms)
         {
             args[i++] = room;
@@ -100,7 +125,7 @@ public sealed partial class RedisEngine
         }
         try
         {
-            var held = (long)await redis.GetDatabase().ScriptEvaluateAsync(RedisScripts.Heartbeat, [_keys.Nodes, _keys.NodeRooms(_nodeId)], args).ConfigureAwait(false);
+            var held = (long)await redis.GetDatabase().ScriptEvaluateAsync(RedisScripts.Heartbeat, [_keys.Nodes, _keys.NodeRooms(_nodeId), _keys.NodeConnections], args).ConfigureAwait(false);
             if (held == 1 || all)
                 return true;
         }
@@ -136,7 +161,7 @@ public sealed partial class RedisEngine
             try
             {
                 var db = redis.GetDatabase();
-                await Task.WhenAll(db.SortedSetRemoveAsync(_keys.Nodes, _nodeId), db.KeyDeleteAsync(_keys.NodeRooms(_nodeId))).ConfigureAwait(false);
+                await Task.WhenAll(db.SortedSetRemoveAsync(_keys.Nodes, _nodeId), db.KeyDeleteAsync(_keys.NodeRooms(_nodeId)), db.HashDeleteAsync(_keys.NodeConnections, _nodeId)).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsUnavailable(ex))
             {

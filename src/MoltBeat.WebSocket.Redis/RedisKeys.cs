@@ -34,6 +34,9 @@ internal sealed class RedisKeys(string prefix)
     /// <summary>The live nodes: a sorted set of node ids scored by their last heartbeat (Redis time, ms).</summary>
     public RedisKey Nodes => _tag + ":nodes";
 
+    /// <summary>Each live node's connections, by node id (a hash written by its heartbeat).</summary>
+    public RedisKey NodeConnections => _tag + ":nodeconnections";
+
     /// <summary>A node's subscriber counts: a hash of room to count (rooms at 0 removed), expiring with its heartbeat.</summary>
     public RedisKey NodeRooms(string nodeId) => _tag + ":node:" + nodeId + ":rooms";
 

@@ -248,11 +248,11 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// A node's heartbeat: marks it live and shares its changed subscriber counts.
-    /// KEYS: 1 the nodes sorted set, 2 this node's rooms hash.
+    /// A node's heartbeat: marks it live, shares its connections and its changed subscriber counts.
+    /// KEYS: 1 the nodes sorted set, 2 this node's rooms hash, 3 the nodes' connections hash.
     /// ARGV: 1 node id, 2 how long a node stays live without a heartbeat (ms), 3 1 to replace every count (a full write),
-    /// then pairs of room and count (0 removes the room).
-    /// Forgets nodes whose heartbeat is older than ARGV 2. Returns 1 when this node's counts were still held (its previous
+    /// 4 this node's connections, then pairs of room and count (0 removes the room).
+    /// Forgets nodes whose heartbeat is older than ARGV 2 (and their connections). Returns 1 when this node's counts were still held (its previous
     /// heartbeat is within ARGV 2, so its hash has not expired), 0 when they may be gone and only a full write restores them.
     /// </summary>
     public const string Heartbeat = """
@@ -262,10 +262,15 @@ internal static class RedisScripts
         local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
         local held = (previous and tonumber(previous) > now - ttl) and 1 or 0
         redis.call('ZADD', KEYS[1], now, ARGV[1])
+        for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - ttl)) do
+          redis.call('HDEL', KEYS[3], gone)
+        end
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
         redis.call('PEXPIRE', KEYS[1], ttl * 10)
+        redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+        redis.call('PEXPIRE', KEYS[3], ttl * 10)
         if ARGV[3] == '1' then redis.call('DEL', KEYS[2]) end
-        for i = 4, #ARGV, 2 do
+        for i = 5, #ARGV, 2 do
           if tonumber(ARGV[i + 1]) > 0 then
             redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
           else
@@ -274,6 +279,24 @@ internal static class RedisScripts
         end
         redis.call('PEXPIRE', KEYS[2], ttl)
         return held
+        """;
+
+    /// <summary>
+    /// The live nodes: those whose heartbeat is within the time to live, each with its heartbeat time and connections.
+    /// KEYS: 1 the nodes sorted set, 2 the nodes' connections hash. ARGV: 1 how long a node stays live without a heartbeat (ms).
+    /// Returns { node id, heartbeat (Unix ms), connections, ... }.
+    /// </summary>
+    public const string Nodes = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local live = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf', 'WITHSCORES')
+        local out = {}
+        for i = 1, #live, 2 do
+          out[#out + 1] = live[i]
+          out[#out + 1] = live[i + 1]
+          out[#out + 1] = redis.call('HGET', KEYS[2], live[i]) or '0'
+        end
+        return out
         """;
 
     /// <summary>

@@ -138,12 +138,18 @@ public sealed class DashboardTests
             await Expect(page.Locator("#node")).ToContainTextAsync("memory");
             await Expect(page.Locator("#slowConsumers")).ToHaveTextAsync("0");
             await Expect(page.Locator("#laggingTable")).ToContainTextAsync("nobody is behind");
+            // One node (in memory), this one, with the dashboard's own connection.
+            await Expect(page.Locator("#nodesAlive")).ToHaveTextAsync("1");
+            await Expect(page.Locator("#nodesTable")).ToContainTextAsync("local (this node)");
             Directory.CreateDirectory(ScreenshotDir);
             await page.Locator("#operations").ScreenshotAsync(new LocatorScreenshotOptions { Path = Path.Combine(ScreenshotDir, "operations.png") });
 
             // The figures behind it are real: percentiles in order, from samples.
             using var http = new HttpClient { BaseAddress = server.HttpUrl, Timeout = TimeSpan.FromSeconds(10) };
             var report = await http.GetFromJsonAsync<System.Text.Json.JsonElement>(new Uri("/api/operations", UriKind.Relative));
+            var node = Assert.Single(report.GetProperty("nodes").EnumerateArray());
+            Assert.True(node.GetProperty("self").GetBoolean());
+            Assert.True(node.GetProperty("connections").GetInt32() >= 1);
             var latency = report.GetProperty("latency").EnumerateArray().ToList();
             Assert.NotEmpty(latency);
             Assert.All(latency, l =>
@@ -203,6 +209,7 @@ public sealed class DashboardTests
                 Assert.True(published.IsSuccessStatusCode);
             }
             await Expect(page.Locator("#roomScope")).ToHaveTextAsync("all nodes");
+            await Expect(page.Locator("#nodesAlive")).ToHaveTextAsync("2");
             await Expect(page.Locator($"#roomTable tr:has(td:first-child:text-is('{room}')) td:last-child")).ToHaveTextAsync("3");
             await Expect(page.Locator($"#roomTable tr:has(td:first-child:text-is('{onlyOnB}')) td:last-child")).ToHaveTextAsync("1");
         });

@@ -673,6 +673,8 @@ public abstract class EngineSpecification
                 _controls.Add((control, _delivered.Count == 0 ? 0 : _delivered[^1].Sequence));
         }
 
+        public int Connections => 0;
+
         public int Subscribers(string room)
         {
             lock (_gate)

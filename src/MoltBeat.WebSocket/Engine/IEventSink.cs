@@ -18,6 +18,9 @@ public interface IEventSink
     /// </summary>
     void Control(EngineControl control);
 
+    /// <summary>This node's authenticated connections now, for the cluster view of nodes. Safe from any thread.</summary>
+    int Connections { get; }
+
     /// <summary>This node's subscribers of <paramref name="room"/> now (0 when none). Safe from any thread.</summary>
     int Subscribers(string room);
 

@@ -121,9 +121,23 @@ public interface IMoltBeatEngine : IAsyncDisposable
     /// <exception cref="EngineUnavailableException">The engine cannot read it now.</exception>
     ValueTask<RoomPresence> GetPresenceAsync(string room, int maxUsers, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The nodes of the deployment that are alive, with their connections: this node's counted now, every other live node's
+    /// as its last heartbeat shared it (shared engines; a node that stopped is gone once it is known to be). This node first.
+    /// </summary>
+    /// <exception cref="EngineUnavailableException">The engine cannot read it now.</exception>
+    ValueTask<IReadOnlyList<NodeInfo>> GetNodesAsync(CancellationToken cancellationToken);
+
     /// <summary>Counters for stats and health.</summary>
     EngineStats GetStats();
 }
+
+/// <summary>A live node of the deployment (the cluster view).</summary>
+/// <param name="NodeId">Its id (random, new at each start; <c>local</c> for the in-memory engine's one node).</param>
+/// <param name="Connections">Its authenticated connections, as of <paramref name="LastHeartbeat"/>.</param>
+/// <param name="LastHeartbeat">When it last told the deployment (now for the node asked).</param>
+/// <param name="Self">Whether it is the node that answered.</param>
+public sealed record NodeInfo(string NodeId, int Connections, DateTimeOffset LastHeartbeat, bool Self);
 
 /// <summary>Who is subscribed to a room (protocol 1.1 presence).</summary>
 /// <param name="Room">The room.</param>

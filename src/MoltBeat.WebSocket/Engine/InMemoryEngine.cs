@@ -147,6 +147,14 @@ public sealed class InMemoryEngine : IMoltBeatEngine
     }
 
     /// <inheritdoc />
+    /// <remarks>One node: this one, <c>local</c>.</remarks>
+    public ValueTask<IReadOnlyList<NodeInfo>> GetNodesAsync(CancellationToken cancellationToken)
+    {
+        var sink = _sink ?? throw new InvalidOperationException("The engine has not been started.");
+        return ValueTask.FromResult<IReadOnlyList<NodeInfo>>([new NodeInfo("local", sink.Connections, DateTimeOffset.UtcNow, Self: true)]);
+    }
+
+    /// <inheritdoc />
     public ValueTask<bool> MarkOccupiedAsync(string room, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(room);

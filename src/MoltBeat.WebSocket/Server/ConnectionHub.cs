@@ -68,6 +68,9 @@ internal sealed class ConnectionHub : IEventSink, IDisposable
     /// <summary>Connections that completed authentication and receive broadcasts to all.</summary>
     public int ReadyCount => Volatile.Read(ref _readyCount);
 
+    /// <inheritdoc />
+    public int Connections => ReadyCount;
+
     /// <summary>Totals of this node's recoveries and slow-consumer disconnects, for stats.</summary>
     public WSRecoveryStats RecoveryStats =>
         new(Interlocked.Read(ref _recovered), Interlocked.Read(ref _notRecovered), Interlocked.Read(ref _slowConsumers))

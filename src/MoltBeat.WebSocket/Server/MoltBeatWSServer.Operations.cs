@@ -1,3 +1,4 @@
+using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Rooms;
 
 namespace MoltBeat.WebSocket.Server;
@@ -17,6 +18,18 @@ public sealed partial class MoltBeatWSServer
         var position = await Engine.GetPositionAsync(room, cancellationToken).ConfigureAwait(false);
         var subscribers = await Engine.GetSubscribersAsync(room, cancellationToken).ConfigureAwait(false);
         return new WSRoomInfo(room, position.Epoch, position.Offset, subscribers);
+    }
+
+    /// <summary>
+    /// The deployment's live nodes with their connections (the cluster view): this node first, counted now, then every other
+    /// live node as its last heartbeat shared it (Redis: within a heartbeat, 1 s by default; a node that stopped drops out at
+    /// once, one that died within three heartbeats). The in-memory engine has this node only.
+    /// </summary>
+    /// <exception cref="EngineUnavailableException">The engine cannot read it now (Redis unreachable).</exception>
+    public async Task<IReadOnlyList<NodeInfo>> GetNodesAsync(CancellationToken cancellationToken = default)
+    {
+        await _engineStarted.Value.ConfigureAwait(false);
+        return await Engine.GetNodesAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -13,6 +13,8 @@ public sealed class InMemoryIdempotencyTests
 
         public void Deliver(PublishedEvent published) => Interlocked.Increment(ref Delivered);
 
+        public int Connections => 0;
+
         public int Subscribers(string room) => 0;
 
         public (IReadOnlyList<UserPresence> Users, int Anonymous) Presence(string room) => ([], 0);

@@ -44,6 +44,8 @@ public sealed class HealthCheckTests
 
         public ValueTask<RoomPresence> GetPresenceAsync(string room, int maxUsers, CancellationToken cancellationToken) => _inner.GetPresenceAsync(room, maxUsers, cancellationToken);
 
+        public ValueTask<IReadOnlyList<NodeInfo>> GetNodesAsync(CancellationToken cancellationToken) => _inner.GetNodesAsync(cancellationToken);
+
         public EngineStats GetStats() => _inner.GetStats() with { Healthy = Healthy };
 
         public ValueTask DisposeAsync() => _inner.DisposeAsync();

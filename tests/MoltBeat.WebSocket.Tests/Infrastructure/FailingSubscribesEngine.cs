@@ -46,6 +46,8 @@ public sealed class FailingSubscribesEngine(InMemoryEngine inner) : IMoltBeatEng
 
     public ValueTask<RoomPresence> GetPresenceAsync(string room, int maxUsers, CancellationToken cancellationToken) => inner.GetPresenceAsync(room, maxUsers, cancellationToken);
 
+    public ValueTask<IReadOnlyList<NodeInfo>> GetNodesAsync(CancellationToken cancellationToken) => inner.GetNodesAsync(cancellationToken);
+
     public ValueTask<RecoveryResult> ReadHistoryAsync(string room, ReplayRequest request, CancellationToken cancellationToken) => inner.ReadHistoryAsync(room, request, cancellationToken);
 
     public EngineStats GetStats() => inner.GetStats();

@@ -14,6 +14,8 @@ public sealed class HistoryAndMetricsTests
 
         public void Deliver(PublishedEvent published) => Delivered++;
 
+        public int Connections => 0;
+
         public int Subscribers(string room) => 0;
 
         public (IReadOnlyList<UserPresence> Users, int Anonymous) Presence(string room) => ([], 0);
