@@ -13,7 +13,11 @@ namespace MoltBeat.Server.Tests.Infrastructure;
 public sealed class WebhookTarget : IAsyncDisposable
 {
     /// <summary>One request: its number (1 first), body and Content-Type.</summary>
-    public sealed record Received(int Number, string Body, string? ContentType);
+    public sealed record Received(int Number, string Body, string? ContentType)
+    {
+        /// <summary>The body's bytes as sent (a binary body, such as OTLP protobuf, is not text).</summary>
+        public byte[] Raw { get; init; } = [];
+    }
 
     private readonly WebApplication _app;
     private readonly List<Received> _received = [];
@@ -44,12 +48,13 @@ public sealed class WebhookTarget : IAsyncDisposable
         var target = new WebhookTarget(app);
         app.Run(async context =>
         {
-            using var reader = new StreamReader(context.Request.Body);
-            var body = await reader.ReadToEndAsync(context.RequestAborted);
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+            var raw = buffer.ToArray();
             Received received;
             lock (target._received)
             {
-                received = new Received(target._received.Count + 1, body, context.Request.ContentType);
+                received = new Received(target._received.Count + 1, System.Text.Encoding.UTF8.GetString(raw), context.Request.ContentType) { Raw = raw };
                 target._received.Add(received);
             }
             try
