@@ -206,7 +206,11 @@ public sealed partial class RedisEngine
                     try
                     {
                         foreach (var (epoch, published) in events)
+                        {
+                            // As for a single event: what a gap before it missed comes first, from the history.
+                            await CatchUpAsync(sink, epoch, published.Sequence - 1).ConfigureAwait(false);
                             OnEvent(sink, epoch, published);
+                        }
                     }
                     finally
                     {
