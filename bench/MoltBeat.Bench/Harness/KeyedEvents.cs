@@ -61,7 +61,8 @@ internal static class KeyedEvents
         return count;
     }
 
-    private static long ParseNumber(ref ReadOnlySpan<byte> text)
+    /// <summary>Reads the digits at the start of <paramref name="text"/> and moves past them.</summary>
+    public static long ParseNumber(ref ReadOnlySpan<byte> text)
     {
         long value = 0;
         var n = 0;

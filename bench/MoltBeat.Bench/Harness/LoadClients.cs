@@ -129,7 +129,7 @@ internal sealed class LoadClients : IAsyncDisposable
         for (var at = rest.IndexOf(DueMarker); at >= 0; at = rest.IndexOf(DueMarker))
         {
             rest = rest[(at + DueMarker.Length)..];
-            var due = ParseNumber(ref rest);
+            var due = KeyedEvents.ParseNumber(ref rest);
             found++;
             if (!_recordLatency)
                 continue;
@@ -137,7 +137,7 @@ internal sealed class LoadClients : IAsyncDisposable
             if (rest.StartsWith(SentMarker))
             {
                 rest = rest[SentMarker.Length..];
-                _publishLatencies[index].Add(now - ParseNumber(ref rest));
+                _publishLatencies[index].Add(now - KeyedEvents.ParseNumber(ref rest));
             }
         }
         if (found > 0)
@@ -145,16 +145,6 @@ internal sealed class LoadClients : IAsyncDisposable
             Interlocked.Add(ref _counts[index], found);
             Interlocked.Increment(ref _frames[index]);
         }
-    }
-
-    private static long ParseNumber(ref ReadOnlySpan<byte> text)
-    {
-        long value = 0;
-        var n = 0;
-        while (n < text.Length && text[n] is >= (byte)'0' and <= (byte)'9')
-            value = value * 10 + (text[n++] - '0');
-        text = text[n..];
-        return value;
     }
 
     /// <summary>Waits until every client has at least <paramref name="perClient"/> events, or the timeout.</summary>
