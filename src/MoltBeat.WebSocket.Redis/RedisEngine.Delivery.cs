@@ -396,10 +396,24 @@ public sealed partial class RedisEngine
             if (_retiredEpochs.Count > RetiredEpochsKept)
                 _retiredEpochs.Dequeue();
         }
+        // The offset before the epoch: DeliveredPosition reads them the other way round, so it never pairs this epoch
+        // with an offset of the one before.
+        Volatile.Write(ref _delivered, offset);
         Volatile.Write(ref _epoch, epoch);
-        _delivered = offset;
         _recent.Clear();
         _sharedReads.Clear();
+    }
+
+    /// <summary>
+    /// The <c>all</c> epoch and offset this node delivered last (epoch empty: none yet), which the scripts compare with
+    /// Redis to find it behind (<c>RedisScripts.Generation</c>). Any thread, without the gate: a publish must not wait
+    /// for a delivery. The pair may be older than the latest delivery, never ahead of what Redis recorded.
+    /// </summary>
+    private (RedisValue Epoch, RedisValue Offset) DeliveredPosition()
+    {
+        var epoch = Volatile.Read(ref _epoch);
+        var offset = Volatile.Read(ref _delivered);
+        return (epoch ?? "", offset);
     }
 
     // Gate held: attaches the subscribes waiting for this point, and retries those it went past.

@@ -139,8 +139,10 @@ public sealed partial class RedisEngine
         var keyCount = 0;
         foreach (var pending in batch)
             keyCount += 2 * pending.Rooms.Length + (pending.IdempotencyKey is null ? 0 : 1);
-        var keys = new RedisKey[keyCount];
-        var args = new RedisValue[7 + 5 * batch.Count];
+        var keys = new RedisKey[2 + keyCount];
+        var args = new RedisValue[9 + 5 * batch.Count];
+        keys[0] = _keys.Generation;
+        keys[1] = _allMeta;
         args[0] = _keys.EventsName;
         args[1] = NewEpoch();
         args[2] = _maxCount;
@@ -148,7 +150,8 @@ public sealed partial class RedisEngine
         args[4] = _idleMs;
         args[5] = _idempotencyMs;
         args[6] = batch.Count;
-        int k = 0, a = 7;
+        (args[7], args[8]) = DeliveredPosition();
+        int k = 2, a = 9;
         foreach (var pending in batch)
         {
             foreach (var room in pending.Rooms)

@@ -144,7 +144,8 @@ public sealed partial class RedisEngine
     {
         try
         {
-            await EvaluateAsync(RedisScripts.Sync, [_allMeta], [_keys.EventsName, NewEpoch(), _idleMs], "sync").ConfigureAwait(false);
+            var (epoch, offset) = DeliveredPosition();
+            await EvaluateAsync(RedisScripts.Sync, [_allMeta, _keys.Generation], [_keys.EventsName, NewEpoch(), _idleMs, epoch, offset], "sync").ConfigureAwait(false);
             return true;
         }
         catch (Exception ex) when (ex is EngineUnavailableException or RedisException)
@@ -157,7 +158,8 @@ public sealed partial class RedisEngine
     private async Task<ReadResult> ReadAsync(string room, ReplayRequest replay)
     {
         var since = replay.Since;
-        RedisKey[] keys = [_keys.Meta(room), _keys.History(room), _allMeta];
+        RedisKey[] keys = [_keys.Meta(room), _keys.History(room), _allMeta, _keys.Generation];
+        var (deliveredEpoch, deliveredOffset) = DeliveredPosition();
         RedisValue[] args =
         [
             NewEpoch(),
@@ -167,6 +169,8 @@ public sealed partial class RedisEngine
             _maxAgeMs,
             _idleMs,
             replay.Last,
+            deliveredEpoch,
+            deliveredOffset,
         ];
         var result = await EvaluateAsync(RedisScripts.Read, keys, args, "subscribe").ConfigureAwait(false);
         var items = (RedisResult[])result!;

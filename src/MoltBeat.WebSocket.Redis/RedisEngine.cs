@@ -27,7 +27,8 @@ namespace MoltBeat.WebSocket.Redis;
 /// subscription was down reach its clients late, in order, from the history of <c>all</c> while it holds them
 /// (<c>RedisEngine.Delivery.cs</c>). A Redis
 /// that restarted without persistence lost all history: rooms get new epochs, and clients that held
-/// positions are told <c>recovered:false</c>.
+/// positions are told <c>recovered:false</c>. So do the rooms of a Redis found behind what a node delivered
+/// (a replica promoted without the last writes; <c>RedisScripts.Generation</c>).
 /// </para>
 /// </remarks>
 public sealed partial class RedisEngine : IMoltBeatEngine

@@ -16,8 +16,18 @@ internal sealed class RedisKeys(string prefix)
     /// <summary>The name of <see cref="Events"/>, as a script argument.</summary>
     public string EventsName { get; } = prefix + ":events";
 
-    /// <summary>A room's metadata hash: <c>e</c> epoch, <c>o</c> last offset, <c>t</c> last history time (ms).</summary>
+    /// <summary>
+    /// A room's metadata hash: <c>e</c> epoch, <c>o</c> last offset, <c>t</c> last history time (ms), <c>g</c> the
+    /// <see cref="Generation"/> it was started in (absent: 0).
+    /// </summary>
     public RedisKey Meta(string room) => _tag + ":m:" + room;
+
+    /// <summary>
+    /// The deployment's generation (absent: 0), moved on when Redis is found behind what a node delivered: it lost
+    /// writes (a failover to a replica that missed them), and every room of an earlier generation starts again at a
+    /// new epoch when a script next touches it (see <c>RedisScripts.Generation</c>). Never expires.
+    /// </summary>
+    public RedisKey Generation => _tag + ":g";
 
     /// <summary>A room's history stream; entry ids are <c>ms-offset</c>, so offsets and ages are both ranges.</summary>
     public RedisKey History(string room) => _tag + ":h:" + room;

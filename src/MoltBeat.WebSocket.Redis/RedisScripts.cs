@@ -8,12 +8,43 @@ namespace MoltBeat.WebSocket.Redis;
 internal static class RedisScripts
 {
     /// <summary>
+    /// What the scripts that touch rooms share: the deployment's generation (<c>RedisKeys.Generation</c>) and the check
+    /// that moves it on. Redis replicates asynchronously, so a replica promoted without the primary's last writes holds
+    /// the rooms' offsets from before them, in the same epoch: the next events would get those offsets again and a client
+    /// that saw the lost ones would take the new ones for repeats or recover past them, a silent gap. Each node tells
+    /// the script the <c>all</c> epoch and offset it delivered last; Redis behind that in the same epoch has lost writes,
+    /// and the generation moves on. A room started in another generation is emptied when a script touches it, and so
+    /// starts again at a new epoch with no history, exactly as after a restart without persistence: clients with an
+    /// old position are told <c>recovered:false</c>. All rooms start again, not only those whose writes were lost: no
+    /// node knows every room's last offset, and telling a client "recovered" wrongly is the one thing not allowed.
+    /// </summary>
+    private const string Generation = """
+        local function generation(genKey, allMeta, seenEpoch, seenOffset)
+          local g = redis.call('GET', genKey) or '0'
+          if seenEpoch ~= '' and redis.call('HGET', allMeta, 'e') == seenEpoch
+              and tonumber(redis.call('HGET', allMeta, 'o') or '0') < tonumber(seenOffset) then
+            g = tostring(redis.call('INCR', genKey))
+          end
+          return g
+        end
+        -- True when the room belongs to generation g; else it is emptied (meta and history) and starts again.
+        local function current(meta, hist, g)
+          if (redis.call('HGET', meta, 'g') or '0') == g then return true end
+          redis.call('DEL', meta)
+          if hist then redis.call('DEL', hist) end
+          return false
+        end
+
+        """;
+
+    /// <summary>
     /// Records and publishes a batch of events, in order, each unless its idempotency key is kept already: the
     /// publishes of one node that arrived together (see RedisEngine.Publish.cs), one script call for all of them.
-    /// KEYS, for each event in turn: the meta and history key of each of its delivery rooms (<c>all</c> last), then
-    /// its idempotency key when it has one.
+    /// KEYS: 1 the generation, 2 the <c>all</c> meta, then for each event in turn: the meta and history key of each of its
+    /// delivery rooms (<c>all</c> last), then its idempotency key when it has one.
     /// ARGV: 1 channel, 2 epoch for rooms that start now, 3 max events per room, 4 max age ms, 5 room idle expiry ms,
-    /// 6 the idempotency window ms, 7 the number of events; then five per event: its number of delivery rooms, 1 when
+    /// 6 the idempotency window ms, 7 the number of events, 8 and 9 the <c>all</c> epoch and offset this node delivered
+    /// last (epoch empty: none, see <see cref="Generation"/>); then five per event: its number of delivery rooms, 1 when
     /// it has an idempotency key (else 0), its delivery rooms joined by commas, its frame without the closing brace,
     /// its publish span's traceparent or an empty string (published before its message as a <c>T</c> line, never
     /// recorded).
@@ -31,7 +62,7 @@ internal static class RedisScripts
     /// anything is written. The check and the publish are one script, so of two nodes publishing the same key at once
     /// exactly one publishes.
     /// </remarks>
-    public const string Publish = """
+    public const string Publish = Generation + """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local maxCount = tonumber(ARGV[3])
@@ -42,7 +73,8 @@ internal static class RedisScripts
         -- The events, which of them repeat a kept idempotency key (in Redis, or of an event before them in this
         -- call), and how many events each room gets.
         local events, rooms, roomOrder, owners = {}, {}, {}, {}
-        local k, a = 0, 8
+        local g = generation(KEYS[1], KEYS[2], ARGV[8], ARGV[9])
+        local k, a = 2, 10
         for e = 1, count do
           local n = tonumber(ARGV[a])
           local ev = { k = k, n = n, roomLine = ARGV[a + 2], head = ARGV[a + 3], trace = ARGV[a + 4] }
@@ -77,12 +109,14 @@ internal static class RedisScripts
         -- Each room once: its offsets for this call, its time (stream ids must grow even if the clock steps back).
         for _, meta in ipairs(roomOrder) do
           local room = rooms[meta]
+          local restarted = not current(meta, room.hist, g)
           local last = redis.call('HINCRBY', meta, 'o', room.count)
           if last == room.count then
             -- The room starts here (or Redis lost it): a new epoch, and no history left from before.
             redis.call('HSETNX', meta, 'e', ARGV[2])
             redis.call('DEL', room.hist)
           end
+          if restarted then redis.call('HSET', meta, 'g', g) end
           room.next = last - room.count + 1
           local ms = now
           local prev = tonumber(redis.call('HGET', meta, 't') or '0')
@@ -158,17 +192,20 @@ internal static class RedisScripts
 
     /// <summary>
     /// Reads a room's position and, when asked, the events after a given one or else its most recent ones.
-    /// KEYS: 1 room meta, 2 room history, 3 <c>all</c> meta.
+    /// KEYS: 1 room meta, 2 room history, 3 <c>all</c> meta, 4 the generation.
     /// ARGV: 1 epoch for rooms that start now, 2 since epoch (empty: no recovery), 3 since offset,
     /// 4 max events per room, 5 max age ms, 6 room idle expiry ms, 7 how many of the last events to return
-    /// when there is no recovery (not asked, or not possible).
+    /// when there is no recovery (not asked, or not possible), 8 and 9 the <c>all</c> epoch and offset this node
+    /// delivered last (see <see cref="Generation"/>).
     /// Returns { epoch, offset, all epoch, all offset, status (0 not asked, 1 recovered, 2 not), messages... }.
     /// </summary>
-    public const string Read = """
+    public const string Read = Generation + """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local idle = tonumber(ARGV[6])
+        local g = generation(KEYS[4], KEYS[3], ARGV[8], ARGV[9])
         local function ensure(meta, hist)
+          local restarted = not current(meta, hist, g)
           -- HEXISTS first: Redis out of memory refuses HSETNX even where it would change nothing, and reading a room
           -- that exists must still work then (clients recover while publishes are refused).
           if redis.call('HEXISTS', meta, 'e') == 0 then
@@ -176,6 +213,7 @@ internal static class RedisScripts
             redis.call('HSETNX', meta, 'o', 0)
             if hist then redis.call('DEL', hist) end
           end
+          if restarted then redis.call('HSET', meta, 'g', g) end
           redis.call('PEXPIRE', meta, idle)
         end
         ensure(KEYS[1], KEYS[2])
@@ -216,14 +254,19 @@ internal static class RedisScripts
     /// <summary>
     /// Publishes a sync marker: the <c>all</c> room's epoch and offset now. A node that receives it has
     /// received every event published before it, or will never receive it.
-    /// KEYS: 1 <c>all</c> meta. ARGV: 1 channel, 2 epoch if <c>all</c> starts now, 3 room idle expiry ms.
+    /// KEYS: 1 <c>all</c> meta, 2 the generation. ARGV: 1 channel, 2 epoch if <c>all</c> starts now, 3 room idle expiry ms,
+    /// 4 and 5 the <c>all</c> epoch and offset this node delivered last (see <see cref="Generation"/>): a node asks for a
+    /// marker when its subscription is back, which is when a failover to a replica that missed writes is found first.
     /// </summary>
-    public const string Sync = """
+    public const string Sync = Generation + """
+        local g = generation(KEYS[2], KEYS[1], ARGV[4], ARGV[5])
+        local restarted = not current(KEYS[1], false, g)
         -- HEXISTS first, as in Read: out of memory, a marker is still published for an `all` that exists.
         if redis.call('HEXISTS', KEYS[1], 'e') == 0 then
           redis.call('HSET', KEYS[1], 'e', ARGV[2])
           redis.call('HSETNX', KEYS[1], 'o', 0)
         end
+        if restarted then redis.call('HSET', KEYS[1], 'g', g) end
         redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
         local e = redis.call('HGET', KEYS[1], 'e')
         local o = tonumber(redis.call('HGET', KEYS[1], 'o') or '0')
