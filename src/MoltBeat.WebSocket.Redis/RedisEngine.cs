@@ -204,10 +204,6 @@ public sealed partial class RedisEngine : IMoltBeatEngine
     }
 
     /// <inheritdoc />
-    /// <remarks>History figures are 0: the history is kept in Redis, not on this node.</remarks>
-    public EngineStats GetStats() => new("redis", IsHealthy(), 0, 0, 0);
-
-    /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

@@ -64,6 +64,13 @@ public sealed class RedisEngineOptions
     /// </summary>
     public TimeSpan NodeHeartbeat { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How old the history figures of <see cref="RedisEngine.GetStats"/> may be before a call counts them again in Redis (in
+    /// the background: the call answers the last count). A count costs Redis a <c>SCAN</c> of its keys and two commands
+    /// per room with history, once per node and interval while something reads the stats. Default 10 s; at least 10 ms.
+    /// </summary>
+    public TimeSpan HistoryStatsMaxAge { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Throws a clear exception for values that make no sense.</summary>
     /// <exception cref="ArgumentException">An option is empty or out of range.</exception>
     public void Validate()
@@ -82,6 +89,8 @@ public sealed class RedisEngineOptions
             throw new ArgumentOutOfRangeException(nameof(IdempotencyWindow), IdempotencyWindow, "The idempotency window must be at least 1 ms.");
         if (NodeHeartbeat < TimeSpan.FromMilliseconds(10))
             throw new ArgumentOutOfRangeException(nameof(NodeHeartbeat), NodeHeartbeat, "The node heartbeat must be at least 10 ms.");
+        if (HistoryStatsMaxAge < TimeSpan.FromMilliseconds(10))
+            throw new ArgumentOutOfRangeException(nameof(HistoryStatsMaxAge), HistoryStatsMaxAge, "The history figures' age must be at least 10 ms.");
         History?.Validate();
     }
 }

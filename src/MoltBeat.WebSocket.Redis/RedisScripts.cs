@@ -412,6 +412,23 @@ internal static class RedisScripts
         """;
 
     /// <summary>
+    /// Sums one page of history streams for <c>GetStats</c>. KEYS: the streams (keys that expired since the scan count
+    /// nothing). Returns { streams that hold entries, entries, bytes Redis reports for them }.
+    /// </summary>
+    public const string HistoryFigures = """
+        local rooms, events, bytes = 0, 0, 0
+        for _, key in ipairs(KEYS) do
+          local n = redis.call('XLEN', key)
+          if n > 0 then
+            rooms = rooms + 1
+            events = events + n
+            bytes = bytes + (redis.call('MEMORY', 'USAGE', key) or 0)
+          end
+        end
+        return { rooms, events, bytes }
+        """;
+
+    /// <summary>
     /// The events the <c>all</c> room's history still holds between two offsets, oldest first: what a node whose subscription
     /// was down missed. KEYS: 1 the <c>all</c> room's history. ARGV: 1 the first offset, 2 the last offset.
     /// Reads back from the newest entry, so it costs the entries after the first offset (at most the history's bound).

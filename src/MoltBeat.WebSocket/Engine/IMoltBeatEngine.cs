@@ -155,7 +155,7 @@ public sealed record UserPresence(string UserId, int Connections);
 /// <param name="Healthy">Whether it can publish now.</param>
 /// <param name="HistoryRooms">Rooms that currently keep history.</param>
 /// <param name="HistoryEvents">Entries over all room histories.</param>
-/// <param name="HistoryBytes">Bytes of the distinct events those entries hold (local engines; 0 when kept elsewhere).</param>
+/// <param name="HistoryBytes">Bytes of the distinct events those entries hold (the in-memory engine), or the memory the history takes where it is kept (the Redis engine: what Redis reports for its streams).</param>
 public sealed record EngineStats(string Name, bool Healthy, int HistoryRooms, long HistoryEvents, long HistoryBytes);
 
 /// <summary>The engine cannot publish now; nothing was published.</summary>
