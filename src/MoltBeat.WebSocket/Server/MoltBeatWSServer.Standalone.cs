@@ -36,6 +36,8 @@ public sealed partial class MoltBeatWSServer
         var builder = WebApplication.CreateSlimBuilder();
         builder.Services.AddSingleton<ILoggerFactory>(new WithoutRequestUrls(LoggerFactory));
         builder.Logging.ClearProviders();
+        if (Options.ReusePort)
+            builder.WebHost.UseSockets(o => o.UseReusePort());
         builder.WebHost.UseKestrel(kestrel =>
         {
             kestrel.Limits.MaxConcurrentConnections = null;

@@ -14,6 +14,13 @@ public sealed class WSServerOptions
     /// <summary>Port of the standalone server (<see cref="MoltBeatWSServer.StartAsync"/>). Default 3000; 0 picks a free port.</summary>
     public int Port { get; set; } = 3000;
 
+    /// <summary>
+    /// Whether the standalone server binds its port with <c>SO_REUSEPORT</c>, so that several servers (processes) share
+    /// one port and the kernel spreads connections over them, each within its own open-file limit. They must share an
+    /// engine (the Redis engine) to be one deployment. Linux only. Default false. See <c>UseReusePort</c>.
+    /// </summary>
+    public bool ReusePort { get; set; }
+
     /// <summary>Address the standalone server binds to. Default <c>127.0.0.1</c>; use <c>0.0.0.0</c> to accept remote clients.</summary>
     public string Host { get; set; } = "127.0.0.1";
 
