@@ -56,6 +56,7 @@ if (quick)
     scenarios.Add(("idle-memory", null, p => Scenarios.IdleMemoryAsync(p, root, 200)));
     scenarios.Add(("reconnect-storm", null, _ => Scenarios.ReconnectStormAsync(root, 200, 20, TimeSpan.FromSeconds(1))));
     scenarios.Add(("max-connections-redis", null, _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 100)));
+    scenarios.Add(("max-connections-shared-port", null, _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 100, sharedPort: true)));
     InEveryMode("conflation", (_, m) => Scenarios.ConflationAsync(m, root, 50, 50, 10, 2000, TimeSpan.FromSeconds(3), lagging: false));
     scenarios.Add(("redis-throughput", null, _ => Scenarios.RedisThroughputAsync(root, 3, 5, [256], TimeSpan.FromSeconds(2), 5000, 20_000)));
 }
@@ -71,6 +72,9 @@ else
     scenarios.Add(("reconnect-storm", null, _ => Scenarios.ReconnectStormAsync(root, 10_000, 20, TimeSpan.FromSeconds(3))));
     scenarios.Add(("max-connections", null, p => Scenarios.MaxConnectionsAsync(p, root, 19_800)));
     scenarios.Add(("max-connections-redis", null, _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 19_800)));
+    // Issue 21: past one process's open-file limit (20 000 here) on one port. The kernel spreads connections by a hash,
+    // not evenly: 19 000 a node on average leaves each room for a few hundred more than its share.
+    scenarios.Add(("max-connections-shared-port", null, _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 19_000, sharedPort: true)));
     // Issue 18's figures: 1 000 subscribers at maxRate 10 beside 1 000 without, 2 000 keyed events/s, which asks
     // 3 M deliveries/s of this machine's two cores (server and load generator); and beside 100 without, which fits.
     InEveryMode("conflation", (_, m) => Scenarios.ConflationAsync(m, root, 1000, 1000, 10, 2000, TimeSpan.FromSeconds(20), lagging: true));

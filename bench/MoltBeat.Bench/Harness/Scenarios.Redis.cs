@@ -107,17 +107,25 @@ internal static partial class Scenarios
     /// limit is the bound on either side); then one event published on the first node must reach every
     /// subscriber of every node, through Redis.
     /// </summary>
-    public static async Task<List<Measurement>> MaxConnectionsOnRedisAsync(string root, int nodes, int perNode)
+    /// <remarks>
+    /// With <paramref name="sharedPort"/> the nodes listen on one port (<c>SO_REUSEPORT</c>) and the kernel spreads the
+    /// connections over them, so one address holds more connections than one process may open; the load generators all
+    /// connect to that port.
+    /// </remarks>
+    public static async Task<List<Measurement>> MaxConnectionsOnRedisAsync(string root, int nodes, int perNode, bool sharedPort = false)
     {
         const string peer = "moltbeat";
-        var name = $"max-connections on {nodes} Redis nodes (target {nodes * perNode / 1000.0:0.#}k)";
+        var name = sharedPort
+            ? $"max-connections on one port, {nodes} Redis nodes sharing it (target {nodes * perNode / 1000.0:0.#}k)"
+            : $"max-connections on {nodes} Redis nodes (target {nodes * perNode / 1000.0:0.#}k)";
         await using var redis = await RedisProcess.StartAsync();
         var servers = new List<PeerProcess>();
         var loads = new List<LoadProcess>();
+        int? port = sharedPort ? PeerProcess.FreePort() : null;
         try
         {
             for (var i = 0; i < nodes; i++)
-                servers.Add(await PeerProcess.StartAsync("moltbeat-redis", root, redis: redis.Configuration));
+                servers.Add(await PeerProcess.StartAsync(sharedPort ? "moltbeat-redis-reuseport" : "moltbeat-redis", root, port, redis.Configuration));
             // One node after the other, so that the figure does not depend on how three connection storms share two cores.
             foreach (var server in servers)
                 loads.Add(await LoadProcess.StartAsync(peer, server.WsUri, perNode));

@@ -10,7 +10,8 @@ namespace MoltBeat.Bench.Peers;
 /// <summary>
 /// MoltBeat itself: <c>moltbeat</c> is the standalone server (raw Kestrel connections), and
 /// <c>moltbeat-hosted</c> the same server inside an ASP.NET Core app (MapMoltBeatWebSocket), and
-/// <c>moltbeat-redis</c> the standalone server on the Redis engine (history that outlives a restart).
+/// <c>moltbeat-redis</c> the standalone server on the Redis engine (history that outlives a restart), and
+/// <c>moltbeat-redis-reuseport</c> that server on a port it shares with other nodes (<c>SO_REUSEPORT</c>).
 /// </summary>
 internal static class MoltBeatPeer
 {
@@ -23,9 +24,9 @@ internal static class MoltBeatPeer
     // default queue bound (1 MB, 10 000 messages), and the slow-consumer scenario shows that bound at work.
     private static void Limits(WSServerOptions o) => o.MaxConnections = 100_000;
 
-    public static async Task<(Publisher Publish, Func<Task> Stop, Func<Task<ConflationStats>> Stats)> StartAsync(int port, string? redis = null)
+    public static async Task<(Publisher Publish, Func<Task> Stop, Func<Task<ConflationStats>> Stats)> StartAsync(int port, string? redis = null, bool reusePort = false)
     {
-        var options = new WSServerOptions { Port = port, Host = "127.0.0.1" };
+        var options = new WSServerOptions { Port = port, Host = "127.0.0.1", ReusePort = reusePort };
         Limits(options);
         // Warnings and errors go to standard error (standard output is the harness's command channel).
         var logs = LoggerFactory.Create(b => b.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning));

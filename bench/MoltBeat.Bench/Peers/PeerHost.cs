@@ -30,9 +30,12 @@ public static class PeerHost
         {
             (publish, stop, stats) = await MoltBeatPeer.StartServerAppAsync(port);
         }
-        else if (peer is "moltbeat" or "moltbeat-redis")
+        else if (peer is "moltbeat" or "moltbeat-redis" or "moltbeat-redis-reuseport")
         {
-            (publish, stop, stats) = await MoltBeatPeer.StartAsync(port, peer == "moltbeat-redis" ? redis ?? throw new ArgumentException("moltbeat-redis needs a Redis configuration") : null);
+            (publish, stop, stats) = await MoltBeatPeer.StartAsync(
+                port,
+                peer == "moltbeat" ? null : redis ?? throw new ArgumentException(peer + " needs a Redis configuration"),
+                reusePort: peer == "moltbeat-redis-reuseport");
         }
         else
         {
