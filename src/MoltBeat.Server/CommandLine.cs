@@ -33,6 +33,7 @@ internal static class CommandLine
         new("--shutdown-timeout", "ShutdownTimeoutSeconds", "SECONDS", "time to close clients with 1001 and exit (default 10)"),
         new("--redis", "Redis", "HOST:PORT", "scale out over several servers through Redis (default: in-memory, one server)"),
         new("--redis-prefix", "RedisPrefix", "PREFIX", "Redis key and channel prefix, the same on every node of one cluster (default moltbeat)"),
+        new("--reuse-port", "ReusePort", "", "share the port with other nodes of the cluster on this machine (SO_REUSEPORT, Linux; needs --redis): each holds as many connections as its open-file limit"),
         new("--webhook-url", "WebhookUrl", "URL", "POST room.occupied / room.vacated (JSON) to URL, http or https, when a room gains its first or loses its last subscriber cluster-wide (default: off)"),
         new("--demo", "Demo", "", "feed demo analytics events (agents, posts, metrics, alerts)"),
         new("--demo-rate", "DemoRate", "N", "demo events per second (default 5)"),
@@ -72,6 +73,9 @@ internal static class CommandLine
         }
     }
 
+    /// <summary>Options that are flags: given bare, they mean true.</summary>
+    private static readonly string[] Flags = ["--demo", "--reuse-port"];
+
     /// <summary>Turns bare flags (<c>--demo</c>) into key=value pairs the configuration reader understands.</summary>
     public static string[] Normalize(string[] args)
     {
@@ -79,8 +83,8 @@ internal static class CommandLine
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
-            var isFlag = arg == "--demo" && (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal));
-            result.Add(isFlag ? "--demo=true" : arg);
+            var isFlag = Flags.Contains(arg) && (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal));
+            result.Add(isFlag ? arg + "=true" : arg);
         }
         return [.. result];
     }
@@ -104,7 +108,7 @@ internal static class CommandLine
             var name = parts[0];
             if (!Switches.ContainsKey(name) && !HostSwitches.Contains(name))
                 return $"Unknown option {name}. Run with --help for the list of options.";
-            if (name is "--help" or "--demo")
+            if (name == "--help" || Flags.Contains(name))
                 continue;
             if (parts.Length == 1 && (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
                 return $"Option {name} needs a value. Run with --help for the list of options.";

@@ -104,6 +104,8 @@ public static class ServerApp
             else
                 k.Listen(IPAddress.Parse(settings.Host), settings.Port);
         });
+        if (settings.ReusePort)
+            builder.WebHost.UseSockets(o => o.UseReusePort());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(settings.ShutdownTimeoutSeconds));
 
         var moltbeat = builder.Services.AddMoltBeatWebSocket(settings.ApplyTo);

@@ -84,6 +84,12 @@ public sealed class ServerSettings
     public string RedisPrefix { get; set; } = "moltbeat";
 
     /// <summary>
+    /// Whether the server binds its port with <c>SO_REUSEPORT</c>, sharing it with other nodes of the same cluster on this
+    /// machine (the kernel spreads the connections over them). Needs <see cref="Redis"/>; Linux only.
+    /// </summary>
+    public bool ReusePort { get; set; }
+
+    /// <summary>
     /// Webhook that gets a POST for each room occupied or vacated across the cluster (absolute http or https URL);
     /// null sends none. See <see cref="Webhooks.OccupancyWebhook"/>.
     /// </summary>
@@ -141,6 +147,10 @@ public sealed class ServerSettings
         // The value is not echoed: a webhook URL often carries its token.
         Check(string.IsNullOrWhiteSpace(WebhookUrl) || Webhooks.OccupancyWebhook.TryParseTarget(WebhookUrl, out _),
             "--webhook-url must be an absolute http:// or https:// URL, such as https://hooks.example.com/moltbeat.");
+        // Without a shared engine, servers on one port would each be a deployment of their own, their clients seeing
+        // only the events of the process the kernel gave them to.
+        Check(!ReusePort || !string.IsNullOrWhiteSpace(Redis), "--reuse-port needs --redis: servers that share a port must share their rooms.");
+        Check(!ReusePort || OperatingSystem.IsLinux(), "--reuse-port works on Linux only.");
         Check(double.IsFinite(DemoRate) && DemoRate is > 0 and <= 10_000,
             $"--demo-rate must be above 0 and at most 10000 events/s, got {DemoRate.ToString(CultureInfo.InvariantCulture)}.");
         if (errors.Count == 0)

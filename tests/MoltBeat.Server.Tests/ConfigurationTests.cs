@@ -22,6 +22,7 @@ public sealed class ConfigurationTests
         { ["--max-queued-bytes", "10"], "", "--max-queued-bytes" },
         { ["--history-max-age", "0"], "", "--history-max-age" },
         { ["--api-key", "short"], "", "--api-key must be at least 16" },
+        { ["--reuse-port"], "", "--reuse-port needs --redis" },
         { [], "MoltBeat__Port=abc", "MoltBeat:Port" },
         { [], "MoltBeat__MaxConnectoins=5", "MaxConnectoins" },
         { [], "MoltBeat__RateLimit=0", "--rate-limit" },

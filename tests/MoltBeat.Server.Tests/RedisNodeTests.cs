@@ -27,6 +27,56 @@ public sealed class RedisNodeTests
     }
 
     [Fact]
+    public async Task Two_servers_on_one_port_with_reuse_port_share_the_connections_and_every_client_gets_every_event()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var port = ServerProcess.FreePort();
+        var url = $"http://127.0.0.1:{port}";
+        var prefix = "shared" + Guid.NewGuid().ToString("N")[..8];
+        string[] args = ["--urls", url, "--reuse-port", "--redis", redis.Configuration, "--redis-prefix", prefix];
+        await using var first = ServerProcess.Launch(args, port: port);
+        await using var second = ServerProcess.Launch(args, port: port);
+        // Health over the shared port may be answered by either: each says itself when it listens.
+        foreach (var server in new[] { first, second })
+        {
+            for (var deadline = DateTime.UtcNow + ServerProcess.StartTimeout; !server.Output.Contains("Application started", StringComparison.Ordinal); await Task.Delay(50))
+                Assert.True(DateTime.UtcNow < deadline && !server.Exited.IsCompleted, "a server did not start:\n" + server.Output);
+        }
+        var clients = new List<WsClient>();
+        try
+        {
+            for (var i = 0; i < 24; i++)
+            {
+                var client = await WsClient.ConnectAsync(first.WsUrl());
+                await client.SubscribeAsync("metrics:shared-port");
+                clients.Add(client);
+            }
+            // The cluster view (each node's heartbeat in Redis), asked of whichever server the kernel picks.
+            using var http = new HttpClient { BaseAddress = first.HttpUrl, Timeout = TimeSpan.FromSeconds(10) };
+            int[] counts = [];
+            for (var deadline = DateTime.UtcNow.AddSeconds(10); DateTime.UtcNow < deadline && counts.Sum() != 24; await Task.Delay(100))
+            {
+                var operations = await http.GetFromJsonAsync<JsonElement>(new Uri("/api/operations", UriKind.Relative));
+                counts = [.. operations.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("connections").GetInt32())];
+            }
+            Assert.Equal(2, counts.Length);
+            Assert.Equal(24, counts.Sum());
+            // Spread by a hash of each connection's addresses: all 24 on one server would be a 1 in 8 million chance.
+            Assert.All(counts, c => Assert.InRange(c, 1, 23));
+
+            var (status, _) = await http.CallAsync(Post("/api/publish", """{"room":"metrics:shared-port","event":"tick","data":{"n":7}}""", apiKey: null));
+            Assert.Equal(HttpStatusCode.OK, status);
+            foreach (var client in clients)
+                Assert.Equal(7, (await client.ReceiveEventAsync("tick")).GetProperty("data").GetProperty("n").GetInt32());
+        }
+        finally
+        {
+            foreach (var client in clients)
+                await client.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_publish_to_a_redis_out_of_memory_answers_503_and_the_next_one_once_it_has_room_continues_the_offsets()
     {
         await using var redis = await RedisServer.StartAsync("--maxmemory-policy", "noeviction");
