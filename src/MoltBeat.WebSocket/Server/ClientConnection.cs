@@ -35,11 +35,13 @@ internal sealed partial class ClientConnection : IOutputOwner
     /// <param name="abortTransport">Cuts the underlying connection (no close handshake).</param>
     /// <param name="remoteAddress">The peer's address, for logs and hooks.</param>
     /// <param name="batch">Whether the client opted in to batched frames.</param>
-    public ClientConnection(ConnectionServices services, Stream upgraded, Action abortTransport, string? remoteAddress, bool batch)
+    /// <param name="deflate">Whether permessage-deflate was negotiated (the 101 said so).</param>
+    public ClientConnection(ConnectionServices services, Stream upgraded, Action abortTransport, string? remoteAddress, bool batch, bool deflate)
     {
         _services = services;
         _abortTransport = abortTransport;
         Batch = batch;
+        Deflate = deflate;
         Id = NewClientId();
         _stream = new ConnectionStream(upgraded, services.Time);
         _output = new ConnectionOutput(services.Hub.Workers.Assign(), _stream, this, services.OutputLimits);
@@ -48,6 +50,9 @@ internal sealed partial class ClientConnection : IOutputOwner
             IsServer = true,
             // Heartbeats are driven by the server's single sweep timer, not a timer per socket.
             KeepAliveInterval = Timeout.InfiniteTimeSpan,
+            // The framework inflates what the client sends compressed. No context takeover either way (the 101 says
+            // so), so no inflate state is kept between messages; the server's own frames never go through it.
+            DangerousDeflateOptions = deflate ? DeflateOptions : null,
         });
         var options = services.Options;
         _rateLimiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
@@ -69,6 +74,16 @@ internal sealed partial class ClientConnection : IOutputOwner
 
     /// <summary>Whether the client opted in to batched frames (<c>batch=1</c>).</summary>
     public bool Batch { get; }
+
+    /// <summary>Whether the connection negotiated permessage-deflate.</summary>
+    public bool Deflate { get; }
+
+    // What DeflateNegotiation.Response agrees to, for the framework's side (reading the client's frames).
+    private static readonly WebSocketDeflateOptions DeflateOptions = new()
+    {
+        ClientContextTakeover = false,
+        ServerContextTakeover = false,
+    };
 
     /// <summary>The public view of this connection; replaced when the user changes.</summary>
     public WSClientInfo Info { get; private set; }

@@ -15,10 +15,13 @@ internal static class FrameEncoder
     /// <summary>The header's length for a payload of <paramref name="payloadLength"/> bytes.</summary>
     public static int HeaderLength(int payloadLength) => payloadLength < 126 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10;
 
-    /// <summary>Writes the header of a final text frame of <paramref name="payloadLength"/> bytes; returns its length.</summary>
-    public static int WriteTextHeader(Span<byte> destination, int payloadLength)
+    /// <summary>
+    /// Writes the header of a final text frame of <paramref name="payloadLength"/> bytes, with RSV1 set when the payload
+    /// is compressed (permessage-deflate, RFC 7692 §6); returns its length.
+    /// </summary>
+    public static int WriteTextHeader(Span<byte> destination, int payloadLength, bool compressed = false)
     {
-        destination[0] = 0x81; // FIN + text
+        destination[0] = compressed ? (byte)0xC1 : (byte)0x81; // FIN (+ RSV1) + text
         if (payloadLength < 126)
         {
             destination[1] = (byte)payloadLength;
