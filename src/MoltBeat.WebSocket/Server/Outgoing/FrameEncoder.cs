@@ -38,6 +38,17 @@ internal static class FrameEncoder
         return 10;
     }
 
+    /// <summary>A close frame with <paramref name="code"/> and a short ASCII <paramref name="reason"/> (at most 123 bytes).</summary>
+    public static byte[] Close(int code, string reason)
+    {
+        var frame = new byte[4 + reason.Length];
+        frame[0] = 0x88; // FIN + close
+        frame[1] = (byte)(2 + reason.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)code);
+        System.Text.Encoding.ASCII.GetBytes(reason, frame.AsSpan(4));
+        return frame;
+    }
+
     /// <summary>Whether <paramref name="frame"/> starts with a close frame's header (FIN + opcode 8).</summary>
     public static bool IsClose(ReadOnlySpan<byte> frame) => frame.Length >= 2 && frame[0] == 0x88;
 }
