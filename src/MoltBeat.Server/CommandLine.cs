@@ -28,6 +28,8 @@ internal static class CommandLine
         new("--max-subscriptions", "MaxSubscriptions", "N", "subscriptions per connection (default 100)"),
         new("--rate-limit", "RateLimit", "N", "messages/s one client may send on average (default 50)"),
         new("--rate-limit-burst", "RateLimitBurst", "N", "messages one client may send in a burst (default 100)"),
+        new("--compression", "Compression", "", "accept permessage-deflate from clients that offer it (browsers do): events of --compression-threshold bytes or more go compressed, once per publish (default: off)"),
+        new("--compression-threshold", "CompressionThreshold", "BYTES", $"smallest event sent compressed (default {MoltBeat.WebSocket.Server.WSServerOptions.DefaultCompressionThreshold})"),
         new("--history-events", "HistoryEvents", "N", "events kept per room for recovery (default 1000; 0: none)"),
         new("--history-max-age", "HistoryMaxAgeSeconds", "SECONDS", "how long events are kept for recovery (default 300)"),
         new("--shutdown-timeout", "ShutdownTimeoutSeconds", "SECONDS", "time to close clients with 1001 and exit (default 10)"),
@@ -72,6 +74,9 @@ internal static class CommandLine
         }
     }
 
+    /// <summary>Options that are flags: given bare, they mean true.</summary>
+    private static readonly string[] Flags = ["--demo", "--compression"];
+
     /// <summary>Turns bare flags (<c>--demo</c>) into key=value pairs the configuration reader understands.</summary>
     public static string[] Normalize(string[] args)
     {
@@ -79,8 +84,8 @@ internal static class CommandLine
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
-            var isFlag = arg == "--demo" && (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal));
-            result.Add(isFlag ? "--demo=true" : arg);
+            var isFlag = Flags.Contains(arg) && (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal));
+            result.Add(isFlag ? arg + "=true" : arg);
         }
         return [.. result];
     }
@@ -104,7 +109,7 @@ internal static class CommandLine
             var name = parts[0];
             if (!Switches.ContainsKey(name) && !HostSwitches.Contains(name))
                 return $"Unknown option {name}. Run with --help for the list of options.";
-            if (name is "--help" or "--demo")
+            if (name == "--help" || Flags.Contains(name))
                 continue;
             if (parts.Length == 1 && (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
                 return $"Option {name} needs a value. Run with --help for the list of options.";
