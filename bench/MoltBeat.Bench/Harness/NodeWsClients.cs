@@ -17,6 +17,9 @@ internal sealed class NodeWsClients : IAsyncDisposable
         Extensions = extensions;
     }
 
+    /// <summary>CPU time (user + system) of the clients' process: what receiving (and inflating) cost them.</summary>
+    public TimeSpan CpuTime() => PeerProcess.CpuTimeOf(_process.Id);
+
     /// <summary>What the first client negotiated (<c>-</c>: nothing).</summary>
     public string Extensions { get; }
 

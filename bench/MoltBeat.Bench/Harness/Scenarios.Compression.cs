@@ -37,10 +37,10 @@ internal static partial class Scenarios
                 "--history-events", "100", "--max-connections", "10000");
             using var http = new HttpClient { BaseAddress = server.HttpUri, Timeout = TimeSpan.FromSeconds(30) };
             var scenario = $"compression {name} {subscribers} subs";
-            // Round -1 warms the fresh server up both ways, as long as a recorded round, and is not recorded: without it,
-            // or with a short one (200 events), the first recorded round paid 2-3 s of extra server CPU (the server's
-            // first half minute: tiered JIT on two busy cores, most likely; not investigated further).
-            for (var round = -1; round < rounds; round++)
+            // Rounds -2 and -1 warm the fresh server up both ways, as long as a recorded round, and are not recorded:
+            // without them the first rounds of a new server paid up to 2-3 s of extra server CPU, less in each round
+            // (its first half minute or so: tiered JIT on two busy cores, most likely; not investigated further).
+            for (var round = -2; round < rounds; round++)
             {
                 // Alternate which goes first, so that a drift in the machine's load does not favour one.
                 foreach (var deflate in round % 2 == 0 ? new[] { true, false } : [false, true])
@@ -57,6 +57,7 @@ internal static partial class Scenarios
                     published += CompressionBatch;
                     var (events0, bytes0) = await clients.WaitForAsync((long)published * subscribers, TimeSpan.FromSeconds(30));
                     var cpu0 = server.CpuTime();
+                    var clientCpu0 = clients.CpuTime();
                     var clock = Stopwatch.StartNew();
                     var until = published + events;
                     while (published < until && clock.Elapsed < TimeSpan.FromSeconds(120))
@@ -66,13 +67,15 @@ internal static partial class Scenarios
                         await clients.WaitForAsync((long)published * subscribers, TimeSpan.FromSeconds(30));
                     }
                     var cpu1 = server.CpuTime();
+                    var clientCpu1 = clients.CpuTime();
                     var (events1, bytes1) = await clients.WaitForAsync((long)published * subscribers, TimeSpan.FromSeconds(30));
                     var deliveries = events1 - events0;
-                    Console.WriteLine(FormattableString.Invariant($"  {scenario} {(round < 0 ? "warm-up" : $"round {round}")} {mode}: {deliveries} deliveries, {(bytes1 - bytes0) / (double)deliveries:0.0} B and {(cpu1 - cpu0).TotalMicroseconds / deliveries:0.00} µs of server CPU each, {clock.Elapsed.TotalSeconds:0.0} s"));
+                    Console.WriteLine(FormattableString.Invariant($"  {scenario} {(round < 0 ? "warm-up" : $"round {round}")} {mode}: {deliveries} deliveries, {(bytes1 - bytes0) / (double)deliveries:0.0} B and {(cpu1 - cpu0).TotalMicroseconds / deliveries:0.00} µs of server CPU each, {(clientCpu1 - clientCpu0).TotalMicroseconds / deliveries:0.00} µs of the clients', {clock.Elapsed.TotalSeconds:0.0} s"));
                     if (round < 0)
                         continue;
                     results.Add(new(scenario, "moltbeat", $"wire bytes/delivery, {mode}", (bytes1 - bytes0) / (double)deliveries, "B", false));
                     results.Add(new(scenario, "moltbeat", $"server cpu/delivery, {mode}", (cpu1 - cpu0).TotalMicroseconds / deliveries, "µs", false));
+                    results.Add(new(scenario, "moltbeat", $"client cpu/delivery, {mode}", (clientCpu1 - clientCpu0).TotalMicroseconds / deliveries, "µs", false));
                     results.Add(new(scenario, "moltbeat", $"deliveries/s, {mode}", deliveries / clock.Elapsed.TotalSeconds, "/s", true));
                 }
             }
