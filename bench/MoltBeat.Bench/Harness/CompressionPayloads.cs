@@ -34,9 +34,13 @@ internal static class CompressionPayloads
             {
                 broadcaster.MetricsUpdated(new MetricsPayload(new Dictionary<string, double>
                 {
-                    ["activeAgents"] = random.Next(5, 40), ["totalAgents"] = random.Next(40, 50), ["postsPerMinute"] = random.Next(0, 300),
-                    ["engagementsPerMinute"] = random.Next(0, 900), ["engagementRate"] = Math.Round(random.NextDouble(), 3),
-                    ["openAlerts"] = random.Next(0, 6), ["connectedClients"] = random.Next(1, 2000),
+                    ["activeAgents"] = random.Next(5, 40),
+                    ["totalAgents"] = random.Next(40, 50),
+                    ["postsPerMinute"] = random.Next(0, 300),
+                    ["engagementsPerMinute"] = random.Next(0, 900),
+                    ["engagementRate"] = Math.Round(random.NextDouble(), 3),
+                    ["openAlerts"] = random.Next(0, 6),
+                    ["connectedClients"] = random.Next(1, 2000),
                 }, now));
             }
             else if (roll < 35)
