@@ -5,7 +5,7 @@ using MoltBeat.Bench.Peers;
 // MoltBeat's benchmark: the same scenarios and load generator against MoltBeat and its peers
 // (naive Kestrel SendAsync, ASP.NET Core SignalR, Node ws), each peer in its own process on loopback.
 //   dotnet run -c Release --project bench/MoltBeat.Bench -- all [--quick] [--runs N] [--peers moltbeat,naive,signalr,node-ws]
-//       [--mode loop,awaited,http,redis] [--only fanout-burst,fanout-steady,conflation,redis-throughput,...]
+//       [--mode loop,awaited,http,redis] [--only fanout-burst,fanout-steady,conflation,redis-throughput,compression,...]
 //   dotnet run -c Release --project bench/MoltBeat.Bench -- serve PEER PORT [REDIS]      (used by the harness)
 if (args.Length >= 3 && args[0] == "serve")
     return await PeerHost.ServeAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : null);
@@ -59,6 +59,7 @@ if (quick)
     scenarios.Add(("max-connections-shared-port", null, _ => Scenarios.MaxConnectionsOnRedisAsync(root, 3, 100, sharedPort: true)));
     InEveryMode("conflation", (_, m) => Scenarios.ConflationAsync(m, root, 50, 50, 10, 2000, TimeSpan.FromSeconds(3), lagging: false));
     scenarios.Add(("redis-throughput", null, _ => Scenarios.RedisThroughputAsync(root, 3, 5, [256], TimeSpan.FromSeconds(2), 5000, 20_000)));
+    scenarios.Add(("compression", null, _ => Scenarios.CompressionAsync(root, 20, 50, 1)));
 }
 else
 {
@@ -82,6 +83,8 @@ else
     // Issue 19's figures: 3 nodes on one Redis publishing as fast as they can (256 and 1 000 in flight each), at
     // 5 000/s in all, and Redis' own ceiling for the same script beside them.
     scenarios.Add(("redis-throughput", null, _ => Scenarios.RedisThroughputAsync(root, 3, 20, [256, 1000], TimeSpan.FromSeconds(10), 5000, 200_000)));
+    // Issue 21's figures: permessage-deflate with Node ws subscribers, with and without, alternated in one run.
+    scenarios.Add(("compression", null, _ => Scenarios.CompressionAsync(root, 200, 1000, 3)));
 }
 if (Option("--only") is { } only)
     scenarios = [.. scenarios.Where(s => only.Split(',').Contains(s.Name))];
@@ -97,7 +100,7 @@ for (var run = 1; run <= runs; run++)
             continue;
         // Recovery, scale-out through Redis and conflation are MoltBeat's alone here: none of the peers can give a
         // client back the events it missed, none of their adapters has a backplane, and none conflates.
-        foreach (var peer in name is "reconnect-storm" or "max-connections-redis" or "conflation" or "redis-throughput" ? peers.Where(p => p == "moltbeat") : peers.Where(p => mode is null || PublishModes.Supports(p, mode)))
+        foreach (var peer in name is "reconnect-storm" or "max-connections-redis" or "conflation" or "redis-throughput" or "compression" ? peers.Where(p => p == "moltbeat") : peers.Where(p => mode is null || PublishModes.Supports(p, mode)))
         {
             try
             {

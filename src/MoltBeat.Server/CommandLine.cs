@@ -28,6 +28,8 @@ internal static class CommandLine
         new("--max-subscriptions", "MaxSubscriptions", "N", "subscriptions per connection (default 100)"),
         new("--rate-limit", "RateLimit", "N", "messages/s one client may send on average (default 50)"),
         new("--rate-limit-burst", "RateLimitBurst", "N", "messages one client may send in a burst (default 100)"),
+        new("--compression", "Compression", "", "accept permessage-deflate from clients that offer it (browsers do): events of --compression-threshold bytes or more go compressed, once per publish (default: off)"),
+        new("--compression-threshold", "CompressionThreshold", "BYTES", $"smallest event sent compressed (default {MoltBeat.WebSocket.Server.WSServerOptions.DefaultCompressionThreshold})"),
         new("--history-events", "HistoryEvents", "N", "events kept per room for recovery (default 1000; 0: none)"),
         new("--history-max-age", "HistoryMaxAgeSeconds", "SECONDS", "how long events are kept for recovery (default 300)"),
         new("--shutdown-timeout", "ShutdownTimeoutSeconds", "SECONDS", "time to close clients with 1001 and exit (default 10)"),
@@ -74,7 +76,7 @@ internal static class CommandLine
     }
 
     /// <summary>Options that are flags: given bare, they mean true.</summary>
-    private static readonly string[] Flags = ["--demo", "--reuse-port"];
+    private static readonly string[] Flags = ["--demo", "--compression", "--reuse-port"];
 
     /// <summary>Turns bare flags (<c>--demo</c>) into key=value pairs the configuration reader understands.</summary>
     public static string[] Normalize(string[] args)

@@ -68,6 +68,12 @@ public sealed class ServerSettings
     /// <summary>Messages one client may send in a burst above the average. Default 100.</summary>
     public int RateLimitBurst { get; set; } = 100;
 
+    /// <summary>Whether clients that offer permessage-deflate get big events compressed (<see cref="WSServerOptions.Compression"/>). Default false.</summary>
+    public bool Compression { get; set; }
+
+    /// <summary>Smallest event sent compressed, in bytes (<see cref="WSServerOptions.CompressionThreshold"/>).</summary>
+    public int CompressionThreshold { get; set; } = WSServerOptions.DefaultCompressionThreshold;
+
     /// <summary>Events of history kept per room for recovery. Default 1000; 0 keeps none.</summary>
     public int HistoryEvents { get; set; } = 1000;
 
@@ -141,6 +147,7 @@ public sealed class ServerSettings
         Check(MaxSubscriptions >= 1, $"--max-subscriptions must be at least 1, got {MaxSubscriptions}.");
         Check(RateLimit >= 1, $"--rate-limit must be at least 1 message/s, got {RateLimit}.");
         Check(RateLimitBurst >= 1, $"--rate-limit-burst must be at least 1, got {RateLimitBurst}.");
+        Check(CompressionThreshold >= 0, $"--compression-threshold must be 0 bytes or more, got {CompressionThreshold}.");
         Check(HistoryEvents is >= 0 and <= 10_000_000, $"--history-events must be 0-10000000, got {HistoryEvents}.");
         Check(HistoryMaxAgeSeconds is >= 1 and <= 7 * 24 * 3600, $"--history-max-age must be 1 second to 7 days, got {HistoryMaxAgeSeconds}.");
         Check(ShutdownTimeoutSeconds is >= 1 and <= 600, $"--shutdown-timeout must be 1-600 seconds, got {ShutdownTimeoutSeconds}.");
@@ -184,6 +191,8 @@ public sealed class ServerSettings
         options.MaxSubscriptionsPerConnection = MaxSubscriptions;
         options.RateLimitPerSecond = RateLimit;
         options.RateLimitBurst = RateLimitBurst;
+        options.Compression = Compression;
+        options.CompressionThreshold = CompressionThreshold;
         // Leave a second of the shutdown budget for the host itself.
         options.CloseTimeout = TimeSpan.FromSeconds(Math.Max(1, ShutdownTimeoutSeconds - 2));
         options.History = new HistoryOptions { MaxEventsPerRoom = HistoryEvents, MaxAge = TimeSpan.FromSeconds(HistoryMaxAgeSeconds) };

@@ -26,6 +26,7 @@ public sealed class ConfigurationTests
         { [], "MoltBeat__Port=abc", "MoltBeat:Port" },
         { [], "MoltBeat__MaxConnectoins=5", "MaxConnectoins" },
         { [], "MoltBeat__RateLimit=0", "--rate-limit" },
+        { ["--compression", "--compression-threshold", "-1"], "", "--compression-threshold" },
     };
 
     [Theory]
@@ -67,6 +68,21 @@ public sealed class ConfigurationTests
                                           "--max-connections", "--max-message-size", "--max-queued-bytes", "--max-queued-messages", "--rate-limit",
                                           "--history-events", "--history-max-age", "--demo", "--demo-rate", "--urls", "MoltBeat__Port"])
             Assert.Contains(option, server.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new string[0], null)]
+    [InlineData(new[] { "--compression" }, "permessage-deflate; server_no_context_takeover; client_no_context_takeover")]
+    public async Task The_compression_flag_makes_the_server_accept_permessage_deflate(string[] args, string? accepted)
+    {
+        await using var server = await ServerProcess.StartAsync(args);
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        socket.Options.DangerousDeflateOptions = new System.Net.WebSockets.WebSocketDeflateOptions();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await socket.ConnectAsync(server.WsUrl(), timeout.Token);
+        var extensions = socket.HttpResponseHeaders!.TryGetValue("Sec-WebSocket-Extensions", out var values) ? string.Join(", ", values) : null;
+        Assert.Equal(accepted, extensions);
     }
 
     [Fact]

@@ -31,6 +31,12 @@ public sealed partial class MoltBeatWSClient
         // Our own ping messages are the heartbeat; the server's WebSocket pings are answered by the framework.
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
         socket.Options.CollectHttpResponseDetails = true;
+        if (Options.Compression)
+        {
+            // Offered with server_no_context_takeover: a MoltBeat server compresses each event once for all its
+            // recipients, so it answers that way anyway, and the inflater then holds no window between messages.
+            socket.Options.DangerousDeflateOptions = new WebSocketDeflateOptions { ServerContextTakeover = false, ClientContextTakeover = false };
+        }
         Options.ConfigureWebSocket?.Invoke(socket.Options);
         var connection = new Connection(socket, token, isReconnect, session);
         var receiving = false;

@@ -77,6 +77,14 @@ public sealed class MoltBeatWSClientOptions
     /// <summary>How event data is deserialized for typed handlers. Default: web defaults (camelCase), as the server serializes.</summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.Web);
 
+    /// <summary>
+    /// Whether to offer permessage-deflate (RFC 7692) when connecting. Default true: offering costs nothing, and only a
+    /// server that enables compression (<see cref="Server.WSServerOptions.Compression"/>) accepts it, and then sends its
+    /// big events compressed, as it does to browsers (which always offer it). Such a server asks for no context takeover
+    /// both ways, so the socket keeps no compression state between messages. False: never compressed.
+    /// </summary>
+    public bool Compression { get; set; } = true;
+
     /// <summary>Adjusts each <see cref="ClientWebSocket"/> before it connects (headers, proxy, certificates).</summary>
     public Action<ClientWebSocketOptions>? ConfigureWebSocket { get; set; }
 

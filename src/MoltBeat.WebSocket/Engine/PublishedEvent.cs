@@ -60,6 +60,38 @@ public sealed class PublishedEvent
     private string? _conflationKey;
     private bool _conflationKeyKnown;
 
+    /// <summary>
+    /// <see cref="Frame"/> compressed for permessage-deflate (RFC 7692, no context takeover), made the first time a
+    /// compressing recipient asks and then shared by all of them (and by replays from history); null when compressing
+    /// does not make it smaller.
+    /// </summary>
+    /// <remarks>
+    /// Made under a lock, once: the fan-out workers hand out the same event at the same moment, and each would
+    /// otherwise compress it. The lock object exists only for events that are compressed at all.
+    /// </remarks>
+    internal byte[]? Deflated
+    {
+        get
+        {
+            if (Volatile.Read(ref _deflatedKnown))
+                return _deflated;
+            var gate = Volatile.Read(ref _deflateGate) ?? Interlocked.CompareExchange(ref _deflateGate, new object(), null) ?? _deflateGate;
+            lock (gate)
+            {
+                if (!_deflatedKnown)
+                {
+                    _deflated = Compression.MessageDeflater.Compress(Frame);
+                    Volatile.Write(ref _deflatedKnown, true);
+                }
+            }
+            return _deflated;
+        }
+    }
+
+    private byte[]? _deflated;
+    private bool _deflatedKnown;
+    private object? _deflateGate;
+
     /// <summary>Whether this is a broadcast to every connected client rather than to rooms.</summary>
     public bool IsBroadcastToAll => DeliveryRooms is null;
 

@@ -14,7 +14,8 @@ internal sealed record HandshakeRequest(
     string? Origin,
     string? Token,
     bool Batch,
-    string? RemoteAddress)
+    string? RemoteAddress,
+    string? Extensions)
 {
     /// <summary>Reads the handshake from an ASP.NET Core request.</summary>
     public static HandshakeRequest From(HttpContext context)
@@ -28,7 +29,8 @@ internal sealed record HandshakeRequest(
             request.Headers.Origin.ToString(),
             TokenFrom(request.Query["token"].ToString(), request.Headers.Authorization.ToString()),
             request.Query["batch"] == "1",
-            context.Connection.RemoteIpAddress?.ToString());
+            context.Connection.RemoteIpAddress?.ToString(),
+            request.Headers.SecWebSocketExtensions.ToString());
     }
 
     /// <summary>The token from the query string, else from <c>Authorization: Bearer</c>.</summary>

@@ -32,7 +32,8 @@ internal static class RawHandshake
                 Header("Origin"),
                 HandshakeRequest.TokenFrom(query.TryGetValue("token", out var t) ? t.ToString() : null, Header("Authorization")),
                 query.TryGetValue("batch", out var b) && b == "1",
-                remoteAddress);
+                remoteAddress,
+                Header("Sec-WebSocket-Extensions"));
         }
     }
 

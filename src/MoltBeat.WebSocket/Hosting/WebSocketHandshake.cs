@@ -33,9 +33,11 @@ internal static class WebSocketHandshake
 #pragma warning restore CA5350
     }
 
-    /// <summary>Answers 101 Switching Protocols and returns the raw duplex stream.</summary>
-    public static Task<Stream> AcceptAsync(HttpContext context)
+    /// <summary>Answers 101 Switching Protocols (accepting permessage-deflate when <paramref name="deflate"/>) and returns the raw duplex stream.</summary>
+    public static Task<Stream> AcceptAsync(HttpContext context, bool deflate)
     {
+        if (deflate)
+            context.Response.Headers.SecWebSocketExtensions = Compression.DeflateNegotiation.Response;
         var accept = AcceptKey(context.Request.Headers.SecWebSocketKey.ToString());
         context.Response.Headers.Connection = "Upgrade";
         context.Response.Headers.Upgrade = "websocket";

@@ -35,11 +35,13 @@ internal sealed partial class ClientConnection : IOutputOwner
     /// <param name="abortTransport">Cuts the underlying connection (no close handshake).</param>
     /// <param name="remoteAddress">The peer's address, for logs and hooks.</param>
     /// <param name="batch">Whether the client opted in to batched frames.</param>
-    public ClientConnection(ConnectionServices services, Stream upgraded, Action abortTransport, string? remoteAddress, bool batch)
+    /// <param name="deflate">Whether permessage-deflate was negotiated (the 101 said so).</param>
+    public ClientConnection(ConnectionServices services, Stream upgraded, Action abortTransport, string? remoteAddress, bool batch, bool deflate)
     {
         _services = services;
         _abortTransport = abortTransport;
         Batch = batch;
+        Deflate = deflate;
         Id = NewClientId();
         _stream = new ConnectionStream(upgraded, services.Time);
         _output = new ConnectionOutput(services.Hub.Workers.Assign(), _stream, this, services.OutputLimits);
@@ -48,6 +50,9 @@ internal sealed partial class ClientConnection : IOutputOwner
             IsServer = true,
             // Heartbeats are driven by the server's single sweep timer, not a timer per socket.
             KeepAliveInterval = Timeout.InfiniteTimeSpan,
+            // The framework inflates what the client sends compressed. No context takeover either way (the 101 says
+            // so), so no inflate state is kept between messages; the server's own frames never go through it.
+            DangerousDeflateOptions = deflate ? DeflateOptions : null,
         });
         var options = services.Options;
         _rateLimiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
@@ -69,6 +74,16 @@ internal sealed partial class ClientConnection : IOutputOwner
 
     /// <summary>Whether the client opted in to batched frames (<c>batch=1</c>).</summary>
     public bool Batch { get; }
+
+    /// <summary>Whether the connection negotiated permessage-deflate.</summary>
+    public bool Deflate { get; }
+
+    // What DeflateNegotiation.Response agrees to, for the framework's side (reading the client's frames).
+    private static readonly WebSocketDeflateOptions DeflateOptions = new()
+    {
+        ClientContextTakeover = false,
+        ServerContextTakeover = false,
+    };
 
     /// <summary>The public view of this connection; replaced when the user changes.</summary>
     public WSClientInfo Info { get; private set; }
@@ -93,6 +108,7 @@ internal sealed partial class ClientConnection : IOutputOwner
     {
         _services.Hub.All.TryAdd(this, 0);
         _services.Metrics.Connections.Add(1);
+        var ended = CloseCodes.Normal;
         try
         {
             if (_services.Options.AuthenticateClient is null)
@@ -106,7 +122,14 @@ internal sealed partial class ClientConnection : IOutputOwner
         catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ConnectionAbortedException)
         {
             _services.Logger.ConnectionFault(ex, Id);
-            if (_socket.CloseStatus is not null)
+            if (Deflate && _socket.CloseStatus is null && ex is WebSocketException { WebSocketErrorCode: WebSocketError.Success, InnerException: null })
+            {
+                // A compressed message that does not inflate: the framework throws and aborts without a close frame,
+                // so the client would only see the connection drop. The stream is still open: tell it why (1002).
+                ended = CloseCodes.ProtocolError;
+                await CloseForBadCompressionAsync().ConfigureAwait(false);
+            }
+            else if (_socket.CloseStatus is not null)
             {
                 // The framework closed for a protocol error (1002/1007) while the client may still be sending.
                 // Closing the socket over unread input makes the kernel send a reset, which can destroy the
@@ -117,7 +140,7 @@ internal sealed partial class ClientConnection : IOutputOwner
         finally
         {
             // The client closed, or the socket died: answer a close handshake if one is pending, then stop.
-            RequestClose(_clientCloseStatus is { } status ? new CloseCode((int)status, _clientCloseDescription ?? "", ReconnectAdvice.DoNotReconnect) : CloseCodes.Normal, flushQueued: false, initiatedByClient: true);
+            RequestClose(_clientCloseStatus is { } status ? new CloseCode((int)status, _clientCloseDescription ?? "", ReconnectAdvice.DoNotReconnect) : ended, flushQueued: false, initiatedByClient: true);
             await WaitOrAbortAsync(_output.Finished).ConfigureAwait(false);
             Cleanup();
         }
@@ -178,6 +201,23 @@ internal sealed partial class ClientConnection : IOutputOwner
         catch (ObjectDisposedException)
         {
             // The connection ended (and cleaned up) while this close was being requested: nothing to cut.
+        }
+    }
+
+    private async Task CloseForBadCompressionAsync()
+    {
+        try
+        {
+            var code = CloseCodes.ProtocolError;
+            _services.Logger.ClosingClient(Id, code.Code, code.Reason);
+            // Through the stream's own close path: nothing of the output follows it.
+            await _stream.WriteAsync(FrameEncoder.Close(code.Code, code.Reason)).AsTask().WaitAsync(_services.Options.CloseTimeout).ConfigureAwait(false);
+            _services.Metrics.Closes.Add(1, new KeyValuePair<string, object?>("code", code.Code));
+            await _stream.DrainAsync(_services.Options.CloseTimeout).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or TimeoutException or InvalidOperationException)
+        {
+            // The transport is gone too: nothing to tell.
         }
     }
 

@@ -123,9 +123,12 @@ public sealed partial class MoltBeatWSServer
             // Never under TLS: the socket carries the encrypted stream.
             var socket = connection.Features.Get<ITlsConnectionFeature>() is null ? connection.Features.Get<IConnectionSocketFeature>()?.Socket : null;
             var stream = new DuplexPipeStream(transport, socket);
-            await stream.WriteAsync(RawHandshake.Response(101, "Switching Protocols", body: null,
-                [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", WebSocketHandshake.AcceptKey(handshake.Key!))])).ConfigureAwait(false);
-            var run = RunConnectionAsync(stream, connection.Abort, handshake);
+            var deflate = NegotiatesDeflate(handshake);
+            List<(string, string)> headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", WebSocketHandshake.AcceptKey(handshake.Key!))];
+            if (deflate)
+                headers.Add(("Sec-WebSocket-Extensions", Compression.DeflateNegotiation.Response));
+            await stream.WriteAsync(RawHandshake.Response(101, "Switching Protocols", body: null, headers)).ConfigureAwait(false);
+            var run = RunConnectionAsync(stream, connection.Abort, handshake, deflate);
             // This method's state lives as long as the connection: keep neither the request nor the client's token.
             head = null;
             handshake = null;

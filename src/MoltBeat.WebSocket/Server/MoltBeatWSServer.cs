@@ -114,8 +114,9 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         }
         try
         {
-            var stream = await WebSocketHandshake.AcceptAsync(context).ConfigureAwait(false);
-            await RunConnectionAsync(stream, context.Abort, handshake).ConfigureAwait(false);
+            var deflate = NegotiatesDeflate(handshake);
+            var stream = await WebSocketHandshake.AcceptAsync(context, deflate).ConfigureAwait(false);
+            await RunConnectionAsync(stream, context.Abort, handshake, deflate).ConfigureAwait(false);
         }
         finally
         {
@@ -137,6 +138,10 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         return null;
     }
 
+    /// <summary>Whether the connection will use permessage-deflate: the server allows it and the client offered it in a form it accepts.</summary>
+    internal bool NegotiatesDeflate(HandshakeRequest request) =>
+        Options.Compression && Compression.DeflateNegotiation.Accepts(request.Extensions);
+
     /// <summary>Starts the engine, once (the first call starts it, every call waits for the same start).</summary>
     internal Task StartEngineAsync() => _engineStarted.Value;
 
@@ -152,17 +157,17 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     internal void ReleaseConnection() => Interlocked.Decrement(ref _connectionCount);
 
     /// <summary>Runs an accepted connection (after the 101) until it closes, whichever transport accepted it.</summary>
-    internal Task RunConnectionAsync(Stream upgraded, Action abortTransport, HandshakeRequest handshake)
+    internal Task RunConnectionAsync(Stream upgraded, Action abortTransport, HandshakeRequest handshake, bool deflate)
     {
         // Not an async method on the common path: every idle connection would keep its state machine.
         return _engineStarted.Value.IsCompletedSuccessfully
-            ? new ClientConnection(_connectionServices, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch).RunAsync(handshake.Token)
+            ? new ClientConnection(_connectionServices, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch, deflate).RunAsync(handshake.Token)
             : RunAfterEngineStartAsync();
 
         async Task RunAfterEngineStartAsync()
         {
             await _engineStarted.Value.ConfigureAwait(false);
-            await new ClientConnection(_connectionServices, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch).RunAsync(handshake.Token).ConfigureAwait(false);
+            await new ClientConnection(_connectionServices, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch, deflate).RunAsync(handshake.Token).ConfigureAwait(false);
         }
     }
 

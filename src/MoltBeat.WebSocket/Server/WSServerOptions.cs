@@ -71,6 +71,23 @@ public sealed class WSServerOptions
     public int MaxBatchSize { get; set; } = 64 * 1024;
 
     /// <summary>
+    /// Whether the server accepts permessage-deflate (RFC 7692) from clients that offer it (browsers do). Events of at
+    /// least <see cref="CompressionThreshold"/> bytes are then compressed once per publish and the same compressed frame
+    /// goes to every client that negotiated it; the others get them as before. Default false: see
+    /// docs/performance.md (permessage-deflate) for what it costs and saves.
+    /// </summary>
+    public bool Compression { get; set; }
+
+    /// <summary>
+    /// Smallest event message (bytes of JSON) sent compressed when <see cref="Compression"/> is on; smaller ones, and
+    /// replies, go uncompressed. Default <see cref="DefaultCompressionThreshold"/>.
+    /// </summary>
+    public int CompressionThreshold { get; set; } = DefaultCompressionThreshold;
+
+    /// <summary>The default of <see cref="CompressionThreshold"/>: 1 KiB, below which deflate saves a few hundred bytes at most.</summary>
+    public const int DefaultCompressionThreshold = 1024;
+
+    /// <summary>
     /// Threads that write to the connections, each owning an even share of them (see the outgoing path in
     /// <c>Server/Outgoing</c>). Default: one per core.
     /// </summary>
@@ -146,6 +163,7 @@ public sealed class WSServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueuedBytes, MaxPayloadSize);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueuedMessages, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1024);
+        ArgumentOutOfRangeException.ThrowIfNegative(CompressionThreshold);
         ArgumentOutOfRangeException.ThrowIfLessThan(FanoutWorkers, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(FanoutWorkers, 256);
         ArgumentOutOfRangeException.ThrowIfLessThan(RateLimitPerSecond, 1);

@@ -370,6 +370,7 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
     {
         var at = 0;
         var frames = 0;
+        var deflate = owner.Deflate;
         for (var i = 0; i < taken;)
         {
             var item = _pending[i];
@@ -377,6 +378,14 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
             {
                 FrameEncoder.Ping.CopyTo(span[at..]);
                 at += FrameEncoder.Ping.Length;
+                i++;
+            }
+            else if (deflate && Deflated(item) is { } deflated)
+            {
+                // Never smaller than the frame Plan counted: Deflated is null unless compressing made it smaller.
+                at += FrameEncoder.WriteTextHeader(span[at..], deflated.Length, compressed: true);
+                deflated.CopyTo(span[at..]);
+                at += deflated.Length;
                 i++;
             }
             else if (!owner.Batch)
@@ -390,7 +399,10 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
                 // A run of messages up to the batch size (one at least, however big), joined by '\n'.
                 var end = i + 1;
                 var payload = item.Length;
-                while (end < taken && _pending[end] is { Kind: not OutgoingKind.Ping } next && payload + 1 + next.Length <= limits.MaxBatchSize)
+                // An event sent compressed goes in a frame of its own: its compressed bytes are shared by every
+                // recipient, where compressing a batch would cost a compression per connection (docs/performance.md).
+                while (end < taken && _pending[end] is { Kind: not OutgoingKind.Ping } next && payload + 1 + next.Length <= limits.MaxBatchSize
+                    && !(deflate && Deflated(next) is not null))
                 {
                     payload += 1 + next.Length;
                     end++;
@@ -409,6 +421,13 @@ internal sealed class ConnectionOutput(FanoutWorker worker, ConnectionStream str
         }
         return (at, frames);
     }
+
+    /// <summary>
+    /// The event's shared compressed form when it goes compressed: an event (live or replayed) of at least the threshold,
+    /// unless conflation adds <c>"conflated"</c> to this connection's copy (rare: those go uncompressed). Null otherwise.
+    /// </summary>
+    private byte[]? Deflated(in OutgoingItem item) =>
+        item is { Event: { } published, Conflated: 0 } && published.Frame.Length >= limits.CompressionThreshold ? published.Deflated : null;
 
     private void StartClose()
     {

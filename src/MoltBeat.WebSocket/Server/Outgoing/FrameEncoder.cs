@@ -15,10 +15,13 @@ internal static class FrameEncoder
     /// <summary>The header's length for a payload of <paramref name="payloadLength"/> bytes.</summary>
     public static int HeaderLength(int payloadLength) => payloadLength < 126 ? 2 : payloadLength <= ushort.MaxValue ? 4 : 10;
 
-    /// <summary>Writes the header of a final text frame of <paramref name="payloadLength"/> bytes; returns its length.</summary>
-    public static int WriteTextHeader(Span<byte> destination, int payloadLength)
+    /// <summary>
+    /// Writes the header of a final text frame of <paramref name="payloadLength"/> bytes, with RSV1 set when the payload
+    /// is compressed (permessage-deflate, RFC 7692 §6); returns its length.
+    /// </summary>
+    public static int WriteTextHeader(Span<byte> destination, int payloadLength, bool compressed = false)
     {
-        destination[0] = 0x81; // FIN + text
+        destination[0] = compressed ? (byte)0xC1 : (byte)0x81; // FIN (+ RSV1) + text
         if (payloadLength < 126)
         {
             destination[1] = (byte)payloadLength;
@@ -33,6 +36,17 @@ internal static class FrameEncoder
         destination[1] = 127;
         BinaryPrimitives.WriteUInt64BigEndian(destination[2..], (ulong)payloadLength);
         return 10;
+    }
+
+    /// <summary>A close frame with <paramref name="code"/> and a short ASCII <paramref name="reason"/> (at most 123 bytes).</summary>
+    public static byte[] Close(int code, string reason)
+    {
+        var frame = new byte[4 + reason.Length];
+        frame[0] = 0x88; // FIN + close
+        frame[1] = (byte)(2 + reason.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)code);
+        System.Text.Encoding.ASCII.GetBytes(reason, frame.AsSpan(4));
+        return frame;
     }
 
     /// <summary>Whether <paramref name="frame"/> starts with a close frame's header (FIN + opcode 8).</summary>

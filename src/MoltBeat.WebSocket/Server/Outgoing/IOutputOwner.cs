@@ -9,6 +9,9 @@ internal interface IOutputOwner
     /// <summary>Whether the client opted in to batched frames (<c>batch=1</c>).</summary>
     bool Batch { get; }
 
+    /// <summary>Whether the client negotiated permessage-deflate: events above the threshold go to it compressed.</summary>
+    bool Deflate { get; }
+
     /// <summary>
     /// The client fell more than the bound behind (<paramref name="bytes"/>, <paramref name="messages"/>
     /// waiting): close it with 4009. Called on the worker, which has already dropped what was waiting.
