@@ -25,10 +25,20 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport, Socket? socket = n
     /// </summary>
     public PipeWriter? Output => socket is null ? transport.Output : null;
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        buffer.IsEmpty ? WaitForDataAsync(cancellationToken) : ReadIntoAsync(buffer, cancellationToken);
+
+    // A zero-byte read waits until there is something to read and consumes nothing: the WebSocket waits
+    // for the next frame so (see ClientConnection's receive loop), holding no buffer meanwhile.
+    private async ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken)
     {
-        if (buffer.IsEmpty)
-            return 0;
+        var result = await transport.Input.ReadAsync(cancellationToken).ConfigureAwait(false);
+        transport.Input.AdvanceTo(result.Buffer.Start);
+        return 0;
+    }
+
+    private async ValueTask<int> ReadIntoAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
         while (true)
         {
             var result = await transport.Input.ReadAsync(cancellationToken).ConfigureAwait(false);

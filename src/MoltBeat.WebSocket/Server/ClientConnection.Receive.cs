@@ -6,14 +6,16 @@ namespace MoltBeat.WebSocket.Server;
 
 internal sealed partial class ClientConnection
 {
-    // Most client messages are a short subscribe or ping; bigger ones borrow a pooled buffer.
+    // Most client messages are a short subscribe or ping: a message starts in a pooled buffer this big, and grows.
     private const int SmallMessageBuffer = 512;
 
     /// <summary>Reads client messages until the client closes, the socket dies, or the close handshake ends.</summary>
     private async Task RunReceiveLoopAsync()
     {
-        var small = new byte[SmallMessageBuffer];
-        byte[] buffer = small;
+        // Rented when a message starts and returned when it has been handled: between messages (an idle
+        // connection) the receive waits with an empty buffer, which the WebSocket turns into a zero-byte read of
+        // the stream, so that neither a buffer of ours nor the WebSocket's own pending reads are held.
+        byte[]? buffer = null;
         var length = 0;
         var limit = _services.Options.MaxMessageSize;
         var discarding = false;
@@ -21,16 +23,24 @@ internal sealed partial class ClientConnection
         {
             while (true)
             {
-                if (length == buffer.Length)
+                Memory<byte> target;
+                if (buffer is null && !discarding)
                 {
-                    // Grow up to one byte past the limit, which is how a too-big message is detected.
-                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 4, limit + 1));
-                    buffer.AsSpan(0, length).CopyTo(bigger);
-                    if (!ReferenceEquals(buffer, small))
-                        ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = bigger;
+                    target = Memory<byte>.Empty;
                 }
-                var target = discarding ? buffer.AsMemory() : buffer.AsMemory(length, Math.Min(buffer.Length, limit + 1) - length);
+                else
+                {
+                    buffer ??= ArrayPool<byte>.Shared.Rent(SmallMessageBuffer);
+                    if (length == buffer.Length)
+                    {
+                        // Grow up to one byte past the limit, which is how a too-big message is detected.
+                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 4, limit + 1));
+                        buffer.AsSpan(0, length).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
+                    }
+                    target = discarding ? buffer.AsMemory() : buffer.AsMemory(length, Math.Min(buffer.Length, limit + 1) - length);
+                }
                 // No cancellation token: an idle receive then holds no registration; cutting the transport ends it.
                 var result = await _socket.ReceiveAsync(target, CancellationToken.None).ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
@@ -59,22 +69,26 @@ internal sealed partial class ClientConnection
                     continue;
                 }
                 if (!result.EndOfMessage)
+                {
+                    // A message has begun (a zero-byte receive returns at its first frame header): read it into a buffer.
+                    buffer ??= ArrayPool<byte>.Shared.Rent(SmallMessageBuffer);
                     continue;
+                }
                 // One request at a time owns the connection's state; an operator's control waits for it (ClientConnection.Revocation.cs).
                 await _requestGate.WaitAsync().ConfigureAwait(false);
                 try
                 {
-                    await HandleMessageAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
+                    await HandleMessageAsync(buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(0, length)).ConfigureAwait(false);
                 }
                 finally
                 {
                     _requestGate.Release();
                 }
                 length = 0;
-                if (!ReferenceEquals(buffer, small))
+                if (buffer is not null)
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = small;
+                    buffer = null;
                 }
             }
         }
@@ -86,7 +100,7 @@ internal sealed partial class ClientConnection
         }
         finally
         {
-            if (!ReferenceEquals(buffer, small))
+            if (buffer is not null)
                 ArrayPool<byte>.Shared.Return(buffer);
         }
     }
