@@ -17,7 +17,7 @@ internal sealed partial class ClientConnection
 
     private async ValueTask HandleMessageAsync(ReadOnlyMemory<byte> message)
     {
-        if (!_rateLimiter.AttemptAcquire().IsAcquired)
+        if (!TryTakeRequestToken())
         {
             // Answer the first refusals so the client knows why; past the strikes, stop talking and close.
             if (++_rateStrikes >= _services.Options.RateLimitStrikes)

@@ -1,6 +1,5 @@
 using System.Net.WebSockets;
 using System.Security.Cryptography;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Connections;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Engine;
@@ -22,7 +21,8 @@ internal sealed partial class ClientConnection : IOutputOwner
     private readonly System.Net.WebSockets.WebSocket _socket;
     private readonly ConnectionStream _stream;
     private readonly ConnectionOutput _output;
-    private readonly TokenBucketRateLimiter _rateLimiter;
+    // The rate limit's token bucket: an int, refilled by the sweep timer (RequestTokens.cs).
+    private int _requestTokens;
     private readonly CancellationTokenSource _aborted = new();
     private int _closeState; // 0 open, 1 closing after flushing the queue, 2 closing now (queue discarded)
     private CloseCode? _closeCode;
@@ -49,16 +49,7 @@ internal sealed partial class ClientConnection : IOutputOwner
             // Heartbeats are driven by the server's single sweep timer, not a timer per socket.
             KeepAliveInterval = Timeout.InfiniteTimeSpan,
         });
-        var options = services.Options;
-        _rateLimiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = options.RateLimitBurst,
-            TokensPerPeriod = options.RateLimitPerSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            // Replenished by the sweep timer: a limiter with its own timer per connection would not scale.
-            AutoReplenishment = false,
-            QueueLimit = 0,
-        });
+        _requestTokens = services.Options.RateLimitBurst;
         ConnectedAt = services.Time.GetTimestamp();
         LastPingSent = ConnectedAt;
         Info = new WSClientInfo(Id, null, remoteAddress);
@@ -215,7 +206,6 @@ internal sealed partial class ClientConnection : IOutputOwner
         _services.Hub.RemoveReady(_output);
         _services.Hub.All.TryRemove(this, out _);
         _services.Metrics.Connections.Add(-1);
-        _rateLimiter.Dispose();
         _aborted.Dispose();
         var code = _clientCloseStatus is { } s ? (int)s : _closeCode?.Code;
         var reason = _clientCloseStatus is not null ? _clientCloseDescription : _closeCode?.Reason;
@@ -225,9 +215,6 @@ internal sealed partial class ClientConnection : IOutputOwner
         _socket.Dispose();
         _stream.DisposeTransport();
     }
-
-    /// <summary>Adds tokens to the rate limiter; called by the sweep timer once a second.</summary>
-    public void ReplenishRateLimit() => _rateLimiter.TryReplenish();
 
     private void BecomeReady(WSUser? user)
     {
