@@ -152,19 +152,34 @@ public sealed partial class MoltBeatWSServer
 
     /// <summary>
     /// The user's logger factory minus ASP.NET Core's request logs ("Request starting GET /ws?token=..."), whose
-    /// URL carries the query string and so a client's token: tokens are never logged.
+    /// URL carries the query string and so a client's token: tokens are never logged. Kestrel's own logger
+    /// opens no scopes: its connection scope (the connection id, shown only with <c>IncludeScopes</c>) would
+    /// otherwise be kept for every connection's life, with the execution context it sets (about 150 bytes each).
     /// </summary>
     private sealed class WithoutRequestUrls(ILoggerFactory inner) : ILoggerFactory
     {
-        public ILogger CreateLogger(string categoryName) =>
-            categoryName.StartsWith("Microsoft.AspNetCore.Hosting.Diagnostics", StringComparison.Ordinal)
-                ? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance
-                : inner.CreateLogger(categoryName);
+        public ILogger CreateLogger(string categoryName) => categoryName switch
+        {
+            _ when categoryName.StartsWith("Microsoft.AspNetCore.Hosting.Diagnostics", StringComparison.Ordinal) => Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance,
+            "Microsoft.AspNetCore.Server.Kestrel" => new WithoutScopes(inner.CreateLogger(categoryName)),
+            _ => inner.CreateLogger(categoryName),
+        };
 
         public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
 
         // The user's factory is the user's to dispose.
         public void Dispose() { }
+    }
+
+    private sealed class WithoutScopes(ILogger inner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => inner.IsEnabled(logLevel);
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            inner.Log(logLevel, eventId, state, exception, formatter);
     }
 
     private async Task StopStandaloneAsync()
