@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Connections;
 using MoltBeat.WebSocket.Protocol;
 
 namespace MoltBeat.WebSocket.Server;
@@ -9,18 +10,28 @@ internal sealed partial class ClientConnection
     // Most client messages are a short subscribe or ping: a message starts in a pooled buffer this big, and grows.
     private const int SmallMessageBuffer = 512;
 
-    /// <summary>Reads client messages until the client closes, the socket dies, or the close handshake ends.</summary>
-    private async Task RunReceiveLoopAsync()
+    /// <summary>
+    /// The connection's whole life: authentication, then reading client messages until the client closes, the
+    /// socket dies, or the close handshake ends, then the cleanup. One async method, since every idle connection
+    /// keeps its state machine (a receive loop awaited by a second method kept two).
+    /// </summary>
+    private async Task ServeAsync(string? handshakeToken)
     {
         // Rented when a message starts and returned when it has been handled: between messages (an idle
         // connection) the receive waits with an empty buffer, which the WebSocket turns into a zero-byte read of
         // the stream, so that neither a buffer of ours nor the WebSocket's own pending reads are held.
         byte[]? buffer = null;
-        var length = 0;
-        var limit = _services.Options.MaxMessageSize;
-        var discarding = false;
         try
         {
+            if (_services.Options.AuthenticateClient is null)
+                BecomeReady(null);
+            else if (handshakeToken is not null)
+                await AuthenticateAsync(handshakeToken, id: null, isRefresh: false).ConfigureAwait(false);
+            // The token is not kept for the connection's life (this method's state lives as long).
+            handshakeToken = null;
+            var length = 0;
+            var limit = _services.Options.MaxMessageSize;
+            var discarding = false;
             while (true)
             {
                 Memory<byte> target;
@@ -92,16 +103,37 @@ internal sealed partial class ClientConnection
                 }
             }
         }
-        catch (WebSocketException ex) when (_socket.State == WebSocketState.Aborted || ex.WebSocketErrorCode is WebSocketError.Faulted or WebSocketError.InvalidMessageType or WebSocketError.HeaderError)
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ConnectionAbortedException)
         {
-            // The framework closed the socket for a protocol violation (1002) or invalid UTF-8 (1007).
-            _closeCode ??= _socket.CloseStatus is { } status ? new CloseCode((int)status, _socket.CloseStatusDescription ?? "", ReconnectAdvice.DoNotReconnect) : null;
-            throw;
+            if (ex is WebSocketException socketError && (_socket.State == WebSocketState.Aborted || socketError.WebSocketErrorCode is WebSocketError.Faulted or WebSocketError.InvalidMessageType or WebSocketError.HeaderError))
+            {
+                // The framework closed the socket for a protocol violation (1002) or invalid UTF-8 (1007).
+                _closeCode ??= _socket.CloseStatus is { } status ? new CloseCode((int)status, _socket.CloseStatusDescription ?? "", ReconnectAdvice.DoNotReconnect) : null;
+            }
+            _services.Logger.ConnectionFault(ex, Id);
+            if (_socket.CloseStatus is not null)
+            {
+                // The framework closed for a protocol error (1002/1007) while the client may still be sending.
+                // Closing the socket over unread input makes the kernel send a reset, which can destroy the
+                // close frame before the client reads it: read and drop its input for a moment first.
+                await _stream.DrainAsync(_services.Options.CloseTimeout).ConfigureAwait(false);
+            }
         }
         finally
         {
             if (buffer is not null)
                 ArrayPool<byte>.Shared.Return(buffer);
+            try
+            {
+                // The client closed, or the socket died: answer a close handshake if one is pending, then stop.
+                RequestClose(_clientCloseStatus is { } status ? new CloseCode((int)status, _clientCloseDescription ?? "", ReconnectAdvice.DoNotReconnect) : CloseCodes.Normal, flushQueued: false, initiatedByClient: true);
+                await WaitOrAbortAsync(_output.Finished).ConfigureAwait(false);
+                Cleanup();
+            }
+            finally
+            {
+                _services.ReleaseConnection();
+            }
         }
     }
 }

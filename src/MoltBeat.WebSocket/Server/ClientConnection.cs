@@ -1,6 +1,5 @@
 using System.Net.WebSockets;
 using System.Security.Cryptography;
-using Microsoft.AspNetCore.Connections;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Protocol;
@@ -79,39 +78,15 @@ internal sealed partial class ClientConnection : IOutputOwner
 
     public bool IsClosing => Volatile.Read(ref _closeState) != 0;
 
-    /// <summary>Serves the connection until it closes.</summary>
-    public async Task RunAsync(string? handshakeToken)
+    /// <summary>
+    /// Serves the connection until it closes, then releases its place in the server's connection limit
+    /// (<see cref="ConnectionServices.ReleaseConnection"/>), which the caller reserved.
+    /// </summary>
+    public Task RunAsync(string? handshakeToken)
     {
         _services.Hub.All.TryAdd(this, 0);
         _services.Metrics.Connections.Add(1);
-        try
-        {
-            if (_services.Options.AuthenticateClient is null)
-                BecomeReady(null);
-            else if (handshakeToken is not null)
-                await AuthenticateAsync(handshakeToken, id: null, isRefresh: false).ConfigureAwait(false);
-            // The token is not kept for the connection's life (this method's state lives as long).
-            handshakeToken = null;
-            await RunReceiveLoopAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ConnectionAbortedException)
-        {
-            _services.Logger.ConnectionFault(ex, Id);
-            if (_socket.CloseStatus is not null)
-            {
-                // The framework closed for a protocol error (1002/1007) while the client may still be sending.
-                // Closing the socket over unread input makes the kernel send a reset, which can destroy the
-                // close frame before the client reads it: read and drop its input for a moment first.
-                await _stream.DrainAsync(_services.Options.CloseTimeout).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            // The client closed, or the socket died: answer a close handshake if one is pending, then stop.
-            RequestClose(_clientCloseStatus is { } status ? new CloseCode((int)status, _clientCloseDescription ?? "", ReconnectAdvice.DoNotReconnect) : CloseCodes.Normal, flushQueued: false, initiatedByClient: true);
-            await WaitOrAbortAsync(_output.Finished).ConfigureAwait(false);
-            Cleanup();
-        }
+        return ServeAsync(handshakeToken);
     }
 
     /// <summary>

@@ -90,49 +90,57 @@ public sealed partial class MoltBeatWSServer
             await ServeHandshakeAsync(connection, head).ConfigureAwait(false);
     }
 
-    private async Task ServeHandshakeAsync(ConnectionContext connection, RawHandshake.Head? head)
+    // Not an async method: the connection's run is returned as it is, since every idle connection would keep
+    // this method's state machine too. Only a 101 that the socket does not take at once is awaited here.
+    private Task ServeHandshakeAsync(ConnectionContext connection, RawHandshake.Head? head)
     {
         var transport = connection.Transport;
         var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString();
         if (head is null)
-        {
-            await RefuseRawAsync(transport.Output, remote, StatusCodes.Status400BadRequest, "Bad Request", "Malformed or incomplete HTTP request.").ConfigureAwait(false);
-            return;
-        }
+            return RefuseRawAsync(transport.Output, remote, StatusCodes.Status400BadRequest, "Bad Request", "Malformed or incomplete HTTP request.");
         if (!string.Equals(head.Path, Options.Path, StringComparison.Ordinal))
-        {
-            await RefuseRawAsync(transport.Output, remote, StatusCodes.Status404NotFound, "Not Found", $"WebSocket clients connect to {Options.Path}.").ConfigureAwait(false);
-            return;
-        }
-        HandshakeRequest? handshake = head.ToHandshake(remote);
+            return RefuseRawAsync(transport.Output, remote, StatusCodes.Status404NotFound, "Not Found", $"WebSocket clients connect to {Options.Path}.");
+        var handshake = head.ToHandshake(remote);
         if (Refusal(handshake) is { } refused)
-        {
-            await RefuseRawAsync(transport.Output, remote, refused.Status, ReasonPhrase(refused.Status), refused.Reason).ConfigureAwait(false);
-            return;
-        }
+            return RefuseRawAsync(transport.Output, remote, refused.Status, ReasonPhrase(refused.Status), refused.Reason);
         if (!TryReserveConnection())
-        {
-            await RefuseRawAsync(transport.Output, remote, StatusCodes.Status503ServiceUnavailable, ReasonPhrase(503), "Too many connections.").ConfigureAwait(false);
-            return;
-        }
+            return RefuseRawAsync(transport.Output, remote, StatusCodes.Status503ServiceUnavailable, ReasonPhrase(503), "Too many connections.");
+        DuplexPipeStream stream;
+        Task? sending = null;
         try
         {
             // Writes go to the socket itself when Kestrel's transport has one (see DuplexPipeStream), the 101 first.
             // Never under TLS: the socket carries the encrypted stream.
             var socket = connection.Features.Get<ITlsConnectionFeature>() is null ? connection.Features.Get<IConnectionSocketFeature>()?.Socket : null;
-            var stream = new DuplexPipeStream(transport, socket);
-            await stream.WriteAsync(RawHandshake.Response(101, "Switching Protocols", body: null,
-                [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", WebSocketHandshake.AcceptKey(handshake.Key!))])).ConfigureAwait(false);
-            var run = RunConnectionAsync(stream, connection.Abort, handshake);
-            // This method's state lives as long as the connection: keep neither the request nor the client's token.
-            head = null;
-            handshake = null;
-            await run.ConfigureAwait(false);
+            stream = new DuplexPipeStream(transport, socket);
+            var written = stream.WriteAsync(RawHandshake.Response(101, "Switching Protocols", body: null,
+                [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", WebSocketHandshake.AcceptKey(handshake.Key!))]));
+            if (written.IsCompleted)
+                written.GetAwaiter().GetResult();
+            else
+                sending = written.AsTask();
         }
-        finally
+        catch
         {
             ReleaseConnection();
+            throw;
         }
+        // The connection's run releases its place in the connection limit when it ends.
+        return sending is null ? RunConnectionAsync(stream, connection.Abort, handshake) : RunAfterWriteAsync(sending, stream, connection.Abort, handshake);
+    }
+
+    private async Task RunAfterWriteAsync(Task written, DuplexPipeStream stream, Action abort, HandshakeRequest handshake)
+    {
+        try
+        {
+            await written.ConfigureAwait(false);
+        }
+        catch
+        {
+            ReleaseConnection();
+            throw;
+        }
+        await RunConnectionAsync(stream, abort, handshake).ConfigureAwait(false);
     }
 
     private async Task RefuseRawAsync(System.IO.Pipelines.PipeWriter output, string? remote, int status, string phrase, string reason)
