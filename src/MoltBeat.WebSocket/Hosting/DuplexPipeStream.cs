@@ -60,7 +60,11 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport, Socket? socket = n
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
         socket is null ? WriteToPipeAsync(buffer, cancellationToken) : SendAsync(socket, buffer, cancellationToken);
 
-    private static async ValueTask SendAsync(Socket socket, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    // An uncancellable send (every one but a close frame's) borrows pooled event args, so that the socket keeps none of its own.
+    private static ValueTask SendAsync(Socket socket, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled ? SendCancellableAsync(socket, buffer, cancellationToken) : PooledSocketSend.SendAsync(socket, buffer);
+
+    private static async ValueTask SendCancellableAsync(Socket socket, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
         try
         {
