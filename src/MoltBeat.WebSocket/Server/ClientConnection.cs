@@ -166,7 +166,7 @@ internal sealed partial class ClientConnection : IOutputOwner
         try
         {
             _cleanedUp = true;
-            foreach (var room in _subscriptions.Keys)
+            foreach (var room in _subscriptions.Rooms)
             {
                 _services.Hub.Leave(room, _output);
                 _services.Occupancy.Unwatch(room, this);
