@@ -1,5 +1,7 @@
 using System.Net.WebSockets;
 using System.Security.Cryptography;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Protocol;
@@ -16,7 +18,9 @@ namespace MoltBeat.WebSocket.Server;
 internal sealed partial class ClientConnection : IOutputOwner
 {
     private readonly ConnectionServices _services;
-    private readonly Action _abortTransport;
+    // The ConnectionContext (raw) or HttpContext (hosted) it came on, to cut: not a delegate to its Abort, which
+    // would be one more object per connection.
+    private readonly object _transport;
     private readonly System.Net.WebSockets.WebSocket _socket;
     private readonly ConnectionStream _stream;
     private readonly ConnectionOutput _output;
@@ -31,13 +35,13 @@ internal sealed partial class ClientConnection : IOutputOwner
     /// <summary>Creates the connection over an upgraded duplex stream.</summary>
     /// <param name="services">What it needs of the server it belongs to.</param>
     /// <param name="upgraded">The raw stream after the 101 response.</param>
-    /// <param name="abortTransport">Cuts the underlying connection (no close handshake).</param>
+    /// <param name="transport">What it came on, a <see cref="ConnectionContext"/> or an <see cref="HttpContext"/>: aborted to cut the connection (no close handshake).</param>
     /// <param name="remoteAddress">The peer's address, for logs and hooks.</param>
     /// <param name="batch">Whether the client opted in to batched frames.</param>
-    public ClientConnection(ConnectionServices services, Stream upgraded, Action abortTransport, string? remoteAddress, bool batch)
+    public ClientConnection(ConnectionServices services, Stream upgraded, object transport, string? remoteAddress, bool batch)
     {
         _services = services;
-        _abortTransport = abortTransport;
+        _transport = transport is ConnectionContext or HttpContext ? transport : throw new ArgumentException("A ConnectionContext or an HttpContext.", nameof(transport));
         Batch = batch;
         Id = NewClientId();
         _stream = new ConnectionStream(upgraded, services.Time);
@@ -139,7 +143,7 @@ internal sealed partial class ClientConnection : IOutputOwner
         {
             // A client that never reads or never answers the close must not hold the connection forever.
             _aborted.CancelAfter(_services.Options.CloseTimeout);
-            _aborted.Token.UnsafeRegister(static s => ((ClientConnection)s!)._abortTransport(), this);
+            _aborted.Token.UnsafeRegister(static s => ((ClientConnection)s!).AbortTransport(), this);
         }
         catch (ObjectDisposedException)
         {
@@ -155,7 +159,7 @@ internal sealed partial class ClientConnection : IOutputOwner
         }
         catch (TimeoutException)
         {
-            _abortTransport();
+            AbortTransport();
         }
     }
 
@@ -208,6 +212,14 @@ internal sealed partial class ClientConnection : IOutputOwner
         _services.Hub.AddReady(_output);
         _services.Logger.ClientConnected(Id, Info.RemoteAddress, user?.UserId);
         _services.RaiseConnected(new WSClientConnectedEventArgs(Info));
+    }
+
+    private void AbortTransport()
+    {
+        if (_transport is ConnectionContext connection)
+            connection.Abort();
+        else
+            ((HttpContext)_transport).Abort();
     }
 
     private static string NewClientId()

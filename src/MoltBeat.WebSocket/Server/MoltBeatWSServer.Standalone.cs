@@ -126,10 +126,10 @@ public sealed partial class MoltBeatWSServer
             throw;
         }
         // The connection's run releases its place in the connection limit when it ends.
-        return sending is null ? RunConnectionAsync(stream, connection.Abort, handshake) : RunAfterWriteAsync(sending, stream, connection.Abort, handshake);
+        return sending is null ? RunConnectionAsync(stream, connection, handshake) : RunAfterWriteAsync(sending, stream, connection, handshake);
     }
 
-    private async Task RunAfterWriteAsync(Task written, DuplexPipeStream stream, Action abort, HandshakeRequest handshake)
+    private async Task RunAfterWriteAsync(Task written, DuplexPipeStream stream, ConnectionContext connection, HandshakeRequest handshake)
     {
         try
         {
@@ -140,7 +140,7 @@ public sealed partial class MoltBeatWSServer
             ReleaseConnection();
             throw;
         }
-        await RunConnectionAsync(stream, abort, handshake).ConfigureAwait(false);
+        await RunConnectionAsync(stream, connection, handshake).ConfigureAwait(false);
     }
 
     private async Task RefuseRawAsync(System.IO.Pipelines.PipeWriter output, string? remote, int status, string phrase, string reason)

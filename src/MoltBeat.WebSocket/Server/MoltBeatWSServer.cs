@@ -122,7 +122,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
             ReleaseConnection();
             throw;
         }
-        await RunConnectionAsync(stream, context.Abort, handshake).ConfigureAwait(false);
+        await RunConnectionAsync(stream, context, handshake).ConfigureAwait(false);
     }
 
     /// <summary>Why a handshake must be refused (HTTP status and text), or null to accept it.</summary>
@@ -157,7 +157,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
     /// Runs an accepted connection (after the 101) until it closes, whichever transport accepted it, and then
     /// releases the place in the connection limit that the caller reserved (<see cref="TryReserveConnection"/>).
     /// </summary>
-    internal Task RunConnectionAsync(Stream upgraded, Action abortTransport, HandshakeRequest handshake)
+    internal Task RunConnectionAsync(Stream upgraded, object transport, HandshakeRequest handshake)
     {
         // Not an async method on the common path: every idle connection would keep its state machine.
         if (!_engineStarted.Value.IsCompletedSuccessfully)
@@ -165,7 +165,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         ClientConnection connection;
         try
         {
-            connection = new ClientConnection(_connectionServices, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch);
+            connection = new ClientConnection(_connectionServices, upgraded, transport, handshake.RemoteAddress, handshake.Batch);
         }
         catch
         {
@@ -185,7 +185,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
                 ReleaseConnection();
                 throw;
             }
-            await RunConnectionAsync(upgraded, abortTransport, handshake).ConfigureAwait(false);
+            await RunConnectionAsync(upgraded, transport, handshake).ConfigureAwait(false);
         }
     }
 
