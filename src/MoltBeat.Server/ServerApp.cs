@@ -104,6 +104,7 @@ public static class ServerApp
             else
                 k.Listen(IPAddress.Parse(settings.Host), settings.Port);
         });
+        WithoutConnectionScopes.Register(builder.Services);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(settings.ShutdownTimeoutSeconds));
 
         var moltbeat = builder.Services.AddMoltBeatWebSocket(settings.ApplyTo);
