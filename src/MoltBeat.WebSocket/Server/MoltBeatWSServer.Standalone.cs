@@ -56,7 +56,12 @@ public sealed partial class MoltBeatWSServer
     }
 
     /// <summary>One raw connection of the standalone server: the handshake by hand, then the WebSocket on the socket's pipes.</summary>
-    private async Task ServeRawConnectionAsync(ConnectionContext connection)
+    // Usually the whole request head has arrived by the time Kestrel hands the connection over: then the
+    // connection's run is returned as it is, and no state machine of this method is kept for its whole life.
+    private Task ServeRawConnectionAsync(ConnectionContext connection) =>
+        RawHandshake.TryReadHead(connection.Transport.Input, out var head) ? ServeHandshakeAsync(connection, head) : ReadHeadThenServeAsync(connection);
+
+    private async Task ReadHeadThenServeAsync(ConnectionContext connection)
     {
         var transport = connection.Transport;
         RawHandshake.Head? head;
@@ -79,7 +84,15 @@ public sealed partial class MoltBeatWSServer
     /// to <see cref="WSServerOptions.Path"/> is served raw, as by the standalone server; anything else goes on
     /// to <paramref name="next"/>, Kestrel's HTTP, with nothing read.
     /// </summary>
-    internal async Task ServeOrPassAsync(ConnectionContext connection, ConnectionDelegate next)
+    internal Task ServeOrPassAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        // As in ServeRawConnectionAsync: without waiting when the head is all there.
+        if (RawHandshake.TryReadUpgradeHead(connection.Transport.Input, Options.Path, out var head))
+            return head is null ? next(connection) : ServeHandshakeAsync(connection, head);
+        return ReadUpgradeHeadThenServeOrPassAsync(connection, next);
+    }
+
+    private async Task ReadUpgradeHeadThenServeOrPassAsync(ConnectionContext connection, ConnectionDelegate next)
     {
         RawHandshake.Head? head;
         using (var timeout = new CancellationTokenSource(Options.HandshakeTimeout))
