@@ -22,9 +22,13 @@ if (args.Length >= 4 && args[0] == "clients")
 // Diagnostics: hold N idle subscribed connections on a peer for a while, to inspect it (dotnet-gcdump PID).
 if (args.Length >= 4 && args[0] == "hold")
 {
-    await using var held = await PeerProcess.StartAsync(args[1], FindRepoRoot());
+    // moltbeat-server, the server application, is published to over HTTP only.
+    await using var served = args[1] == "moltbeat-server"
+        ? await ServedPeer.StartAsync("moltbeat", PublishModes.Http, FindRepoRoot())
+        : await ServedPeer.StartAsync(args[1], PublishModes.Loop, FindRepoRoot());
+    var held = served.Server;
     await using var idle = await LoadClients.ConnectAsync(args[1], held.WsUri, int.Parse(args[2], CultureInfo.InvariantCulture), recordLatency: false);
-    await held.PublishAsync(1, 0, TimeSpan.FromSeconds(30));
+    await served.PublishAsync(1, 0, TimeSpan.FromSeconds(30));
     await idle.WaitForAsync(1, TimeSpan.FromSeconds(30));
     await held.CollectGarbageAsync();
     Console.WriteLine($"peer pid {held.ProcessId}, {idle.Count} idle connections; holding {args[3]} s");

@@ -106,6 +106,7 @@ public static class ServerApp
         });
         if (settings.ReusePort)
             builder.WebHost.UseSockets(o => o.UseReusePort());
+        WithoutConnectionScopes.Register(builder.Services);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(settings.ShutdownTimeoutSeconds));
 
         var moltbeat = builder.Services.AddMoltBeatWebSocket(settings.ApplyTo);

@@ -45,12 +45,53 @@ internal sealed class PeerProcess : IAsyncDisposable
         info.RedirectStandardOutput = true;
         info.UseShellExecute = false;
         info.Environment["DOTNET_gcServer"] = "0";
+        if (name == "moltbeat-server")
+        {
+            // The server application runs inside this executable here: give it the GC its own runtimeconfig ships.
+            foreach (var (variable, value) in ShippedGcSettings())
+                info.Environment[variable] = value;
+        }
+        // BENCH_PEER_DOTNET_X=V runs every peer with DOTNET_X=V (GC settings compared on the same peer).
+        foreach (var variable in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(v => v.StartsWith(PeerEnvironmentPrefix, StringComparison.Ordinal)))
+            info.Environment[variable[PeerEnvironmentPrefix.Length..]] = Environment.GetEnvironmentVariable(variable);
         info.Environment.Remove(InlineCompletions);
         var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start " + name);
         var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
         if (ready != "ready")
             throw new InvalidOperationException($"{name} did not start: {ready}");
         return new PeerProcess(name, process, int.Parse(listen, CultureInfo.InvariantCulture));
+    }
+
+    private const string PeerEnvironmentPrefix = "BENCH_PEER_";
+
+    // The GC settings in MoltBeat.Server.runtimeconfig.json (copied beside this executable), as the variables that set them.
+    private static IEnumerable<(string Variable, string Value)> ShippedGcSettings()
+    {
+        var file = Path.Combine(AppContext.BaseDirectory, "MoltBeat.Server.runtimeconfig.json");
+        using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        if (!config.RootElement.GetProperty("runtimeOptions").TryGetProperty("configProperties", out var properties))
+            yield break;
+        foreach (var property in properties.EnumerateObject())
+        {
+            var variable = property.Name switch
+            {
+                "System.GC.Server" => "DOTNET_gcServer",
+                "System.GC.Concurrent" => "DOTNET_gcConcurrent",
+                "System.GC.ConserveMemory" => "DOTNET_GCConserveMemory",
+                "System.GC.DynamicAdaptationMode" => "DOTNET_GCDynamicAdaptationMode",
+                "System.GC.RetainVM" => "DOTNET_GCRetainVM",
+                _ => null,
+            };
+            if (variable is null)
+                continue;
+            var value = property.Value.ValueKind switch
+            {
+                System.Text.Json.JsonValueKind.True => "1",
+                System.Text.Json.JsonValueKind.False => "0",
+                _ => property.Value.GetRawText(),
+            };
+            yield return (variable, value);
+        }
     }
 
     /// <summary>Resident memory of the peer process, in bytes (/proc).</summary>

@@ -142,7 +142,10 @@ internal static partial class Scenarios
     public static async Task<List<Measurement>> MaxConnectionsAsync(string peer, string root, int target)
     {
         var name = $"max-connections (target {target / 1000.0:0.#}k)";
-        await using var served = await ServedPeer.StartAsync(peer, PublishModes.Loop, root);
+        // moltbeat-server, the server application, is published to over HTTP only (and then warmed up that way).
+        await using var served = peer == "moltbeat-server"
+            ? await ServedPeer.StartAsync("moltbeat", PublishModes.Http, root)
+            : await ServedPeer.StartAsync(peer, PublishModes.Loop, root);
         var server = served.Server;
         await using var clients = await LoadClients.ConnectAsManyAsAsync(peer, server.WsUri, target);
         await WarmUpAsync(served, clients);
@@ -157,7 +160,10 @@ internal static partial class Scenarios
     public static async Task<List<Measurement>> IdleMemoryAsync(string peer, string root, int connections)
     {
         var name = $"idle-memory {connections / 1000.0:0.#}k";
-        await using var served = await ServedPeer.StartAsync(peer, PublishModes.Loop, root);
+        // moltbeat-server, the server application, is published to over HTTP only (and then warmed up that way).
+        await using var served = peer == "moltbeat-server"
+            ? await ServedPeer.StartAsync("moltbeat", PublishModes.Http, root)
+            : await ServedPeer.StartAsync(peer, PublishModes.Loop, root);
         var server = served.Server;
         // Warm the empty server up (JIT, pools) with a few clients first, then measure from there.
         await using (var warm = await LoadClients.ConnectAsync(peer, server.WsUri, 20, recordLatency: false))

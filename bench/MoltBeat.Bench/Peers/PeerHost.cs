@@ -93,6 +93,8 @@ public static class PeerHost
                     GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
                     GC.WaitForPendingFinalizers();
                     GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                    if (Environment.GetEnvironmentVariable("BENCH_GC_INFO") == "1")
+                        Console.Error.WriteLine(GcInfo());
                     Console.WriteLine(GC.GetTotalMemory(forceFullCollection: false));
                     break;
                 default:
@@ -102,6 +104,16 @@ public static class PeerHost
         }
         await stop();
         return 0;
+    }
+
+    // Where the process's memory is, after the collection (BENCH_GC_INFO=1): the GC's committed and fragmented
+    // bytes beside the live heap, and the process's resident anonymous and file-backed memory.
+    private static string GcInfo()
+    {
+        var info = GC.GetGCMemoryInfo(GCKind.Any);
+        var status = File.ReadLines("/proc/self/status").Where(l => l.StartsWith("Rss", StringComparison.Ordinal)).Select(l => string.Join(' ', l.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+        return $"gc-info heap {info.HeapSizeBytes >> 10} KB, committed {info.TotalCommittedBytes >> 10} KB, fragmented {info.FragmentedBytes >> 10} KB, "
+            + $"gens {string.Join('/', info.GenerationInfo.ToArray().Select(g => g.SizeAfterBytes >> 10))} KB, pinned objects {info.PinnedObjectsCount}; {string.Join(", ", status)}";
     }
 
     /// <summary>

@@ -25,10 +25,20 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport, Socket? socket = n
     /// </summary>
     public PipeWriter? Output => socket is null ? transport.Output : null;
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        buffer.IsEmpty ? WaitForDataAsync(cancellationToken) : ReadIntoAsync(buffer, cancellationToken);
+
+    // A zero-byte read waits until there is something to read and consumes nothing: the WebSocket waits
+    // for the next frame so (see ClientConnection's receive loop), holding no buffer meanwhile.
+    private async ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken)
     {
-        if (buffer.IsEmpty)
-            return 0;
+        var result = await transport.Input.ReadAsync(cancellationToken).ConfigureAwait(false);
+        transport.Input.AdvanceTo(result.Buffer.Start);
+        return 0;
+    }
+
+    private async ValueTask<int> ReadIntoAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
         while (true)
         {
             var result = await transport.Input.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -50,7 +60,11 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport, Socket? socket = n
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
         socket is null ? WriteToPipeAsync(buffer, cancellationToken) : SendAsync(socket, buffer, cancellationToken);
 
-    private static async ValueTask SendAsync(Socket socket, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    // An uncancellable send (every one but a close frame's) borrows pooled event args, so that the socket keeps none of its own.
+    private static ValueTask SendAsync(Socket socket, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled ? SendCancellableAsync(socket, buffer, cancellationToken) : PooledSocketSend.SendAsync(socket, buffer);
+
+    private static async ValueTask SendCancellableAsync(Socket socket, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
         try
         {

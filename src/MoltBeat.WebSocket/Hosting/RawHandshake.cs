@@ -57,6 +57,46 @@ internal static class RawHandshake
     }
 
     /// <summary>
+    /// Takes the request head if all of it has arrived already (true, with <paramref name="head"/> null when it is
+    /// malformed); false, with nothing consumed, when it has not: then <see cref="ReadHeadAsync"/> waits for it.
+    /// </summary>
+    public static bool TryReadHead(PipeReader input, out Head? head)
+    {
+        head = null;
+        if (!input.TryRead(out var result))
+            return false;
+        if (TryReadHead(result.Buffer, out head, out var end))
+        {
+            input.AdvanceTo(end);
+            return true;
+        }
+        input.AdvanceTo(result.Buffer.Start);
+        return false;
+    }
+
+    /// <summary>
+    /// <see cref="ReadUpgradeHeadAsync"/> without waiting: true when a whole head has arrived already, with
+    /// <paramref name="head"/> null (and nothing consumed) when it is not a WebSocket upgrade to <paramref name="path"/>;
+    /// false, with nothing consumed, when it has not all arrived.
+    /// </summary>
+    public static bool TryReadUpgradeHead(PipeReader input, string path, out Head? head)
+    {
+        head = null;
+        if (!input.TryRead(out var result))
+            return false;
+        var buffer = result.Buffer;
+        if (!TryReadHead(buffer, out var parsed, out var end))
+        {
+            input.AdvanceTo(buffer.Start);
+            return false;
+        }
+        var ours = IsUpgradeTo(parsed, path);
+        input.AdvanceTo(ours ? end : buffer.Start);
+        head = ours ? parsed : null;
+        return true;
+    }
+
+    /// <summary>
     /// Reads the head of a WebSocket upgrade to <paramref name="path"/> if that is what the connection starts
     /// with; anything else (another request, HTTP/2, TLS, a head cut short or too slow) is left unread for
     /// the HTTP server, and null is returned. An endpoint that serves both takes its WebSocket clients raw.
@@ -71,8 +111,7 @@ internal static class RawHandshake
                 var buffer = result.Buffer;
                 if (TryReadHead(buffer, out var head, out var end))
                 {
-                    var ours = head is { Method: "GET" } && string.Equals(head.Path, path, StringComparison.Ordinal)
-                        && string.Equals(head.Header("Upgrade"), "websocket", StringComparison.OrdinalIgnoreCase);
+                    var ours = IsUpgradeTo(head, path);
                     input.AdvanceTo(ours ? end : buffer.Start);
                     return ours ? head : null;
                 }
@@ -89,6 +128,10 @@ internal static class RawHandshake
             return null; // too slow for us: the HTTP server applies its own header timeout
         }
     }
+
+    private static bool IsUpgradeTo(Head? head, string path) =>
+        head is { Method: "GET" } && string.Equals(head.Path, path, StringComparison.Ordinal)
+        && string.Equals(head.Header("Upgrade"), "websocket", StringComparison.OrdinalIgnoreCase);
 
     // "GET " or as much of it as has arrived: anything else is not a WebSocket handshake.
     private static bool StartsLikeGet(ReadOnlySequence<byte> buffer)

@@ -17,7 +17,7 @@ internal sealed partial class ClientConnection
         RequestClose(CloseCodes.SlowConsumer, flushQueued: false);
     }
 
-    void IOutputOwner.Abort() => _abortTransport();
+    void IOutputOwner.Abort() => AbortTransport();
 
     string? IOutputOwner.UserId => Info.User?.UserId;
 
@@ -41,7 +41,7 @@ internal sealed partial class ClientConnection
         catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException)
         {
             // The socket is gone; the receive loop ends and cleans up.
-            _abortTransport();
+            AbortTransport();
         }
     }
 }

@@ -9,7 +9,7 @@ namespace MoltBeat.WebSocket.Server;
 internal sealed partial class ClientConnection
 {
     // Room → the Sequence after which every event of that room has been sent to this client (see Replay).
-    private readonly Dictionary<string, long> _subscriptions = new(StringComparer.Ordinal);
+    private readonly SubscribedRooms _subscriptions = new();
     // The subscriptions with a maxRate (their output holds a throttle each); null while there is none.
     private HashSet<string>? _throttled;
     private int _consecutiveBadRequests;
@@ -17,7 +17,7 @@ internal sealed partial class ClientConnection
 
     private async ValueTask HandleMessageAsync(ReadOnlyMemory<byte> message)
     {
-        if (!_rateLimiter.AttemptAcquire().IsAcquired)
+        if (!TryTakeRequestToken())
         {
             // Answer the first refusals so the client knows why; past the strikes, stop talking and close.
             if (++_rateStrikes >= _services.Options.RateLimitStrikes)
@@ -79,7 +79,7 @@ internal sealed partial class ClientConnection
     {
         if (!TryGetRoom(request, out var room))
             return;
-        if (!_subscriptions.ContainsKey(room) && _subscriptions.Count >= _services.Options.MaxSubscriptionsPerConnection)
+        if (!_subscriptions.Contains(room) && _subscriptions.Count >= _services.Options.MaxSubscriptionsPerConnection)
         {
             SendError(request.Id, ErrorCodes.TooManySubscriptions, $"at most {_services.Options.MaxSubscriptionsPerConnection} subscriptions per connection");
             return;
@@ -153,7 +153,7 @@ internal sealed partial class ClientConnection
                 EnqueueReplay(replayed, room, replaced);
         }
         // A second subscribe to a room keeps the older, lower mark: those events were sent as well.
-        _subscriptions[room] = _subscriptions.TryGetValue(room, out var previous) ? Math.Min(previous, deliveredAfter) : deliveredAfter;
+        _subscriptions.Set(room, _subscriptions.TryGetValue(room, out var previous) ? Math.Min(previous, deliveredAfter) : deliveredAfter);
     }
 
     /// <summary>
@@ -205,7 +205,7 @@ internal sealed partial class ClientConnection
     /// <returns>The rooms removed.</returns>
     private List<string> RemoveSubscriptions(Func<string, bool> remove, string reason)
     {
-        var removed = _subscriptions.Keys.Where(remove).ToList();
+        var removed = _subscriptions.Rooms.Where(remove).ToList();
         if (removed.Count == 0)
             return removed;
         lock (_services.Hub.Order)
@@ -256,7 +256,7 @@ internal sealed partial class ClientConnection
     private async ValueTask RecheckSubscriptionsAsync()
     {
         var refused = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var room in _subscriptions.Keys.ToList())
+        foreach (var room in _subscriptions.Rooms.ToList())
         {
             if (!await MayReadAsync(Info, room).ConfigureAwait(false))
                 refused.Add(room);

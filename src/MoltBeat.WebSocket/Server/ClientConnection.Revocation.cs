@@ -10,7 +10,7 @@ namespace MoltBeat.WebSocket.Server;
 /// </summary>
 internal sealed partial class ClientConnection
 {
-    // Who may touch _subscriptions. The dictionary belongs to whoever handles this connection's requests: the receive
+    // Who may touch _subscriptions. They belong to whoever handles this connection's requests: the receive
     // loop holds this gate while it handles one message (HandleMessageAsync, awaits included, so a subscribe that waits
     // for the engine keeps it until it has attached). A control from an operator arrives on the engine's delivery
     // thread, which must never wait for one connection: it posts its work here (PostUnsubscribeRevoked), which takes

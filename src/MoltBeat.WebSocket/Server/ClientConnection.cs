@@ -1,7 +1,7 @@
 using System.Net.WebSockets;
 using System.Security.Cryptography;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
 using MoltBeat.WebSocket.Auth;
 using MoltBeat.WebSocket.Engine;
 using MoltBeat.WebSocket.Protocol;
@@ -18,11 +18,14 @@ namespace MoltBeat.WebSocket.Server;
 internal sealed partial class ClientConnection : IOutputOwner
 {
     private readonly ConnectionServices _services;
-    private readonly Action _abortTransport;
+    // The ConnectionContext (raw) or HttpContext (hosted) it came on, to cut: not a delegate to its Abort, which
+    // would be one more object per connection.
+    private readonly object _transport;
     private readonly System.Net.WebSockets.WebSocket _socket;
     private readonly ConnectionStream _stream;
     private readonly ConnectionOutput _output;
-    private readonly TokenBucketRateLimiter _rateLimiter;
+    // The rate limit's token bucket: an int, refilled by the sweep timer (RequestTokens.cs).
+    private int _requestTokens;
     private readonly CancellationTokenSource _aborted = new();
     private int _closeState; // 0 open, 1 closing after flushing the queue, 2 closing now (queue discarded)
     private CloseCode? _closeCode;
@@ -32,14 +35,14 @@ internal sealed partial class ClientConnection : IOutputOwner
     /// <summary>Creates the connection over an upgraded duplex stream.</summary>
     /// <param name="services">What it needs of the server it belongs to.</param>
     /// <param name="upgraded">The raw stream after the 101 response.</param>
-    /// <param name="abortTransport">Cuts the underlying connection (no close handshake).</param>
+    /// <param name="transport">What it came on, a <see cref="ConnectionContext"/> or an <see cref="HttpContext"/>: aborted to cut the connection (no close handshake).</param>
     /// <param name="remoteAddress">The peer's address, for logs and hooks.</param>
     /// <param name="batch">Whether the client opted in to batched frames.</param>
     /// <param name="deflate">Whether permessage-deflate was negotiated (the 101 said so).</param>
-    public ClientConnection(ConnectionServices services, Stream upgraded, Action abortTransport, string? remoteAddress, bool batch, bool deflate)
+    public ClientConnection(ConnectionServices services, Stream upgraded, object transport, string? remoteAddress, bool batch, bool deflate)
     {
         _services = services;
-        _abortTransport = abortTransport;
+        _transport = transport is ConnectionContext or HttpContext ? transport : throw new ArgumentException("A ConnectionContext or an HttpContext.", nameof(transport));
         Batch = batch;
         Deflate = deflate;
         Id = NewClientId();
@@ -54,16 +57,7 @@ internal sealed partial class ClientConnection : IOutputOwner
             // so), so no inflate state is kept between messages; the server's own frames never go through it.
             DangerousDeflateOptions = deflate ? DeflateOptions : null,
         });
-        var options = services.Options;
-        _rateLimiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = options.RateLimitBurst,
-            TokensPerPeriod = options.RateLimitPerSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            // Replenished by the sweep timer: a limiter with its own timer per connection would not scale.
-            AutoReplenishment = false,
-            QueueLimit = 0,
-        });
+        _requestTokens = services.Options.RateLimitBurst;
         ConnectedAt = services.Time.GetTimestamp();
         LastPingSent = ConnectedAt;
         Info = new WSClientInfo(Id, null, remoteAddress);
@@ -103,47 +97,15 @@ internal sealed partial class ClientConnection : IOutputOwner
 
     public bool IsClosing => Volatile.Read(ref _closeState) != 0;
 
-    /// <summary>Serves the connection until it closes.</summary>
-    public async Task RunAsync(string? handshakeToken)
+    /// <summary>
+    /// Serves the connection until it closes, then releases its place in the server's connection limit
+    /// (<see cref="ConnectionServices.ReleaseConnection"/>), which the caller reserved.
+    /// </summary>
+    public Task RunAsync(string? handshakeToken)
     {
         _services.Hub.All.TryAdd(this, 0);
         _services.Metrics.Connections.Add(1);
-        var ended = CloseCodes.Normal;
-        try
-        {
-            if (_services.Options.AuthenticateClient is null)
-                BecomeReady(null);
-            else if (handshakeToken is not null)
-                await AuthenticateAsync(handshakeToken, id: null, isRefresh: false).ConfigureAwait(false);
-            // The token is not kept for the connection's life (this method's state lives as long).
-            handshakeToken = null;
-            await RunReceiveLoopAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ConnectionAbortedException)
-        {
-            _services.Logger.ConnectionFault(ex, Id);
-            if (Deflate && _socket.CloseStatus is null && ex is WebSocketException { WebSocketErrorCode: WebSocketError.Success, InnerException: null })
-            {
-                // A compressed message that does not inflate: the framework throws and aborts without a close frame,
-                // so the client would only see the connection drop. The stream is still open: tell it why (1002).
-                ended = CloseCodes.ProtocolError;
-                await CloseForBadCompressionAsync().ConfigureAwait(false);
-            }
-            else if (_socket.CloseStatus is not null)
-            {
-                // The framework closed for a protocol error (1002/1007) while the client may still be sending.
-                // Closing the socket over unread input makes the kernel send a reset, which can destroy the
-                // close frame before the client reads it: read and drop its input for a moment first.
-                await _stream.DrainAsync(_services.Options.CloseTimeout).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            // The client closed, or the socket died: answer a close handshake if one is pending, then stop.
-            RequestClose(_clientCloseStatus is { } status ? new CloseCode((int)status, _clientCloseDescription ?? "", ReconnectAdvice.DoNotReconnect) : ended, flushQueued: false, initiatedByClient: true);
-            await WaitOrAbortAsync(_output.Finished).ConfigureAwait(false);
-            Cleanup();
-        }
+        return ServeAsync(handshakeToken);
     }
 
     /// <summary>
@@ -196,7 +158,7 @@ internal sealed partial class ClientConnection : IOutputOwner
         {
             // A client that never reads or never answers the close must not hold the connection forever.
             _aborted.CancelAfter(_services.Options.CloseTimeout);
-            _aborted.Token.UnsafeRegister(static s => ((ClientConnection)s!)._abortTransport(), this);
+            _aborted.Token.UnsafeRegister(static s => ((ClientConnection)s!).AbortTransport(), this);
         }
         catch (ObjectDisposedException)
         {
@@ -229,7 +191,7 @@ internal sealed partial class ClientConnection : IOutputOwner
         }
         catch (TimeoutException)
         {
-            _abortTransport();
+            AbortTransport();
         }
     }
 
@@ -240,7 +202,7 @@ internal sealed partial class ClientConnection : IOutputOwner
         try
         {
             _cleanedUp = true;
-            foreach (var room in _subscriptions.Keys)
+            foreach (var room in _subscriptions.Rooms)
             {
                 _services.Hub.Leave(room, _output);
                 _services.Occupancy.Unwatch(room, this);
@@ -255,7 +217,6 @@ internal sealed partial class ClientConnection : IOutputOwner
         _services.Hub.RemoveReady(_output);
         _services.Hub.All.TryRemove(this, out _);
         _services.Metrics.Connections.Add(-1);
-        _rateLimiter.Dispose();
         _aborted.Dispose();
         var code = _clientCloseStatus is { } s ? (int)s : _closeCode?.Code;
         var reason = _clientCloseStatus is not null ? _clientCloseDescription : _closeCode?.Reason;
@@ -265,9 +226,6 @@ internal sealed partial class ClientConnection : IOutputOwner
         _socket.Dispose();
         _stream.DisposeTransport();
     }
-
-    /// <summary>Adds tokens to the rate limiter; called by the sweep timer once a second.</summary>
-    public void ReplenishRateLimit() => _rateLimiter.TryReplenish();
 
     private void BecomeReady(WSUser? user)
     {
@@ -286,6 +244,14 @@ internal sealed partial class ClientConnection : IOutputOwner
         _services.Hub.AddReady(_output);
         _services.Logger.ClientConnected(Id, Info.RemoteAddress, user?.UserId);
         _services.RaiseConnected(new WSClientConnectedEventArgs(Info));
+    }
+
+    private void AbortTransport()
+    {
+        if (_transport is ConnectionContext connection)
+            connection.Abort();
+        else
+            ((HttpContext)_transport).Abort();
     }
 
     private static string NewClientId()

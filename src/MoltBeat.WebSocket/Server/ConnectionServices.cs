@@ -6,8 +6,8 @@ namespace MoltBeat.WebSocket.Server;
 
 /// <summary>
 /// What a <see cref="ClientConnection"/> needs of its server, and nothing more: the options, the engine it
-/// subscribes through, the hub it joins rooms in, the occupancy watch, its instruments, logger and clock, and the two events it
-/// raises. One instance per server, shared by every connection.
+/// subscribes through, the hub it joins rooms in, the occupancy watch, its instruments, logger and clock, the two events it
+/// raises, and its place in the connection limit. One instance per server, shared by every connection.
 /// </summary>
 internal sealed class ConnectionServices(
     WSServerOptions options,
@@ -19,7 +19,8 @@ internal sealed class ConnectionServices(
     OutputLimits outputLimits,
     Occupancy.RoomOccupancyWatch occupancy,
     Action<WSClientConnectedEventArgs> connected,
-    Action<WSClientDisconnectedEventArgs> disconnected)
+    Action<WSClientDisconnectedEventArgs> disconnected,
+    Action releaseConnection)
 {
     public WSServerOptions Options { get; } = options;
 
@@ -43,4 +44,7 @@ internal sealed class ConnectionServices(
 
     /// <summary>Raises the server's <c>Disconnected</c> event.</summary>
     public void RaiseDisconnected(WSClientDisconnectedEventArgs args) => disconnected(args);
+
+    /// <summary>Gives back a connection's place in the server's connection limit, once the connection has ended.</summary>
+    public void ReleaseConnection() => releaseConnection();
 }

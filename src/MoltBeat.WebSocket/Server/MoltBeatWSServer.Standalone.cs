@@ -58,7 +58,12 @@ public sealed partial class MoltBeatWSServer
     }
 
     /// <summary>One raw connection of the standalone server: the handshake by hand, then the WebSocket on the socket's pipes.</summary>
-    private async Task ServeRawConnectionAsync(ConnectionContext connection)
+    // Usually the whole request head has arrived by the time Kestrel hands the connection over: then the
+    // connection's run is returned as it is, and no state machine of this method is kept for its whole life.
+    private Task ServeRawConnectionAsync(ConnectionContext connection) =>
+        RawHandshake.TryReadHead(connection.Transport.Input, out var head) ? ServeHandshakeAsync(connection, head) : ReadHeadThenServeAsync(connection);
+
+    private async Task ReadHeadThenServeAsync(ConnectionContext connection)
     {
         var transport = connection.Transport;
         RawHandshake.Head? head;
@@ -81,7 +86,15 @@ public sealed partial class MoltBeatWSServer
     /// to <see cref="WSServerOptions.Path"/> is served raw, as by the standalone server; anything else goes on
     /// to <paramref name="next"/>, Kestrel's HTTP, with nothing read.
     /// </summary>
-    internal async Task ServeOrPassAsync(ConnectionContext connection, ConnectionDelegate next)
+    internal Task ServeOrPassAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        // As in ServeRawConnectionAsync: without waiting when the head is all there.
+        if (RawHandshake.TryReadUpgradeHead(connection.Transport.Input, Options.Path, out var head))
+            return head is null ? next(connection) : ServeHandshakeAsync(connection, head);
+        return ReadUpgradeHeadThenServeOrPassAsync(connection, next);
+    }
+
+    private async Task ReadUpgradeHeadThenServeOrPassAsync(ConnectionContext connection, ConnectionDelegate next)
     {
         RawHandshake.Head? head;
         using (var timeout = new CancellationTokenSource(Options.HandshakeTimeout))
@@ -92,52 +105,60 @@ public sealed partial class MoltBeatWSServer
             await ServeHandshakeAsync(connection, head).ConfigureAwait(false);
     }
 
-    private async Task ServeHandshakeAsync(ConnectionContext connection, RawHandshake.Head? head)
+    // Not an async method: the connection's run is returned as it is, since every idle connection would keep
+    // this method's state machine too. Only a 101 that the socket does not take at once is awaited here.
+    private Task ServeHandshakeAsync(ConnectionContext connection, RawHandshake.Head? head)
     {
         var transport = connection.Transport;
         var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString();
         if (head is null)
-        {
-            await RefuseRawAsync(transport.Output, remote, StatusCodes.Status400BadRequest, "Bad Request", "Malformed or incomplete HTTP request.").ConfigureAwait(false);
-            return;
-        }
+            return RefuseRawAsync(transport.Output, remote, StatusCodes.Status400BadRequest, "Bad Request", "Malformed or incomplete HTTP request.");
         if (!string.Equals(head.Path, Options.Path, StringComparison.Ordinal))
-        {
-            await RefuseRawAsync(transport.Output, remote, StatusCodes.Status404NotFound, "Not Found", $"WebSocket clients connect to {Options.Path}.").ConfigureAwait(false);
-            return;
-        }
-        HandshakeRequest? handshake = head.ToHandshake(remote);
+            return RefuseRawAsync(transport.Output, remote, StatusCodes.Status404NotFound, "Not Found", $"WebSocket clients connect to {Options.Path}.");
+        var handshake = head.ToHandshake(remote);
         if (Refusal(handshake) is { } refused)
-        {
-            await RefuseRawAsync(transport.Output, remote, refused.Status, ReasonPhrase(refused.Status), refused.Reason).ConfigureAwait(false);
-            return;
-        }
+            return RefuseRawAsync(transport.Output, remote, refused.Status, ReasonPhrase(refused.Status), refused.Reason);
         if (!TryReserveConnection())
-        {
-            await RefuseRawAsync(transport.Output, remote, StatusCodes.Status503ServiceUnavailable, ReasonPhrase(503), "Too many connections.").ConfigureAwait(false);
-            return;
-        }
+            return RefuseRawAsync(transport.Output, remote, StatusCodes.Status503ServiceUnavailable, ReasonPhrase(503), "Too many connections.");
+        var deflate = NegotiatesDeflate(handshake);
+        DuplexPipeStream stream;
+        Task? sending = null;
         try
         {
             // Writes go to the socket itself when Kestrel's transport has one (see DuplexPipeStream), the 101 first.
             // Never under TLS: the socket carries the encrypted stream.
             var socket = connection.Features.Get<ITlsConnectionFeature>() is null ? connection.Features.Get<IConnectionSocketFeature>()?.Socket : null;
-            var stream = new DuplexPipeStream(transport, socket);
-            var deflate = NegotiatesDeflate(handshake);
+            stream = new DuplexPipeStream(transport, socket);
             List<(string, string)> headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", WebSocketHandshake.AcceptKey(handshake.Key!))];
             if (deflate)
                 headers.Add(("Sec-WebSocket-Extensions", Compression.DeflateNegotiation.Response));
-            await stream.WriteAsync(RawHandshake.Response(101, "Switching Protocols", body: null, headers)).ConfigureAwait(false);
-            var run = RunConnectionAsync(stream, connection.Abort, handshake, deflate);
-            // This method's state lives as long as the connection: keep neither the request nor the client's token.
-            head = null;
-            handshake = null;
-            await run.ConfigureAwait(false);
+            var written = stream.WriteAsync(RawHandshake.Response(101, "Switching Protocols", body: null, headers));
+            if (written.IsCompleted)
+                written.GetAwaiter().GetResult();
+            else
+                sending = written.AsTask();
         }
-        finally
+        catch
         {
             ReleaseConnection();
+            throw;
         }
+        // The connection's run releases its place in the connection limit when it ends.
+        return sending is null ? RunConnectionAsync(stream, connection, handshake, deflate) : RunAfterWriteAsync(sending, stream, connection, handshake, deflate);
+    }
+
+    private async Task RunAfterWriteAsync(Task written, DuplexPipeStream stream, ConnectionContext connection, HandshakeRequest handshake, bool deflate)
+    {
+        try
+        {
+            await written.ConfigureAwait(false);
+        }
+        catch
+        {
+            ReleaseConnection();
+            throw;
+        }
+        await RunConnectionAsync(stream, connection, handshake, deflate).ConfigureAwait(false);
     }
 
     private async Task RefuseRawAsync(System.IO.Pipelines.PipeWriter output, string? remote, int status, string phrase, string reason)
@@ -157,19 +178,34 @@ public sealed partial class MoltBeatWSServer
 
     /// <summary>
     /// The user's logger factory minus ASP.NET Core's request logs ("Request starting GET /ws?token=..."), whose
-    /// URL carries the query string and so a client's token: tokens are never logged.
+    /// URL carries the query string and so a client's token: tokens are never logged. Kestrel's own logger
+    /// opens no scopes: its connection scope (the connection id, shown only with <c>IncludeScopes</c>) would
+    /// otherwise be kept for every connection's life, with the execution context it sets (about 150 bytes each).
     /// </summary>
     private sealed class WithoutRequestUrls(ILoggerFactory inner) : ILoggerFactory
     {
-        public ILogger CreateLogger(string categoryName) =>
-            categoryName.StartsWith("Microsoft.AspNetCore.Hosting.Diagnostics", StringComparison.Ordinal)
-                ? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance
-                : inner.CreateLogger(categoryName);
+        public ILogger CreateLogger(string categoryName) => categoryName switch
+        {
+            _ when categoryName.StartsWith("Microsoft.AspNetCore.Hosting.Diagnostics", StringComparison.Ordinal) => Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance,
+            "Microsoft.AspNetCore.Server.Kestrel" => new WithoutScopes(inner.CreateLogger(categoryName)),
+            _ => inner.CreateLogger(categoryName),
+        };
 
         public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
 
         // The user's factory is the user's to dispose.
         public void Dispose() { }
+    }
+
+    private sealed class WithoutScopes(ILogger inner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => inner.IsEnabled(logLevel);
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            inner.Log(logLevel, eventId, state, exception, formatter);
     }
 
     private async Task StopStandaloneAsync()

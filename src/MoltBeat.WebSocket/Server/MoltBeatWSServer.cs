@@ -55,7 +55,7 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
         Hub = new ConnectionHub(Options.FanoutWorkers, Metrics, Logger, Time, [.. Options.MetricRooms]);
         OutputLimits = OutputLimits.From(Options);
         OccupancyWatch = new RoomOccupancyWatch(Engine, Logger, Time, Options.OccupancyInterval);
-        _connectionServices = new ConnectionServices(Options, Engine, Hub, Metrics, Logger, Time, OutputLimits, OccupancyWatch, RaiseConnected, RaiseDisconnected);
+        _connectionServices = new ConnectionServices(Options, Engine, Hub, Metrics, Logger, Time, OutputLimits, OccupancyWatch, RaiseConnected, RaiseDisconnected, ReleaseConnection);
         _engineStarted = new Lazy<Task>(() => Engine.StartAsync(Hub, CancellationToken.None));
         CreateOccupancyTracker();
         _lastReplenish = Time.GetTimestamp();
@@ -112,16 +112,18 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
             await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "Too many connections.").ConfigureAwait(false);
             return;
         }
+        var deflate = NegotiatesDeflate(handshake);
+        Stream stream;
         try
         {
-            var deflate = NegotiatesDeflate(handshake);
-            var stream = await WebSocketHandshake.AcceptAsync(context, deflate).ConfigureAwait(false);
-            await RunConnectionAsync(stream, context.Abort, handshake, deflate).ConfigureAwait(false);
+            stream = await WebSocketHandshake.AcceptAsync(context, deflate).ConfigureAwait(false);
         }
-        finally
+        catch
         {
             ReleaseConnection();
+            throw;
         }
+        await RunConnectionAsync(stream, context, handshake, deflate).ConfigureAwait(false);
     }
 
     /// <summary>Why a handshake must be refused (HTTP status and text), or null to accept it.</summary>
@@ -156,18 +158,39 @@ public sealed partial class MoltBeatWSServer : IAsyncDisposable
 
     internal void ReleaseConnection() => Interlocked.Decrement(ref _connectionCount);
 
-    /// <summary>Runs an accepted connection (after the 101) until it closes, whichever transport accepted it.</summary>
-    internal Task RunConnectionAsync(Stream upgraded, Action abortTransport, HandshakeRequest handshake, bool deflate)
+    /// <summary>
+    /// Runs an accepted connection (after the 101) until it closes, whichever transport accepted it, and then
+    /// releases the place in the connection limit that the caller reserved (<see cref="TryReserveConnection"/>).
+    /// </summary>
+    internal Task RunConnectionAsync(Stream upgraded, object transport, HandshakeRequest handshake, bool deflate)
     {
         // Not an async method on the common path: every idle connection would keep its state machine.
-        return _engineStarted.Value.IsCompletedSuccessfully
-            ? new ClientConnection(_connectionServices, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch, deflate).RunAsync(handshake.Token)
-            : RunAfterEngineStartAsync();
+        if (!_engineStarted.Value.IsCompletedSuccessfully)
+            return RunAfterEngineStartAsync();
+        ClientConnection connection;
+        try
+        {
+            connection = new ClientConnection(_connectionServices, upgraded, transport, handshake.RemoteAddress, handshake.Batch, deflate);
+        }
+        catch
+        {
+            ReleaseConnection();
+            throw;
+        }
+        return connection.RunAsync(handshake.Token);
 
         async Task RunAfterEngineStartAsync()
         {
-            await _engineStarted.Value.ConfigureAwait(false);
-            await new ClientConnection(_connectionServices, upgraded, abortTransport, handshake.RemoteAddress, handshake.Batch, deflate).RunAsync(handshake.Token).ConfigureAwait(false);
+            try
+            {
+                await _engineStarted.Value.ConfigureAwait(false);
+            }
+            catch
+            {
+                ReleaseConnection();
+                throw;
+            }
+            await RunConnectionAsync(upgraded, transport, handshake, deflate).ConfigureAwait(false);
         }
     }
 

@@ -102,7 +102,12 @@ internal sealed class ConnectionStream(Stream inner, TimeProvider time) : AsyncD
         await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    // A zero-byte read (the WebSocket waiting for the next frame) reads nothing to record: passed through, so
+    // that an idle connection does not hold a state machine of this stream as well.
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        buffer.IsEmpty ? inner.ReadAsync(buffer, cancellationToken) : ReadAndRecordAsync(buffer, cancellationToken);
+
+    private async ValueTask<int> ReadAndRecordAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         if (read > 0)
