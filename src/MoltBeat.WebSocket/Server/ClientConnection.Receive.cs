@@ -108,8 +108,15 @@ internal sealed partial class ClientConnection
         {
             if (ex is WebSocketException socketError && (_socket.State == WebSocketState.Aborted || socketError.WebSocketErrorCode is WebSocketError.Faulted or WebSocketError.InvalidMessageType or WebSocketError.HeaderError))
             {
-                // The framework closed the socket for a protocol violation (1002) or invalid UTF-8 (1007).
-                _closeCode ??= _socket.CloseStatus is { } status ? new CloseCode((int)status, _socket.CloseStatusDescription ?? "", ReconnectAdvice.DoNotReconnect) : null;
+                // The framework closed the socket for a protocol violation (1002) or invalid UTF-8 (1007): the close
+                // below and the disconnected event say so (the framework reports what it sent nowhere but the wire).
+                ended = _stream.FrameworkCloseCode switch
+                {
+                    1002 => CloseCodes.ProtocolError,
+                    1007 => CloseCodes.InvalidPayload,
+                    { } sent => new CloseCode(sent, "", ReconnectAdvice.DoNotReconnect),
+                    null => ended,
+                };
             }
             _services.Logger.ConnectionFault(ex, Id);
             if (Deflate && _socket.CloseStatus is null && ex is WebSocketException { WebSocketErrorCode: WebSocketError.Success, InnerException: null })

@@ -27,8 +27,12 @@ public sealed class FrameConformanceTests
     private static async Task AssertClosesWithAsync(int code, params RawFrame[] frames)
     {
         await using var server = await HardServer.StartAsync();
+        var disconnected = new TaskCompletionSource<int?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.Server.Disconnected += (_, e) => disconnected.TrySetResult(e.CloseCode);
         var reaction = await ReactionToAsync(server, frames);
         Assert.Equal(code, reaction.CloseCode);
+        // The application's disconnected event says why, too (it said 1000 for the framework's own 1002 and 1007).
+        Assert.Equal(code, await disconnected.Task.WaitAsync(Timeout));
         await server.AssertServesANewClientAsync();
         await server.AssertNoConnectionsAsync(TimeSpan.FromSeconds(5));
         server.AssertNoErrorsLogged();

@@ -22,6 +22,12 @@ internal sealed class ConnectionStream(Stream inner, TimeProvider time) : AsyncD
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private bool _closeFrameWritten;
 
+    /// <summary>
+    /// The code of the close frame the framework's WebSocket wrote (a protocol error it found: 1002, 1007), which it
+    /// does not report itself; null when it wrote none.
+    /// </summary>
+    public int? FrameworkCloseCode { get; private set; }
+
     /// <summary>When the peer last sent bytes, as a <see cref="TimeProvider"/> timestamp.</summary>
     public long LastReadTimestamp { get; private set; } = time.GetTimestamp();
 
@@ -88,6 +94,8 @@ internal sealed class ConnectionStream(Stream inner, TimeProvider time) : AsyncD
             if (_closeFrameWritten)
                 return;
             _closeFrameWritten = FrameEncoder.IsClose(buffer.Span);
+            if (_closeFrameWritten)
+                FrameworkCloseCode = FrameEncoder.CloseCodeOf(buffer.Span);
             await WriteThroughAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
         finally

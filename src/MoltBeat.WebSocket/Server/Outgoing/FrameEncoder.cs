@@ -51,4 +51,8 @@ internal static class FrameEncoder
 
     /// <summary>Whether <paramref name="frame"/> starts with a close frame's header (FIN + opcode 8).</summary>
     public static bool IsClose(ReadOnlySpan<byte> frame) => frame.Length >= 2 && frame[0] == 0x88;
+
+    /// <summary>The status code of a server's (unmasked) close frame; null when it is not one or carries no code.</summary>
+    public static int? CloseCodeOf(ReadOnlySpan<byte> frame) =>
+        IsClose(frame) && frame.Length >= 4 && (frame[1] & 0x7F) is >= 2 and <= 125 ? BinaryPrimitives.ReadUInt16BigEndian(frame[2..]) : null;
 }
