@@ -41,7 +41,8 @@ public sealed class CrossNodeNodesTests
 
         // A closed connection shows within a heartbeat.
         await b2.DisposeAsync();
-        await WaitForNodesAsync(cluster[0], v => v.Single(n => n.NodeId == Id(1)).Connections == 1);
+        // (A node whose heartbeat came late under load is missing from a view for a moment: wait, do not fail.)
+        await WaitForNodesAsync(cluster[0], v => v.FirstOrDefault(n => n.NodeId == Id(1)) is { Connections: 1 });
 
         // A node that stops leaves the view at once; one whose heartbeats stop (it died) within three heartbeats.
         await cluster[2].DisposeAsync();

@@ -115,6 +115,9 @@ public sealed class HistoryAndMetricsTests
             server.Broadcast("metrics:room", "x", 1);
             await client.ReceiveEventAsync();
             await client.RequestAsync("teleport");
+            // A frame is counted once its write returns, which can be after the client has read it.
+            for (var deadline = DateTime.UtcNow.AddSeconds(5); measurements.GetValueOrDefault("moltbeat.frames.sent") < 4 && DateTime.UtcNow < deadline;)
+                await Task.Delay(10);
 
             Assert.Equal(1, measurements["moltbeat.connections"]);
             Assert.Equal(1, measurements["moltbeat.subscriptions"]);
