@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using MoltBeat.WebSocket.Redis.Tests.Infrastructure;
 using MoltBeat.WebSocket.Tests.Infrastructure;
 
@@ -8,18 +6,11 @@ namespace MoltBeat.WebSocket.Redis.Tests;
 /// <summary>Several servers on one port (<c>SO_REUSEPORT</c>), one deployment through Redis: what holds more connections than one process may open.</summary>
 public sealed class ReusePortTests
 {
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task Servers_sharing_a_port_each_take_some_connections_and_every_client_gets_every_event()
     {
         const string Room = "metrics:shared-port";
-        var port = FreePort();
+        var port = RedisServer.FreePort();
         await using var cluster = await Cluster.StartAsync(2, server: o => (o.Port, o.ReusePort) = (port, true));
         Assert.All(cluster.Nodes, n => Assert.Equal(port, n.Server.Urls[0].Port));
         var clients = new List<RawClient>();
@@ -50,7 +41,7 @@ public sealed class ReusePortTests
     [Fact]
     public async Task A_server_without_the_option_cannot_take_a_port_others_share()
     {
-        var port = FreePort();
+        var port = RedisServer.FreePort();
         await using var cluster = await Cluster.StartAsync(1, server: o => (o.Port, o.ReusePort) = (port, true));
         var failure = await Assert.ThrowsAnyAsync<IOException>(() => Cluster.StartAsync(1, server: o => o.Port = port));
         Assert.Contains("address already in use", failure.Message, StringComparison.OrdinalIgnoreCase);

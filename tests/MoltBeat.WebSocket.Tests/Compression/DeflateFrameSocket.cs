@@ -149,15 +149,7 @@ public sealed class DeflateFrameSocket : IDisposable
     private async Task<byte[]?> ReadExactlyAsync(int count, CancellationToken token)
     {
         var buffer = new byte[count];
-        var read = 0;
-        while (read < count)
-        {
-            var n = await _stream.ReadAsync(buffer.AsMemory(read), token);
-            if (n == 0)
-                return null;
-            read += n;
-        }
-        return buffer;
+        return await _stream.ReadAtLeastAsync(buffer, count, throwOnEndOfStream: false, token) == count ? buffer : null;
     }
 
     public void Dispose()
